@@ -1,0 +1,135 @@
+import type { BlobClient } from "../protocol/blob-client.js";
+import type { Signer } from "ethers";
+import { connectPmhe, jobIdFromReceipt, JobStatus, type PmheContract } from "../protocol/chain.js";
+import type { CkksEngine, KeySet, PatientCipher } from "../protocol/fhe/engine.js";
+import { contentHash, type Hash } from "../protocol/hash.js";
+import { buildTuple, modelHash as hashOfModel, sigmoid, type Model, type Reading } from "../protocol/model.js";
+import { PredictionFailedError, PredictionTimeoutError, ResultVerificationError } from "./errors.js";
+
+export interface PatientClientOptions {
+  engine: CkksEngine;
+  /** The patient's own wallet; it signs every transaction of this client. */
+  signer: Signer;
+  contractAddress: string;
+  blobs: BlobClient;
+  keys: KeySet;
+  pollIntervalMs?: number;
+}
+
+export interface PredictionResult {
+  jobId: Hash;
+  recordHash: Hash;
+  resultHash: Hash;
+  /** T = w·x + b, decrypted on this device. */
+  logit: number;
+  /** sigmoid(T): the second client stage of the interaction protocol. */
+  probability: number;
+  predictedClass: 0 | 1;
+}
+
+/**
+ * The patient's side of the protocol. The secret key is loaded here and never leaves: only the key bundle,
+ * encrypted records and hashes are sent anywhere.
+ */
+export class PatientClient {
+  private readonly cipher: PatientCipher;
+  readonly keyBundleHash: Hash;
+  private readonly pollIntervalMs: number;
+  private readonly contract: PmheContract;
+
+  constructor(private readonly options: PatientClientOptions) {
+    this.contract = connectPmhe(options.contractAddress, options.signer);
+    this.cipher = options.engine.openSecretKey(options.keys.secretKey);
+    this.keyBundleHash = contentHash(options.keys.keyBundle);
+    this.pollIntervalMs = options.pollIntervalMs ?? 250;
+  }
+
+  dispose(): void {
+    this.cipher.dispose();
+  }
+
+  /** Uploads the key bundle and registers its hash, unless it already is the patient's current bundle. */
+  async register(): Promise<void> {
+    const { contract } = this;
+    const { blobs, keys, signer } = this.options;
+    await blobs.put(keys.keyBundle);
+    const patient = await signer.getAddress();
+    const current = await contract.currentKeyBundle(patient).then(([hash]) => hash.toLowerCase(), () => undefined);
+    if (current === this.keyBundleHash) return;
+    await (await contract.registerKeys(this.keyBundleHash)).wait();
+  }
+
+  /** First client stage: readings → standardised tuple → CKKS ciphertext → blob store → anchored on-chain. */
+  async submitReading(model: Model, reading: Reading): Promise<Hash> {
+    const tuple = buildTuple(model, reading);
+    const record = this.cipher.encryptTuple(tuple);
+    const recordHash = await this.options.blobs.put(record);
+    await (await this.contract.anchorRecord(recordHash)).wait();
+    return recordHash;
+  }
+
+  async requestPrediction(recordHash: Hash, modelHash: Hash): Promise<{ jobId: Hash; blockNumber: number }> {
+    const receipt = await (await this.contract.requestPrediction(recordHash, modelHash)).wait();
+    if (!receipt) throw new Error("requestPrediction transaction was dropped");
+    return { jobId: jobIdFromReceipt(this.contract, receipt), blockNumber: receipt.blockNumber };
+  }
+
+  /** Waits for the coprocessor's ResultCommitted or JobFailed event of this job. */
+  async waitForResult(jobId: Hash, fromBlock: number, timeoutMs = 120_000): Promise<Hash> {
+    const { contract } = this;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const committed = await contract.queryFilter(contract.filters.ResultCommitted(jobId), fromBlock);
+      const last = committed.at(-1);
+      if (last) return last.args.resultHash.toLowerCase() as Hash;
+      const failed = await contract.queryFilter(contract.filters.JobFailed(jobId), fromBlock);
+      const failure = failed.at(-1);
+      if (failure) throw new PredictionFailedError(jobId, Number(failure.args.reason));
+      await new Promise((resolve) => setTimeout(resolve, this.pollIntervalMs));
+    }
+    throw new PredictionTimeoutError(jobId, timeoutMs);
+  }
+
+  /**
+   * Fetches the result blob and checks it against the chain before anything touches the secret key:
+   * its hash must be the committed one and its header must name this job, record and model.
+   */
+  async fetchVerifiedResult(jobId: Hash): Promise<{ bytes: Uint8Array; resultHash: Hash }> {
+    const { contract } = this;
+    const { blobs, engine } = this.options;
+    const job = await contract.jobOf(jobId);
+    if (Number(job.status) !== JobStatus.Finalized) {
+      throw new ResultVerificationError(jobId, `job status on-chain is ${Number(job.status)}, not Finalized`);
+    }
+    const resultHash = job.resultHash.toLowerCase() as Hash;
+    const bytes = await blobs.get(resultHash);
+    if (!bytes) throw new ResultVerificationError(jobId, `blob store has no result ${resultHash}`);
+    const actual = contentHash(bytes);
+    if (actual !== resultHash) throw new ResultVerificationError(jobId, `blob hashes to ${actual}, chain committed ${resultHash}`);
+    const header = engine.readResultHeader(bytes);
+    if (
+      header.jobId !== jobId ||
+      header.recordHash !== job.recordHash.toLowerCase() ||
+      header.modelHash !== job.modelHash.toLowerCase()
+    ) {
+      throw new ResultVerificationError(jobId, "result header names a different job, record or model");
+    }
+    return { bytes, resultHash };
+  }
+
+  /** Second client stage: decrypt T and apply the sigmoid locally. */
+  decryptPrediction(model: Model, resultBytes: Uint8Array): { logit: number; probability: number; predictedClass: 0 | 1 } {
+    const { value: logit } = this.cipher.decryptResult(resultBytes);
+    const probability = sigmoid(logit);
+    return { logit, probability, predictedClass: probability >= model.client.threshold ? 1 : 0 };
+  }
+
+  /** The whole path for one reading: encrypt, upload, anchor, request, wait, fetch, verify, decrypt. */
+  async predict(model: Model, reading: Reading, options: { timeoutMs?: number } = {}): Promise<PredictionResult> {
+    const recordHash = await this.submitReading(model, reading);
+    const { jobId, blockNumber } = await this.requestPrediction(recordHash, hashOfModel(model));
+    await this.waitForResult(jobId, blockNumber, options.timeoutMs);
+    const { bytes, resultHash } = await this.fetchVerifiedResult(jobId);
+    return { jobId, recordHash, resultHash, ...this.decryptPrediction(model, bytes) };
+  }
+}

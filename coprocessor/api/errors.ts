@@ -1,0 +1,34 @@
+import type { NextFunction, Request, Response } from "express";
+
+/** An error with the HTTP status and machine-readable code the API answers with. */
+export class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  limit?: number;
+  length?: number;
+}
+
+/** Every error leaves as `{ error, message }` JSON; nothing leaks a stack trace or request bytes. */
+export function jsonErrorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
+  if (err instanceof HttpError) {
+    res.status(err.status).json({ error: err.code, message: err.message });
+    return;
+  }
+  const parserError = err as BodyParserError;
+  if (parserError?.type === "entity.too.large") {
+    res.status(413).json({ error: "payload_too_large", message: `body exceeds the limit of ${parserError.limit} bytes` });
+    return;
+  }
+  if (typeof parserError?.status === "number" && parserError.status >= 400 && parserError.status < 500) {
+    res.status(parserError.status).json({ error: "bad_request", message: (err as Error).message });
+    return;
+  }
+  res.status(500).json({ error: "internal", message: "internal error" });
+}

@@ -1,0 +1,42 @@
+import { z } from "zod";
+
+const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "a 0x-prefixed 32-byte hex private key");
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "a 0x-prefixed 20-byte address");
+
+/** Every setting of the coprocessor, from the environment, validated once at start. See .env.example. */
+export const CoprocessorConfigSchema = z.object({
+  PMHE_RPC_URL: z.url().default("http://127.0.0.1:8545"),
+  PMHE_CONTRACT_ADDRESS: address,
+  /** Start of the event scan when no cursor is stored yet: the deployment block. */
+  PMHE_START_BLOCK: z.coerce.number().int().nonnegative().default(0),
+  PMHE_CONFIRMATIONS: z.coerce.number().int().nonnegative().default(0),
+  PMHE_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(500),
+  PMHE_COPROCESSOR_KEY: hex32,
+  PMHE_REDIS_URL: z.string().regex(/^rediss?:\/\//, "a redis:// URL").default("redis://127.0.0.1:6379"),
+  PMHE_QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]+$/).default("pmhe-predictions"),
+  PMHE_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  PMHE_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  PMHE_API_HOST: z.string().default("127.0.0.1"),
+  PMHE_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Blob store of this coprocessor, and where the worker reads blobs from (its own API by default). */
+  PMHE_BLOB_DIR: z.string().min(1).default(".pmhe/blobs"),
+  PMHE_BLOB_URL: z.url().optional(),
+  /** Key bundles are ~4.5 MB; records ~200 KB. */
+  PMHE_MAX_BLOB_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type CoprocessorConfig = z.infer<typeof CoprocessorConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export function loadCoprocessorConfig(env: Record<string, string | undefined> = process.env): CoprocessorConfig {
+  const result = CoprocessorConfigSchema.safeParse(env);
+  if (!result.success) throw new ConfigError(`invalid coprocessor configuration:\n${z.prettifyError(result.error)}`);
+  return result.data;
+}

@@ -1,0 +1,17 @@
+import type { Signer } from "ethers";
+import type { BlobClient } from "../protocol/blob-client.js";
+import { connectPmhe } from "../protocol/chain.js";
+import type { Hash } from "../protocol/hash.js";
+import { modelBytes, modelHash, type Model } from "../protocol/model.js";
+
+/**
+ * A hospital publishes a model: its canonical bytes go to the blob store, its hash on-chain. The coprocessor later
+ * fetches the model by that hash, so the version a job is pinned to is exactly what gets evaluated.
+ */
+export async function publishModel(hospital: Signer, contractAddress: string, blobs: BlobClient, model: Model): Promise<Hash> {
+  const hash = await blobs.put(modelBytes(model));
+  if (hash !== modelHash(model)) throw new Error("blob store and model disagree on the model hash");
+  const contract = connectPmhe(contractAddress, hospital);
+  await (await contract.publishModel(hash)).wait();
+  return hash;
+}

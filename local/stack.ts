@@ -1,0 +1,108 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HDNodeWallet, JsonRpcProvider, NonceManager, parseEther, Wallet, type Signer } from "ethers";
+import type { Logger } from "pino";
+import { BlobClient } from "../protocol/blob-client.js";
+import type { PmheContract } from "../protocol/chain.js";
+import { CoprocessorConfigSchema } from "../coprocessor/config.js";
+import { createLogger } from "../coprocessor/logger.js";
+import { startCoprocessor, type RunningCoprocessor } from "../coprocessor/service.js";
+import { deployPmhe } from "./deploy.js";
+import { startLocalChain, type LocalChain } from "./hardhat-node.js";
+import { startLocalRedis, type LocalRedis } from "./redis-server.js";
+
+/** Hardhat's public development mnemonic: its accounts are funded on every local Hardhat chain. Never use elsewhere. */
+export const HARDHAT_MNEMONIC = "test test test test test test test test test test test junk";
+
+export function hardhatAccount(index: number, provider: JsonRpcProvider): Wallet {
+  const node = HDNodeWallet.fromPhrase(HARDHAT_MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`);
+  return new Wallet(node.privateKey, provider);
+}
+
+export interface LocalStack {
+  rpcUrl: string;
+  redisUrl: string;
+  apiUrl: string;
+  blobDir: string;
+  contractAddress: string;
+  contract: PmheContract;
+  provider: JsonRpcProvider;
+  blobs: BlobClient;
+  admin: Signer;
+  hospital: Signer;
+  coprocessor: RunningCoprocessor;
+  /** A fresh patient wallet, funded by the admin account. */
+  newPatient(): Promise<Signer>;
+  stop(): Promise<void>;
+}
+
+export interface LocalStackOptions {
+  logger?: Logger;
+  logLevel?: string;
+  /** Extra coprocessor environment (e.g. PMHE_JOB_ATTEMPTS for tests). */
+  coprocessorEnv?: Record<string, string>;
+}
+
+/**
+ * Everything PMHE needs, on this machine: a Hardhat node, a private redis-server, the contract deployed with roles
+ * granted, and a coprocessor (API + listener + worker). Used by the demo and the integration tests alike.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const cleanup: Array<() => Promise<unknown> | void> = [];
+  const stop = async () => {
+    for (const step of cleanup.reverse()) await step();
+  };
+  try {
+    const [chain, redis]: [LocalChain, LocalRedis] = await Promise.all([startLocalChain(), startLocalRedis()]);
+    cleanup.push(() => chain.stop(), () => redis.stop());
+    const blobDir = await mkdtemp(join(tmpdir(), "pmhe-blobs-"));
+    cleanup.push(() => rm(blobDir, { recursive: true, force: true }));
+
+    const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100 });
+    cleanup.push(() => provider.destroy());
+    const admin = new NonceManager(hardhatAccount(0, provider));
+    const hospital = new NonceManager(hardhatAccount(1, provider));
+    const operator = hardhatAccount(2, provider);
+    const deployment = await deployPmhe(admin, { hospitals: [await hospital.getAddress()], coprocessors: [operator.address] });
+
+    const config = CoprocessorConfigSchema.parse({
+      PMHE_RPC_URL: chain.rpcUrl,
+      PMHE_CONTRACT_ADDRESS: deployment.address,
+      PMHE_START_BLOCK: String(deployment.blockNumber),
+      PMHE_COPROCESSOR_KEY: operator.privateKey,
+      PMHE_REDIS_URL: redis.url,
+      PMHE_BLOB_DIR: blobDir,
+      PMHE_API_PORT: "0",
+      PMHE_POLL_INTERVAL_MS: "100",
+      LOG_LEVEL: options.logLevel ?? "silent",
+      ...options.coprocessorEnv,
+    });
+    const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+    const coprocessor = await startCoprocessor(config, logger);
+    cleanup.push(() => coprocessor.stop());
+
+    return {
+      rpcUrl: chain.rpcUrl,
+      redisUrl: redis.url,
+      apiUrl: coprocessor.apiUrl,
+      blobDir,
+      contractAddress: deployment.address,
+      contract: deployment.contract,
+      provider,
+      blobs: new BlobClient(coprocessor.apiUrl),
+      admin,
+      hospital,
+      coprocessor,
+      async newPatient() {
+        const wallet = Wallet.createRandom(provider);
+        await (await admin.sendTransaction({ to: wallet.address, value: parseEther("1") })).wait();
+        return new NonceManager(wallet);
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

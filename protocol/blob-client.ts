@@ -1,0 +1,50 @@
+import { contentHash, type Hash } from "./hash.js";
+
+export class BlobStoreError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+    this.name = "BlobStoreError";
+  }
+}
+
+/** HTTP client of the blob store (`fetch`, so it runs in a browser as well as in Node). */
+export class BlobClient {
+  private readonly base: string;
+
+  constructor(baseUrl: string) {
+    this.base = baseUrl.replace(/\/+$/, "");
+  }
+
+  /** Uploads bytes under their content hash and returns the hash. */
+  async put(bytes: Uint8Array): Promise<Hash> {
+    const hash = contentHash(bytes);
+    const response = await fetch(`${this.base}/blobs/${hash}`, {
+      method: "PUT",
+      headers: { "content-type": "application/octet-stream" },
+      body: bytes as Uint8Array<ArrayBuffer>,
+    });
+    if (response.status !== 201 && response.status !== 200) throw await this.errorFrom(response, `upload of ${hash}`);
+    return hash;
+  }
+
+  /** Raw bytes stored under `hash`, or undefined if the store has none. Callers verify them against the chain. */
+  async get(hash: Hash): Promise<Uint8Array | undefined> {
+    const response = await fetch(`${this.base}/blobs/${hash}`);
+    if (response.status === 404) return undefined;
+    if (!response.ok) throw await this.errorFrom(response, `download of ${hash}`);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  private async errorFrom(response: Response, what: string): Promise<BlobStoreError> {
+    let code = "http_error";
+    let message = response.statusText;
+    try {
+      const body = (await response.json()) as { error?: string; message?: string };
+      code = body.error ?? code;
+      message = body.message ?? message;
+    } catch {
+      // not JSON: keep the status line
+    }
+    return new BlobStoreError(response.status, code, `${what} failed with ${response.status} ${code}: ${message}`);
+  }
+}

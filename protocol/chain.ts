@@ -1,0 +1,27 @@
+import type { ContractRunner, TransactionReceipt } from "ethers";
+import { PMHE__factory } from "../types/ethers-contracts/factories/PMHE__factory.js";
+import type { PMHE } from "../types/ethers-contracts/PMHE.js";
+import type { Hash } from "./hash.js";
+
+/**
+ * The contract binding every side uses. ABI and bytecode come from the compiled contracts
+ * (`hardhat build` generates the typed factory), so there is one definition and it cannot drift.
+ */
+export type PmheContract = PMHE;
+export { PMHE__factory };
+
+export const JobStatus = { None: 0, Requested: 1, Finalized: 2, Failed: 3 } as const;
+export type JobStatusCode = (typeof JobStatus)[keyof typeof JobStatus];
+
+export function connectPmhe(address: string, runner: ContractRunner): PmheContract {
+  return PMHE__factory.connect(address, runner);
+}
+
+/** The job id from a `requestPrediction` receipt's PredictionRequested event. */
+export function jobIdFromReceipt(contract: PmheContract, receipt: TransactionReceipt): Hash {
+  for (const log of receipt.logs) {
+    const parsed = contract.interface.parseLog(log);
+    if (parsed?.name === "PredictionRequested") return (parsed.args.jobId as string).toLowerCase() as Hash;
+  }
+  throw new Error(`transaction ${receipt.hash} emitted no PredictionRequested event`);
+}

@@ -1,0 +1,42 @@
+/**
+ * Reason codes a coprocessor reports on-chain with `reportFailure(jobId, reason)`.
+ * The contract stores the number; this table is the one place that names them (the contract's NatSpec repeats it).
+ * Every one of these is permanent: retrying the same job with the same anchored inputs cannot succeed.
+ */
+export const FailureReason = {
+  RecordBlobMissing: 1,
+  RecordHashMismatch: 2,
+  KeyBundleBlobMissing: 3,
+  KeyBundleHashMismatch: 4,
+  ModelBlobMissing: 5,
+  ModelHashMismatch: 6,
+  MalformedRecord: 7,
+  MalformedKeyBundle: 8,
+  MalformedModel: 9,
+  ParameterMismatch: 10,
+  EvaluationError: 11,
+} as const;
+
+export type FailureReasonName = keyof typeof FailureReason;
+export type FailureReasonCode = (typeof FailureReason)[FailureReasonName];
+
+const NAMES = new Map<number, FailureReasonName>(
+  Object.entries(FailureReason).map(([name, code]) => [code, name as FailureReasonName]),
+);
+
+export function failureReasonName(code: number): FailureReasonName | `Unknown(${number})` {
+  return NAMES.get(code) ?? `Unknown(${code})`;
+}
+
+/** A failure that must be reported on-chain rather than retried. */
+export class PermanentJobError extends Error {
+  readonly reason: FailureReasonName;
+  constructor(reason: FailureReasonName, message: string, options?: { cause?: unknown }) {
+    super(`${reason}: ${message}`, options);
+    this.name = "PermanentJobError";
+    this.reason = reason;
+  }
+  get code(): FailureReasonCode {
+    return FailureReason[this.reason];
+  }
+}
