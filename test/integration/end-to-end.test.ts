@@ -1,0 +1,189 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { expect } from "chai";
+import { keccak256, randomBytes, Wallet } from "ethers";
+import { PredictionFailedError, ResultVerificationError } from "../../client/errors.js";
+import { PatientClient } from "../../client/patient-client.js";
+import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
+import { publishModel } from "../../hospital/publish-model.js";
+import { stratifiedSplit } from "../../hospital/split.js";
+import { startLocalStack, type LocalStack } from "../../local/stack.js";
+import { JobStatus } from "../../protocol/chain.js";
+import { CkksEngine } from "../../protocol/fhe/engine.js";
+import type { Hash } from "../../protocol/hash.js";
+import { parseModelBytes, predictPlaintext, type Model, type Reading } from "../../protocol/model.js";
+import { rejectionOf } from "../helpers/rejection.js";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+
+describe("encrypted prediction end to end (hardhat node, redis-server, BullMQ, node-seal)", function () {
+  let stack: LocalStack;
+  let engine: CkksEngine;
+  let model: Model;
+  let modelHash: Hash;
+  let readings: Reading[];
+  let patient: PatientClient;
+
+  before(async function () {
+    model = parseModelBytes(await readFile(join(ROOT, "models", "statlog-heart-logreg.v1.json")));
+    const dataset = loadDataset(await readFile(join(ROOT, "data", "statlog_heart.csv"), "utf8"), model.target.column);
+    const { test } = stratifiedSplit(dataset.labels, model.training.testFraction, model.training.seed);
+    readings = test.map((i) => readingFromRow(dataset.columns, dataset.rows[i]!, [model.target.column]));
+    // Two attempts keep the "blob never uploaded" case to one backoff of 1 s.
+    stack = await startLocalStack({ coprocessorEnv: { PMHE_JOB_ATTEMPTS: "2" } });
+    engine = await CkksEngine.create(model.fhe.parameterSet);
+    modelHash = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
+    patient = await newPatient();
+  });
+
+  after(async function () {
+    patient?.dispose();
+    engine?.dispose();
+    await stack?.stop();
+  });
+
+  async function newPatient(): Promise<PatientClient> {
+    const client = new PatientClient({
+      engine,
+      signer: await stack.newPatient(),
+      contractAddress: stack.contractAddress,
+      blobs: stack.blobs,
+      keys: engine.generateKeySet(),
+      pollIntervalMs: 100,
+    });
+    await client.register();
+    return client;
+  }
+
+  it("gives each patient the plaintext model's probability within 1e-4 and the same class", async function () {
+    const patients = [patient, await newPatient(), await newPatient()];
+    try {
+      for (const [i, reading] of readings.slice(0, 6).entries()) {
+        const client = patients[i % patients.length]!;
+        const reference = predictPlaintext(model, reading);
+        const result = await client.predict(model, reading);
+        expect(Math.abs(result.probability - reference.probability), `patient ${i}`).to.be.at.most(1e-4);
+        expect(Math.abs(result.logit - reference.logit), `patient ${i} logit`).to.be.at.most(1e-4);
+        expect(result.predictedClass, `patient ${i}`).to.equal(reference.predictedClass);
+
+        const job = await stack.contract.jobOf(result.jobId);
+        expect(Number(job.status)).to.equal(JobStatus.Finalized);
+        expect(job.resultHash.toLowerCase()).to.equal(result.resultHash);
+        expect(job.recordHash.toLowerCase()).to.equal(result.recordHash);
+        expect(job.modelHash.toLowerCase()).to.equal(modelHash);
+        // The committed hash really is the hash of the stored result.
+        expect(keccak256(await readFile(join(stack.blobDir, result.resultHash.slice(2))))).to.equal(result.resultHash);
+      }
+    } finally {
+      patients.slice(1).forEach((p) => p.dispose());
+    }
+  });
+
+  it("refuses a record whose stored bytes were altered: the job fails on-chain with RecordHashMismatch and the worker serves the next job", async function () {
+    const recordHash = await patient.submitReading(model, readings[7]!);
+    const path = join(stack.blobDir, recordHash.slice(2));
+    const bytes = await readFile(path);
+    bytes[bytes.length - 1_000]! ^= 0x01;
+    await writeFile(path, bytes);
+
+    const { jobId, blockNumber } = await patient.requestPrediction(recordHash, modelHash);
+    const err = await rejectionOf(patient.waitForResult(jobId, blockNumber, 60_000));
+    expect(err).to.be.instanceOf(PredictionFailedError);
+    expect((err as PredictionFailedError).reason).to.equal("RecordHashMismatch");
+
+    const job = await stack.contract.jobOf(jobId);
+    expect(Number(job.status)).to.equal(JobStatus.Failed);
+    expect(Number(job.failureReason)).to.equal(2);
+    const [failed] = await stack.contract.queryFilter(stack.contract.filters.JobFailed(jobId), blockNumber);
+    expect(failed!.args.coprocessor).to.equal(stack.coprocessor.operator);
+
+    // The same worker goes on to serve the next job correctly.
+    const reading = readings[8]!;
+    const result = await patient.predict(model, reading);
+    expect(Math.abs(result.probability - predictPlaintext(model, reading).probability)).to.be.at.most(1e-4);
+  });
+
+  it("fails a job whose record was anchored but never uploaded with RecordBlobMissing, after its retries", async function () {
+    const neverUploaded = keccak256(randomBytes(64)) as Hash;
+    const contract = stack.contract.connect(await stack.newPatient());
+    await (await contract.registerKeys(patient.keyBundleHash)).wait();
+    await (await contract.anchorRecord(neverUploaded)).wait();
+    const receipt = await (await contract.requestPrediction(neverUploaded, modelHash)).wait();
+    const jobId = contract.interface.parseLog(receipt!.logs.at(-1)!)!.args.jobId as Hash;
+
+    const err = await rejectionOf(patient.waitForResult(jobId, receipt!.blockNumber, 60_000));
+    expect(err).to.be.instanceOf(PredictionFailedError);
+    expect((err as PredictionFailedError).reason).to.equal("RecordBlobMissing");
+  });
+
+  it("lets the patient refuse a result blob that no longer matches the committed hash", async function () {
+    const recordHash = await patient.submitReading(model, readings[9]!);
+    const { jobId, blockNumber } = await patient.requestPrediction(recordHash, modelHash);
+    const resultHash = await patient.waitForResult(jobId, blockNumber, 60_000);
+
+    const path = join(stack.blobDir, resultHash.slice(2));
+    const bytes = await readFile(path);
+    bytes[bytes.length - 10]! ^= 0x80;
+    await writeFile(path, bytes);
+    const err = await rejectionOf(patient.fetchVerifiedResult(jobId));
+    expect(err).to.be.instanceOf(ResultVerificationError);
+    expect(err.message).to.contain(resultHash);
+  });
+
+  describe("patient CLI", function () {
+    const run = promisify(execFile);
+    const cli = (args: string[], env: Record<string, string>) =>
+      run(process.execPath, ["--import", "tsx", join(ROOT, "client", "cli.ts"), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    let dir: string;
+
+    before(async function () {
+      dir = await mkdtemp(join(tmpdir(), "pmhe-cli-"));
+    });
+    after(async function () {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it("creates keys only its owner can read, registers them and predicts one reading like the plaintext model", async function () {
+      const wallet = Wallet.createRandom();
+      await (await stack.admin.sendTransaction({ to: wallet.address, value: 10n ** 18n })).wait();
+      const env = {
+        PMHE_RPC_URL: stack.rpcUrl,
+        PMHE_API_URL: stack.apiUrl,
+        PMHE_CONTRACT_ADDRESS: stack.contractAddress,
+        PMHE_PATIENT_KEY: wallet.privateKey,
+      };
+      const keys = join(dir, "keys");
+      await cli(["keygen", "--keys", keys], env);
+      expect((await stat(join(keys, "secret-key.bin"))).mode & 0o777).to.equal(0o600);
+      expect((await stat(keys)).mode & 0o777).to.equal(0o700);
+      const again = await rejectionOf(cli(["keygen", "--keys", keys], env));
+      expect(String((again as { stderr?: string }).stderr)).to.contain("refusing to overwrite a secret key");
+
+      const registered = JSON.parse((await cli(["register", "--keys", keys], env)).stdout) as { keyBundleHash: string };
+      const [onChain] = await stack.contract.currentKeyBundle(wallet.address);
+      expect(onChain.toLowerCase()).to.equal(registered.keyBundleHash);
+
+      const reading = readings[10]!;
+      const readingFile = join(dir, "reading.json");
+      await writeFile(readingFile, JSON.stringify(reading));
+      const modelFile = join(ROOT, "models", "statlog-heart-logreg.v1.json");
+      const out = await cli(["predict", "--keys", keys, "--model", modelFile, "--reading", readingFile], env);
+      const result = JSON.parse(out.stdout) as { probability: number; predictedClass: number };
+      const reference = predictPlaintext(model, reading);
+      expect(Math.abs(result.probability - reference.probability)).to.be.at.most(1e-4);
+      expect(result.predictedClass).to.equal(reference.predictedClass);
+      // Nothing secret or medical on the terminal besides the patient's own result.
+      expect(out.stdout + out.stderr).to.not.contain(String(reading.chol));
+    });
+
+    it("names the missing setting instead of failing obscurely", async function () {
+      const err = await rejectionOf(cli(["register", "--keys", join(dir, "keys")], { PMHE_CONTRACT_ADDRESS: "nope", PMHE_PATIENT_KEY: "" }));
+      const stderr = String((err as { stderr?: string }).stderr);
+      expect(stderr).to.contain("PMHE_CONTRACT_ADDRESS");
+      expect(stderr).to.contain("PMHE_PATIENT_KEY");
+    });
+  });
+});
