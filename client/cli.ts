@@ -2,6 +2,7 @@
  * The patient's command line: create keys, register them, and run an encrypted prediction of one reading.
  * Settings come from the environment (see .env.example); the secret key stays in the local key directory.
  */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { Command } from "commander";
 import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
@@ -12,6 +13,9 @@ import { DEFAULT_PARAMETER_SET } from "../protocol/fhe/params.js";
 import { parseModelBytes, type Reading } from "../protocol/model.js";
 import { readKeySet, writeKeySet } from "./node/keystore.js";
 import { PatientClient } from "./patient-client.js";
+
+// Settings from a local .env file when there is one; the environment itself wins.
+if (existsSync(".env")) process.loadEnvFile(".env");
 
 const EnvSchema = z.object({
   PMHE_RPC_URL: z.url().default("http://127.0.0.1:8545"),

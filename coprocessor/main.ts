@@ -1,6 +1,10 @@
+import { existsSync } from "node:fs";
 import { loadCoprocessorConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startCoprocessor } from "./service.js";
+
+// Settings from a local .env file when there is one; the environment itself wins.
+if (existsSync(".env")) process.loadEnvFile(".env");
 
 const config = loadCoprocessorConfig();
 const logger = createLogger(config.LOG_LEVEL);
