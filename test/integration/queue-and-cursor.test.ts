@@ -1,0 +1,91 @@
+import { expect } from "chai";
+import { keccak256, toUtf8Bytes } from "ethers";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { RedisCursorStore } from "../../coprocessor/chain/redis-cursor.js";
+import { RequestListener, type RequestSource } from "../../coprocessor/chain/request-listener.js";
+import { PredictionQueue } from "../../coprocessor/queue/prediction-queue.js";
+import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
+import type { Hash } from "../../protocol/hash.js";
+
+const id = (n: number) => keccak256(toUtf8Bytes(`job-${n}`)) as Hash;
+
+/**
+ * A chain stand-in that replays a fixed event log: the real chain is exercised by the end-to-end test; this one
+ * pins down the cursor arithmetic (confirmations, ranges, resumption) against a real Redis.
+ */
+class ScriptedEvents implements RequestSource {
+  head = 0;
+  queries: Array<[number, number]> = [];
+  constructor(private readonly byBlock: Map<number, Hash[]>) {}
+  async latestBlock() {
+    return this.head;
+  }
+  async requestedJobIds(from: number, to: number) {
+    this.queries.push([from, to]);
+    const ids: Hash[] = [];
+    for (let b = from; b <= to; b++) ids.push(...(this.byBlock.get(b) ?? []));
+    return ids;
+  }
+}
+
+describe("job queue and listener cursor (real redis-server)", function () {
+  let redisServer: LocalRedis;
+  let redis: Redis;
+
+  before(async function () {
+    redisServer = await startLocalRedis();
+    redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+  });
+  beforeEach(async function () {
+    await redis.flushall();
+  });
+  after(async function () {
+    await redis?.quit();
+    await redisServer?.stop();
+  });
+
+  it("enqueues an on-chain job once however often its event is seen", async function () {
+    const queue = new PredictionQueue("test-predictions", { url: redisServer.url, maxRetriesPerRequest: null }, 3);
+    try {
+      await queue.enqueue(id(1));
+      await queue.enqueue(id(1));
+      await queue.enqueue(id(2));
+      expect(await queue.queue.getWaitingCount()).to.equal(2);
+      const job = await queue.queue.getJob(id(1));
+      expect(job?.data).to.deep.equal({ jobId: id(1) });
+      expect(job?.opts.attempts).to.equal(3);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it("follows confirmed blocks from a persisted cursor and resumes after a restart without re-reading (scripted event source in place of the chain)", async function () {
+    const events = new ScriptedEvents(new Map([[5, [id(1)]], [7, [id(2), id(3)]], [12, [id(4)]]]));
+    const cursor = new RedisCursorStore(redis, "test:cursor");
+    const enqueued: Hash[] = [];
+    const options = { startBlock: 3, confirmations: 2, pollIntervalMs: 50, maxRange: 3, logger: pino({ level: "silent" }) };
+    const listener = new RequestListener(events, cursor, async (j) => void enqueued.push(j), options);
+
+    events.head = 9; // confirmed up to block 7
+    expect(await listener.poll()).to.equal(3);
+    expect(enqueued).to.deep.equal([id(1), id(2), id(3)]);
+    expect(events.queries).to.deep.equal([[3, 5], [6, 7]]);
+    expect(await cursor.load()).to.equal(8);
+
+    // A new listener (a restarted process) resumes from the stored cursor.
+    events.queries = [];
+    events.head = 14;
+    const restarted = new RequestListener(events, new RedisCursorStore(redis, "test:cursor"), async (j) => void enqueued.push(j), options);
+    expect(await restarted.poll()).to.equal(1);
+    expect(events.queries).to.deep.equal([[8, 10], [11, 12]]);
+    expect(enqueued).to.deep.equal([id(1), id(2), id(3), id(4)]);
+    expect(await restarted.poll()).to.equal(0);
+  });
+
+  it("refuses a corrupt cursor instead of rescanning from an arbitrary block", async function () {
+    await redis.set("test:bad-cursor", "-4");
+    const err = await new RedisCursorStore(redis, "test:bad-cursor").load().then(() => undefined, (e: Error) => e);
+    expect(err?.message).to.contain("corrupt listener cursor");
+  });
+});
