@@ -12,7 +12,11 @@
 export interface LogisticRegressionOptions {
   /** Inverse regularisation strength, as scikit-learn's C. */
   C: number;
-  /** Stop when the Euclidean norm of the gradient of f is below this. */
+  /**
+   * Stop when ||grad f|| < tolerance * C, i.e. when the gradient of f / C (same minimiser, loss term unscaled)
+   * is below `tolerance`. At C = 1 this is ||grad f|| < tolerance; the scaling keeps the answer equally precise
+   * for very small C and keeps the bar reachable in floating point for large C.
+   */
   tolerance?: number;
   maxIterations?: number;
 }
@@ -22,7 +26,7 @@ export interface LogisticRegressionFit {
   bias: number;
   /** Newton steps taken. */
   iterations: number;
-  /** ||grad f|| at the returned (weights, bias). */
+  /** ||grad f|| at the returned (weights, bias); converged means it is below tolerance * C. */
   gradientNorm: number;
   converged: boolean;
 }
@@ -153,7 +157,8 @@ export function fitLogisticRegression(
   let g = gradient(theta);
   let gNorm = norm(g);
   let iterations = 0;
-  while (gNorm >= tolerance && iterations < maxIterations) {
+  const target = tolerance * C;
+  while (gNorm >= target && iterations < maxIterations) {
     const step = solveCholesky(hessian(theta), g.map((v) => -v));
     const slope = step.reduce((s, v, j) => s + v * g[j]!, 0);
     // Backtracking: accept the first t that gives sufficient decrease of f (Armijo), or, near the optimum where
@@ -176,5 +181,5 @@ export function fitLogisticRegression(
     if (!accepted) break; // no progress possible at this precision
     iterations++;
   }
-  return { weights: theta.slice(0, d), bias: theta[d]!, iterations, gradientNorm: gNorm, converged: gNorm < tolerance };
+  return { weights: theta.slice(0, d), bias: theta[d]!, iterations, gradientNorm: gNorm, converged: gNorm < target };
 }

@@ -38,7 +38,7 @@ export interface SplitMetrics {
   rows: number;
 }
 
-export const SOLVER = `newton-irls; l2 on weights, intercept unpenalised; gradient norm < ${DEFAULT_TOLERANCE}`;
+export const SOLVER = `newton-irls; l2 on weights, intercept unpenalised; gradient norm < ${DEFAULT_TOLERANCE} * C`;
 const THRESHOLD = 0.5;
 
 type Draft = Omit<Model, "metrics">;
