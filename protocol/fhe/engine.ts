@@ -1,4 +1,4 @@
-import type { CKKSEncoder, Ciphertext, Evaluator, GaloisKeys, SEALContext, SecretKey, Encryptor, Decryptor } from "node-seal";
+import type { CKKSEncoder, Ciphertext, ClassHandle, Evaluator, GaloisKeys, SEALContext, SecretKey, Encryptor, Decryptor } from "node-seal";
 import { z } from "zod";
 import { decodeEnvelope, encodeEnvelope, EnvelopeError, requireSection, type Envelope } from "../envelope.js";
 import { FheError, sealStep, type FheErrorCode } from "./errors.js";
@@ -125,16 +125,9 @@ export class CkksEngine {
   /** Loads the patient's secret key for encrypting records and decrypting results; dispose it when done. */
   openSecretKey(bytes: Uint8Array): PatientCipher {
     const { seal } = this;
-    const secretKey = sealStep(seal, "MalformedSecretKey", "cannot load secret key", () => {
-      const key = new seal.SecretKey();
-      try {
-        key.loadFromArray(this.context, bytes);
-        return key;
-      } catch (err) {
-        key.delete();
-        throw err;
-      }
-    });
+    const secretKey = sealStep(seal, "MalformedSecretKey", "cannot load secret key", () =>
+      this.loadInto(new seal.SecretKey(), bytes),
+    );
     return new PatientCipher(this, this.context, this.encoder, secretKey);
   }
 
@@ -146,17 +139,21 @@ export class CkksEngine {
       throw new FheError("ParameterMismatch", `key bundle uses ${header.parameterSet}, engine uses ${this.parameterSetName}`);
     }
     const galoisBytes = section(envelope, "galoisKeys", "MalformedKeyBundle");
-    const galoisKeys = sealStep(seal, "MalformedKeyBundle", "cannot load Galois keys", () => {
-      const keys = new seal.GaloisKeys();
-      try {
-        keys.loadFromArray(this.context, galoisBytes);
-        return keys;
-      } catch (err) {
-        keys.delete();
-        throw err;
-      }
-    });
+    const galoisKeys = sealStep(seal, "MalformedKeyBundle", "cannot load Galois keys", () =>
+      this.loadInto(new seal.GaloisKeys(), galoisBytes),
+    );
     return new EvaluationKeys(galoisKeys, header.galoisSteps);
+  }
+
+  /** Deserialises into a new long-lived SEAL object, freeing it if the bytes are refused. */
+  private loadInto<T extends ClassHandle & { loadFromArray(context: SEALContext, bytes: Uint8Array): void }>(handle: T, bytes: Uint8Array): T {
+    try {
+      handle.loadFromArray(this.context, bytes);
+      return handle;
+    } catch (err) {
+      handle.delete();
+      throw err;
+    }
   }
 
   /** Reads a record blob's header without loading the ciphertext. */
