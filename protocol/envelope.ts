@@ -40,6 +40,9 @@ export function encodeEnvelope(
   sections: ReadonlyArray<readonly [name: string, bytes: Uint8Array]>,
 ): Uint8Array {
   if ("kind" in header || "sections" in header) throw new EnvelopeError("header may not set kind or sections");
+  const names = sections.map(([name]) => name);
+  if (new Set(names).size !== names.length) throw new EnvelopeError("section names must be unique");
+  if (names.some((n) => n.length < 1 || n.length > 64)) throw new EnvelopeError("section names must be 1 to 64 characters");
   const fullHeader = { ...header, kind, sections: sections.map(([name, bytes]) => ({ name, length: bytes.length })) };
   const headerBytes = new TextEncoder().encode(canonicalJson(fullHeader));
   if (headerBytes.length > MAX_HEADER_BYTES) throw new EnvelopeError(`header of ${headerBytes.length} bytes is too large`);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { canonicalJsonBytes } from "./canonical-json.js";
+import { linearResultBound, MAX_ABS_RESULT_VALUE, MAX_ABS_TUPLE_VALUE } from "./fhe/bounds.js";
 import { PARAMETER_SET_NAMES } from "./fhe/params.js";
 import { contentHash, type Hash } from "./hash.js";
 
@@ -59,6 +60,10 @@ export const ModelSchema = z
   .strict()
   .refine((m) => m.server.weights.length === m.features.length, {
     message: "server.weights must have one weight per feature",
+    path: ["server", "weights"],
+  })
+  .refine((m) => linearResultBound(m.server.weights, m.server.bias) <= MAX_ABS_RESULT_VALUE, {
+    message: `sum|w| * ${MAX_ABS_TUPLE_VALUE} + |b| must stay within ${MAX_ABS_RESULT_VALUE}, the range the encrypted result holds exactly`,
     path: ["server", "weights"],
   })
   .refine((m) => new Set(m.features.map((f) => f.name)).size === m.features.length, {
@@ -123,7 +128,14 @@ export function buildTuple(model: Model, reading: Reading): number[] {
     if (typeof raw !== "number" || !Number.isFinite(raw)) {
       throw new ReadingError(`feature "${feature.name}" must be a finite number, got ${String(raw)}`);
     }
-    return (raw - feature.mean) / feature.std;
+    const value = (raw - feature.mean) / feature.std;
+    // A reading this far from the training data is a unit or entry error, and would leave the encrypted range.
+    if (Math.abs(value) > MAX_ABS_TUPLE_VALUE) {
+      throw new ReadingError(
+        `feature "${feature.name}" = ${raw} is ${value.toFixed(1)} standard deviations from the training mean (limit ${MAX_ABS_TUPLE_VALUE}); check its units`,
+      );
+    }
+    return value;
   });
 }
 

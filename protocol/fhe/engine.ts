@@ -1,6 +1,7 @@
 import type { CKKSEncoder, Ciphertext, ClassHandle, Evaluator, GaloisKeys, SEALContext, SecretKey, Encryptor, Decryptor } from "node-seal";
 import { z } from "zod";
 import { decodeEnvelope, encodeEnvelope, EnvelopeError, requireSection, type Envelope } from "../envelope.js";
+import { linearResultBound, MAX_ABS_RESULT_VALUE, MAX_ABS_TUPLE_VALUE } from "./bounds.js";
 import { FheError, sealStep, type FheErrorCode } from "./errors.js";
 import { PARAMETER_SET_NAMES, parameterSet, type CkksParameterSet, type ParameterSetName } from "./params.js";
 import { loadSeal, withScope, type Seal, type SealScope } from "./runtime.js";
@@ -11,6 +12,18 @@ import { loadSeal, withScope, type Seal, type SealScope } from "./runtime.js";
  */
 export const ROTATION_WINDOW = 16;
 export const LINEAR_ROTATION_STEPS: readonly number[] = [1, 2, 4, 8];
+
+/** SEAL's Galois element for a left rotation by `step` slots: 3^step mod 2N. */
+function galoisElement(step: number, polyModulusDegree: number): number {
+  const modulus = BigInt(2 * polyModulusDegree);
+  let result = 1n;
+  let base = 3n;
+  for (let e = BigInt(step); e > 0n; e >>= 1n) {
+    if (e & 1n) result = (result * base) % modulus;
+    base = (base * base) % modulus;
+  }
+  return Number(result);
+}
 
 const KeyBundleHeaderSchema = z.object({
   parameterSet: z.enum(PARAMETER_SET_NAMES),
@@ -142,6 +155,11 @@ export class CkksEngine {
     const galoisKeys = sealStep(seal, "MalformedKeyBundle", "cannot load Galois keys", () =>
       this.loadInto(new seal.GaloisKeys(), galoisBytes),
     );
+    const absent = header.galoisSteps.filter((step) => step <= 0 || !galoisKeys.hasKey(galoisElement(step, this.params.polyModulusDegree)));
+    if (absent.length > 0) {
+      galoisKeys.delete();
+      throw new FheError("MalformedKeyBundle", `key bundle claims rotation steps ${absent.join(",")} but holds no keys for them`);
+    }
     return new EvaluationKeys(galoisKeys, header.galoisSteps);
   }
 
@@ -185,6 +203,13 @@ export class CkksEngine {
     if (header.values !== weights.length) {
       throw new FheError("ParameterMismatch", `record holds ${header.values} values, model has ${weights.length} weights`);
     }
+    if (!weights.every(Number.isFinite) || !Number.isFinite(bias)) {
+      throw new FheError("ParameterMismatch", "weights and bias must be finite numbers");
+    }
+    const bound = linearResultBound(weights, bias);
+    if (bound > MAX_ABS_RESULT_VALUE) {
+      throw new FheError("ParameterMismatch", `model can reach |T| = ${bound.toFixed(1)}, above the exact range ${MAX_ABS_RESULT_VALUE}`);
+    }
     const missing = LINEAR_ROTATION_STEPS.filter((s) => !keys.galoisSteps.includes(s));
     if (missing.length > 0) throw new FheError("ParameterMismatch", `key bundle lacks rotation steps ${missing.join(",")}`);
     const ctBytes = section(envelope, "ciphertext", "MalformedRecord");
@@ -210,7 +235,8 @@ export class CkksEngine {
         encoder.encode(Float64Array.from([bias]), x.scale(), b);
         evaluator.plainModSwitchToInplace(b, parmsId);
         evaluator.addPlainInplace(x, b);
-        // Dropping to the last level leaves one prime: the result blob shrinks to a quarter, T stays exact.
+        // Dropping to the last level leaves one prime: the result blob shrinks to a quarter, and T stays exact
+        // within MAX_ABS_RESULT_VALUE (checked above for the weights, by the client for the tuple).
         const lastParmsId = scope.track(this.context.lastParmsId());
         evaluator.cipherModSwitchToInplace(x, lastParmsId);
         const out = x.saveToArray(seal.ComprModeType.zstd) as Uint8Array;
@@ -279,6 +305,10 @@ export class PatientCipher {
       throw new FheError("MalformedRecord", `a single-record tuple holds 1..${ROTATION_WINDOW} values, got ${values.length}`);
     }
     if (!values.every(Number.isFinite)) throw new FheError("MalformedRecord", "tuple values must be finite numbers");
+    const outlier = values.findIndex((v) => Math.abs(v) > MAX_ABS_TUPLE_VALUE);
+    if (outlier >= 0) {
+      throw new FheError("MalformedRecord", `tuple value ${outlier} is ${values[outlier]}, outside ±${MAX_ABS_TUPLE_VALUE}`);
+    }
     return withScope((scope) => {
       const pt = scope.track(new seal.Plaintext());
       this.encoder.encode(Float64Array.from(values), this.engine.scale, pt);
