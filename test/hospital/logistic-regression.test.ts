@@ -4,6 +4,7 @@ import { loadDataset } from "../../hospital/dataset.js";
 import { fitLogisticRegression, solveCholesky } from "../../hospital/logistic-regression.js";
 import { stratifiedSplit } from "../../hospital/split.js";
 import { fitStandardiser, standardiseRow } from "../../hospital/standardise.js";
+import { expectClose } from "../helpers/close.js";
 
 const sigma = (t: number): number => 1 / (1 + Math.exp(-t));
 
@@ -26,7 +27,7 @@ describe("hospital/logistic-regression", () => {
   it("solveCholesky solves a hand-built SPD system and refuses an indefinite one", () => {
     // A = [[4,2,0],[2,5,1],[0,1,3]], x = [1,2,3]  =>  b = [8, 15, 11]
     const x = solveCholesky([[4, 2, 0], [2, 5, 1], [0, 1, 3]], [8, 15, 11]);
-    x.forEach((v, i) => expect(v).to.be.closeTo(i + 1, 1e-12));
+    x.forEach((v, i) => expectClose(v, i + 1, 1e-12));
     expect(() => solveCholesky([[1, 2], [2, 1]], [1, 1])).to.throw(RangeError, /positive definite/);
   });
 
@@ -68,7 +69,7 @@ describe("hospital/logistic-regression", () => {
     const fit = fitLogisticRegression(X, y, { C: 1e-9 });
     expect(fit.converged).to.equal(true);
     for (const w of fit.weights) expect(Math.abs(w)).to.be.below(1e-7);
-    expect(fit.bias).to.be.closeTo(-0.8472978603872037, 1e-6);
+    expectClose(fit.bias, -0.8472978603872037, 1e-6);
   });
 
   it("separable pair x = -1 (class 0), x = +1 (class 1) with C = 1: b = 0 and w = 2 sigma(-w)", () => {
@@ -76,9 +77,9 @@ describe("hospital/logistic-regression", () => {
     // Fixed point by hand: w = 0.6748 gives 2/(1+1.96365) = 0.67484; w = 0.6749 gives 0.67480  =>  w ~ 0.67483.
     const fit = fitLogisticRegression([[-1], [1]], [0, 1], { C: 1 });
     const w = fit.weights[0]!;
-    expect(fit.bias).to.be.closeTo(0, 1e-12);
-    expect(w - 2 * sigma(-w)).to.be.closeTo(0, 1e-12);
-    expect(w).to.be.closeTo(0.67483, 1e-4);
+    expectClose(fit.bias, 0, 1e-12);
+    expectClose(w - 2 * sigma(-w), 0, 1e-12);
+    expectClose(w, 0.67483, 1e-4);
     // The penalty keeps w finite; with a weaker penalty it grows (the unpenalised optimum is at infinity).
     expect(fitLogisticRegression([[-1], [1]], [0, 1], { C: 100 }).weights[0]!).to.be.greaterThan(3);
   });
@@ -91,16 +92,16 @@ describe("hospital/logistic-regression", () => {
     // where the gradient of f cannot get below ~C * n * 1e-16: the stopping rule scales with C.
     const loose = fitLogisticRegression(X, y, { C: 1e6 });
     expect(loose.converged).to.equal(true);
-    expect(loose.weights[0]!).to.be.closeTo(2 * Math.log(3), 1e-4);
-    expect(loose.bias).to.be.closeTo(-Math.log(3), 1e-4);
+    expectClose(loose.weights[0]!, 2 * Math.log(3), 1e-4);
+    expectClose(loose.bias, -Math.log(3), 1e-4);
     // C = 1: symmetry gives sigma(b) = 1 - sigma(w + b), so b = -w/2, and dL/dw = 0 gives w = 4 (3/4 - sigma(w/2)).
     // By hand: w = 0.66 -> 0.67296, w = 0.67 -> 0.66808, so w ~ 0.6687, b ~ -0.3344.
     const fit = fitLogisticRegression(X, y, { C: 1 });
     const w = fit.weights[0]!;
-    expect(fit.bias).to.be.closeTo(-w / 2, 1e-12);
-    expect(w - 4 * (0.75 - sigma(w / 2))).to.be.closeTo(0, 1e-12);
-    expect(w).to.be.closeTo(0.6687, 1e-3);
-    expect(fit.bias).to.be.closeTo(-0.3344, 1e-3);
+    expectClose(fit.bias, -w / 2, 1e-12);
+    expectClose(w - 4 * (0.75 - sigma(w / 2)), 0, 1e-12);
+    expectClose(w, 0.6687, 1e-3);
+    expectClose(fit.bias, -0.3344, 1e-3);
   });
 
   it("rejects labels other than 0/1, ragged rows and a non-positive C", () => {

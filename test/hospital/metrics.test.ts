@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { accuracy, accuracyAtThreshold, rocAuc } from "../../hospital/metrics.js";
+import { expectClose } from "../helpers/close.js";
 
 describe("hospital/metrics", () => {
   it("accuracy counts matches; the threshold is inclusive like the client's p >= threshold", () => {
@@ -20,12 +21,12 @@ describe("hospital/metrics", () => {
     expect(rocAuc([0, 0, 1, 1], [0.1, 0.5, 0.5, 0.9])).to.equal(0.875);
     // positives 0.8, 0.3, 0.3; negatives 0.8, 0.1.
     // (0.8,0.8)=1/2 (0.8,0.1)=1 (0.3,0.8)=0 (0.3,0.1)=1 (0.3,0.8)=0 (0.3,0.1)=1 -> 3.5/6
-    expect(rocAuc([1, 0, 1, 0, 1], [0.8, 0.8, 0.3, 0.1, 0.3])).to.be.closeTo(3.5 / 6, 1e-15);
+    expectClose(rocAuc([1, 0, 1, 0, 1], [0.8, 0.8, 0.3, 0.1, 0.3]), 3.5 / 6, 1e-15);
     // Same rows in another order.
-    expect(rocAuc([1, 1, 0, 1, 0], [0.3, 0.8, 0.1, 0.3, 0.8])).to.be.closeTo(3.5 / 6, 1e-15);
+    expectClose(rocAuc([1, 1, 0, 1, 0], [0.3, 0.8, 0.1, 0.3, 0.8]), 3.5 / 6, 1e-15);
     // Three-way tie across classes: pos {2, 2, 3}, neg {1, 2, 2}.
     // pos 2: vs 1 -> 1, vs 2 -> 1/2, vs 2 -> 1/2 = 2 (twice: 4); pos 3: 3. Total 7/9.
-    expect(rocAuc([1, 1, 1, 0, 0, 0], [2, 2, 3, 1, 2, 2])).to.be.closeTo(7 / 9, 1e-15);
+    expectClose(rocAuc([1, 1, 1, 0, 0, 0], [2, 2, 3, 1, 2, 2]), 7 / 9, 1e-15);
   });
 
   it("AUC needs both classes and 0/1 labels", () => {

@@ -10,6 +10,7 @@ import { modelBytes, modelHash, parseModel, parseModelBytes, predictPlaintext } 
 import { loadDataset } from "../../hospital/dataset.js";
 import { STATLOG_HEART } from "../../hospital/statlog-heart.js";
 import { readingFromRow, trainModel, type TrainOptions } from "../../hospital/train.js";
+import { expectClose } from "../helpers/close.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const csvBytes = readFileSync(join(root, STATLOG_HEART.data));
@@ -77,8 +78,8 @@ describe("models/statlog-heart-logreg.v1.json", () => {
       const values = split.train.map((i) => ds.features[i]![j]!);
       const mean = values.reduce((a, b) => a + b, 0) / values.length;
       const std = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length);
-      expect(feature.mean, feature.name).to.be.closeTo(mean, 1e-12 * Math.max(1, Math.abs(mean)));
-      expect(feature.std, feature.name).to.be.closeTo(std, 1e-12 * Math.max(1, std));
+      expectClose(feature.mean, mean, 1e-12 * Math.max(1, Math.abs(mean)), feature.name);
+      expectClose(feature.std, std, 1e-12 * Math.max(1, std), feature.name);
     });
   });
 });

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { loadDataset } from "../../hospital/dataset.js";
 import { mulberry32, stratifiedKFold, stratifiedSplit } from "../../hospital/split.js";
+import { expectClose } from "../helpers/close.js";
 
 const heartLabels = loadDataset(readFileSync(new URL("../../data/statlog_heart.csv", import.meta.url), "utf8"), "target").labels;
 // Three classes of uneven size, interleaved so row order says nothing about the class.
@@ -28,7 +29,7 @@ describe("hospital/split", () => {
     expect(c()).to.not.equal(xs[0]);
     expect(xs.every((x) => x >= 0 && x < 1)).to.equal(true);
     const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
-    expect(mean).to.be.closeTo(0.5, 0.01);
+    expectClose(mean, 0.5, 0.01);
     expect(xs.filter((x) => x < 0.1).length).to.be.within(900, 1100);
   });
 

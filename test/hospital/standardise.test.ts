@@ -1,16 +1,17 @@
 import { expect } from "chai";
 import { DatasetError } from "../../hospital/csv.js";
 import { fitStandardiser, standardiseRow, ZeroVarianceError } from "../../hospital/standardise.js";
+import { expectClose } from "../helpers/close.js";
 
 describe("hospital/standardise", () => {
   it("uses the mean and the population standard deviation (ddof = 0)", () => {
     // Column a = 1, 3, 5: mean 3, variance (4 + 0 + 4) / 3 = 8/3. Column b = 10, 10, 13: mean 11, variance (1+1+4)/3 = 2.
     const s = fitStandardiser([[1, 10], [3, 10], [5, 13]], ["a", "b"]);
     expect(s.mean).to.deep.equal([3, 11]);
-    expect(s.std[0]!).to.be.closeTo(Math.sqrt(8 / 3), 1e-15);
-    expect(s.std[1]!).to.be.closeTo(Math.sqrt(2), 1e-15);
+    expectClose(s.std[0]!, Math.sqrt(8 / 3), 1e-15);
+    expectClose(s.std[1]!, Math.sqrt(2), 1e-15);
     const z = standardiseRow(s, [5, 11]);
-    expect(z[0]!).to.be.closeTo(2 / Math.sqrt(8 / 3), 1e-15);
+    expectClose(z[0]!, 2 / Math.sqrt(8 / 3), 1e-15);
     expect(z[1]!).to.equal(0);
   });
 

@@ -13,6 +13,7 @@ import {
   type Model,
   type Reading,
 } from "../../protocol/model.js";
+import { expectClose } from "../helpers/close.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const committedText = readFileSync(join(root, "models", "statlog-heart-logreg.v1.json"), "utf8");
@@ -166,7 +167,7 @@ describe("protocol/model", function () {
       const b = buildTuple(model, { ...backward, unrelated: 99 });
       expect(a).to.have.length(13);
       for (let i = 0; i < 13; i++) {
-        expect(a[i]).to.be.closeTo(expected[i]!, 1e-12);
+        expectClose(a[i]!, expected[i]!, 1e-12);
         expect(b[i]).to.equal(a[i]);
       }
     });
@@ -179,8 +180,8 @@ describe("protocol/model", function () {
         atMean[f.name] = f.mean;
         oneUp[f.name] = f.mean + f.std;
       }
-      for (const v of buildTuple(model, atMean)) expect(v).to.be.closeTo(0, 1e-12);
-      for (const v of buildTuple(model, oneUp)) expect(v).to.be.closeTo(1, 1e-12);
+      for (const v of buildTuple(model, atMean)) expectClose(v, 0, 1e-12);
+      for (const v of buildTuple(model, oneUp)) expectClose(v, 1, 1e-12);
     });
 
     it("rejects a missing feature, naming it", function () {
@@ -216,20 +217,20 @@ describe("protocol/model", function () {
       const tuple = raw.features.map((_, i) => (i - 6) / 4);
       let expected = raw.server.bias;
       for (let i = 0; i < tuple.length; i++) expected += raw.server.weights[i]! * tuple[i]!;
-      expect(linearLogit(model, tuple)).to.be.closeTo(expected, 1e-12);
+      expectClose(linearLogit(model, tuple), expected, 1e-12);
       expect(() => linearLogit(model, tuple.slice(1))).to.throw(ReadingError, /12 values/);
     });
 
     it("sigmoid matches 1 / (1 + e^-t), is symmetric and stays finite at ±1000", function () {
       for (const t of [-30, -5, -1, -0.25, 0, 0.25, 1, 5, 30]) {
-        expect(sigmoid(t)).to.be.closeTo(1 / (1 + Math.exp(-t)), 1e-15);
-        expect(sigmoid(-t)).to.be.closeTo(1 - sigmoid(t), 1e-15);
+        expectClose(sigmoid(t), 1 / (1 + Math.exp(-t)), 1e-15);
+        expectClose(sigmoid(-t), 1 - sigmoid(t), 1e-15);
       }
       expect(sigmoid(0)).to.equal(0.5);
       for (const t of [1000, -1000, 800, -800]) expect(Number.isFinite(sigmoid(t)), String(t)).to.equal(true);
       expect(sigmoid(1000)).to.equal(1);
       expect(sigmoid(-1000)).to.be.at.least(0).and.lessThan(1e-300);
-      expect(sigmoid(-1000)).to.be.closeTo(1 - sigmoid(1000), 1e-15);
+      expectClose(sigmoid(-1000), 1 - sigmoid(1000), 1e-15);
     });
 
     it("predictPlaintext classifies by the model's threshold", function () {
@@ -237,8 +238,8 @@ describe("protocol/model", function () {
       const reading: Reading = Object.fromEntries(raw.features.map((f) => [f.name, f.mean]));
       // At the means every standardised value is 0, so T = bias.
       const p = predictPlaintext(model, reading);
-      expect(p.logit).to.be.closeTo(raw.server.bias, 1e-12);
-      expect(p.probability).to.be.closeTo(1 / (1 + Math.exp(-raw.server.bias)), 1e-12);
+      expectClose(p.logit, raw.server.bias, 1e-12);
+      expectClose(p.probability, 1 / (1 + Math.exp(-raw.server.bias)), 1e-12);
       expect(p.predictedClass).to.equal(1 / (1 + Math.exp(-raw.server.bias)) >= 0.5 ? 1 : 0);
     });
   });
