@@ -40,6 +40,17 @@ export function startProcess(command: string, args: string[], options: { cwd?: s
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // A detached group outlives its parent; if the parent exits without calling stop() (a crash, process.exit),
+  // take the group down with it rather than leave a server holding a port.
+  const killOnExit = () => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  process.once("exit", killOnExit);
+  child.once("exit", () => process.removeListener("exit", killOnExit));
   return {
     child,
     output: () => lines.join("\n"),
