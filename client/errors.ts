@@ -12,6 +12,14 @@ export class PredictionFailedError extends Error {
   }
 }
 
+/** Nobody settled the job before its deadline and it was expired on-chain. */
+export class PredictionExpiredError extends Error {
+  constructor(readonly jobId: Hash) {
+    super(`prediction job ${jobId} expired on-chain before any coprocessor settled it`);
+    this.name = "PredictionExpiredError";
+  }
+}
+
 export class PredictionTimeoutError extends Error {
   constructor(readonly jobId: Hash, timeoutMs: number) {
     super(`prediction job ${jobId} was not settled within ${timeoutMs} ms; is a coprocessor running?`);

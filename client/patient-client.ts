@@ -3,8 +3,8 @@ import type { Signer } from "ethers";
 import { connectPmhe, jobIdFromReceipt, JobStatus, type PmheContract } from "../protocol/chain.js";
 import type { CkksEngine, KeySet, PatientCipher } from "../protocol/fhe/engine.js";
 import { contentHash, type Hash } from "../protocol/hash.js";
-import { buildTuple, modelHash as hashOfModel, sigmoid, type Model, type Reading } from "../protocol/model.js";
-import { PredictionFailedError, PredictionTimeoutError, ResultVerificationError } from "./errors.js";
+import { buildTuple, modelHash as hashOfModel, finalPrediction, ReadingError, roundCount, type Model, type Reading } from "../protocol/model.js";
+import { PredictionExpiredError, PredictionFailedError, PredictionTimeoutError, ResultVerificationError } from "./errors.js";
 
 export interface PatientClientOptions {
   engine: CkksEngine;
@@ -56,11 +56,12 @@ export class PatientClient {
     const patient = await signer.getAddress();
     const current = await contract.currentKeyBundle(patient).then(([hash]) => hash.toLowerCase(), () => undefined);
     if (current === this.keyBundleHash) return;
-    await (await contract.registerKeys(this.keyBundleHash)).wait();
+    await (await contract.registerKeys(this.keyBundleHash, blobs.urlOf(this.keyBundleHash))).wait();
   }
 
   /** First client stage: readings → standardised tuple → CKKS ciphertext → blob store → anchored on-chain. */
   async submitReading(model: Model, reading: Reading): Promise<Hash> {
+    if (roundCount(model) !== 1) throw new ReadingError(`model ${model.name} has ${roundCount(model)} rounds; submit it round by round`);
     const tuple = buildTuple(model, reading);
     const record = this.cipher.encryptTuple(tuple);
     const recordHash = await this.options.blobs.put(record);
@@ -74,17 +75,21 @@ export class PatientClient {
     return { jobId: jobIdFromReceipt(this.contract, receipt), blockNumber: receipt.blockNumber };
   }
 
-  /** Waits for the coprocessor's ResultCommitted or JobFailed event of this job. */
+  /** Waits for the job's JobFinalized (k agreeing coprocessors), JobFailed or JobExpired event. */
   async waitForResult(jobId: Hash, fromBlock: number, timeoutMs = 120_000): Promise<Hash> {
     const { contract } = this;
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const committed = await contract.queryFilter(contract.filters.ResultCommitted(jobId), fromBlock);
-      const last = committed.at(-1);
-      if (last) return last.args.resultHash.toLowerCase() as Hash;
-      const failed = await contract.queryFilter(contract.filters.JobFailed(jobId), fromBlock);
+      const [finalized, failed, expired] = await Promise.all([
+        contract.queryFilter(contract.filters.JobFinalized(jobId), fromBlock),
+        contract.queryFilter(contract.filters.JobFailed(jobId), fromBlock),
+        contract.queryFilter(contract.filters.JobExpired(jobId), fromBlock),
+      ]);
+      const final = finalized.at(-1);
+      if (final) return final.args.resultHash.toLowerCase() as Hash;
       const failure = failed.at(-1);
       if (failure) throw new PredictionFailedError(jobId, Number(failure.args.reason));
+      if (expired.length > 0) throw new PredictionExpiredError(jobId);
       await new Promise((resolve) => setTimeout(resolve, this.pollIntervalMs));
     }
     throw new PredictionTimeoutError(jobId, timeoutMs);
@@ -120,8 +125,7 @@ export class PatientClient {
   /** Second client stage: decrypt T and apply the sigmoid locally. */
   decryptPrediction(model: Model, resultBytes: Uint8Array): { logit: number; probability: number; predictedClass: 0 | 1 } {
     const { value: logit } = this.cipher.decryptResult(resultBytes);
-    const probability = sigmoid(logit);
-    return { logit, probability, predictedClass: probability >= model.client.threshold ? 1 : 0 };
+    return finalPrediction(model, logit);
   }
 
   /** The whole path for one reading: encrypt, upload, anchor, request, wait, fetch, verify, decrypt. */

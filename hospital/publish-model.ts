@@ -12,6 +12,6 @@ export async function publishModel(hospital: Signer, contractAddress: string, bl
   const hash = await blobs.put(modelBytes(model));
   if (hash !== modelHash(model)) throw new Error("blob store and model disagree on the model hash");
   const contract = connectPmhe(contractAddress, hospital);
-  await (await contract.publishModel(hash)).wait();
+  await (await contract.publishModel(hash, model.name, model.version, blobs.urlOf(hash))).wait();
   return hash;
 }

@@ -15,10 +15,15 @@ export class BlobClient {
     this.base = baseUrl.replace(/\/+$/, "");
   }
 
+  /** Where a blob lives: the locator recorded on-chain next to its hash. */
+  urlOf(hash: Hash): string {
+    return `${this.base}/blobs/${hash}`;
+  }
+
   /** Uploads bytes under their content hash and returns the hash. */
   async put(bytes: Uint8Array): Promise<Hash> {
     const hash = contentHash(bytes);
-    const response = await fetch(`${this.base}/blobs/${hash}`, {
+    const response = await fetch(this.urlOf(hash), {
       method: "PUT",
       headers: { "content-type": "application/octet-stream" },
       body: bytes as Uint8Array<ArrayBuffer>,
@@ -29,7 +34,7 @@ export class BlobClient {
 
   /** Raw bytes stored under `hash`, or undefined if the store has none. Callers verify them against the chain. */
   async get(hash: Hash): Promise<Uint8Array | undefined> {
-    const response = await fetch(`${this.base}/blobs/${hash}`);
+    const response = await fetch(this.urlOf(hash));
     if (response.status === 404) return undefined;
     if (!response.ok) throw await this.errorFrom(response, `download of ${hash}`);
     return new Uint8Array(await response.arrayBuffer());

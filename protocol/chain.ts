@@ -10,11 +10,35 @@ import type { Hash } from "./hash.js";
 export type PmheContract = PMHE;
 export { PMHE__factory };
 
-export const JobStatus = { None: 0, Requested: 1, Finalized: 2, Failed: 3 } as const;
+/** The contract's `JobStatus` enum. */
+export const JobStatus = { None: 0, Requested: 1, Finalized: 2, Failed: 3, Expired: 4 } as const;
 export type JobStatusCode = (typeof JobStatus)[keyof typeof JobStatus];
 
 export function connectPmhe(address: string, runner: ContractRunner): PmheContract {
   return PMHE__factory.connect(address, runner);
+}
+
+/**
+ * The name of the custom error a failed call reverted with, if the contract declares it. ethers leaves custom
+ * errors undecoded when they surface during gas estimation, so decode the revert data here.
+ */
+export function revertErrorName(contract: PmheContract, err: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  for (let e: unknown = err; e && typeof e === "object" && !seen.has(e); e = (e as { error?: unknown }).error) {
+    seen.add(e);
+    const data = (e as { data?: unknown }).data;
+    if (typeof data === "string" && data.startsWith("0x") && data.length >= 10) {
+      try {
+        const parsed = contract.interface.parseError(data);
+        if (parsed) return parsed.name;
+      } catch {
+        // not one of ours
+      }
+    }
+    const revert = (e as { revert?: { name?: string } }).revert;
+    if (revert?.name) return revert.name;
+  }
+  return undefined;
 }
 
 /** The job id from a `requestPrediction` receipt's PredictionRequested event. */

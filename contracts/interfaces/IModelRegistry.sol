@@ -5,28 +5,48 @@ import {IPMHEErrors} from "./IPMHEErrors.sol";
 
 /**
  * @title IModelRegistry
- * @notice Prediction models published by hospitals.
- * @dev The model content (weights, encoding parameters) lives off-chain in a content-addressed blob store.
- * Its hash is the model's identity: it pins one exact version of the model, and a changed model is a new model
- * with a new hash.
+ * @notice Prediction models published by hospitals, versioned per (publisher, name).
+ * @dev Only a model's hash and a locator are put on-chain; its content (weights, standardisation, feature
+ * schema, encoding parameters) stays off-chain. That content is kilobytes of floats, and storing it would cost
+ * about 20k gas per 32 bytes, while nothing on-chain computes with it. The hash pins the exact bytes: it is the
+ * model's identity, every reader (coprocessor, patient, auditor) verifies the fetched bytes against it, and a
+ * changed model is a new model with a new hash. The locator only says where to fetch the bytes, so it is emitted
+ * rather than stored. Name and version make the history readable: {ModelPublished} maps each hash to them, and
+ * versions of a (publisher, name) pair go 1, 2, 3... without gaps.
  */
 interface IModelRegistry is IPMHEErrors {
     /**
      * @notice On-chain data of a published model; fits in a single storage slot.
      * @param publisher The hospital account that published the model.
+     * @param version The model's version within its (publisher, name) series.
      * @param publishedAt The block timestamp of the publication.
+     * @param deprecated Whether the publisher has deprecated the model.
      */
     struct ModelInfo {
         address publisher;
-        uint64 publishedAt;
+        uint32 version;
+        uint40 publishedAt;
+        bool deprecated;
     }
 
     /**
      * @notice Emitted when a hospital publishes a model.
      * @param modelHash The hash of the model content.
      * @param publisher The hospital account that published it.
+     * @param name The model's name; versions are numbered per (publisher, name).
+     * @param version The model's version.
+     * @param locator Where the model content can be fetched (for example a blob-store URL).
      */
-    event ModelPublished(bytes32 indexed modelHash, address indexed publisher);
+    event ModelPublished(
+        bytes32 indexed modelHash, address indexed publisher, string name, uint32 version, string locator
+    );
+
+    /**
+     * @notice Emitted when a publisher deprecates one of its models.
+     * @param modelHash The hash of the deprecated model.
+     * @param publisher The hospital account that published it.
+     */
+    event ModelDeprecated(bytes32 indexed modelHash, address indexed publisher);
 
     /**
      * @notice A model with this hash has already been published.
@@ -41,16 +61,60 @@ interface IModelRegistry is IPMHEErrors {
     error UnknownModel(bytes32 modelHash);
 
     /**
+     * @notice The version is not the next one of the publisher's series for this name.
+     * @param name The model name.
+     * @param expected The only version that can be published next (latest + 1).
+     * @param given The version that was given.
+     */
+    error ModelVersionNotNext(string name, uint32 expected, uint32 given);
+
+    /**
+     * @notice The caller did not publish this model.
+     * @param modelHash The model hash.
+     * @param caller The caller.
+     */
+    error NotModelPublisher(bytes32 modelHash, address caller);
+
+    /**
+     * @notice The model has been deprecated.
+     * @param modelHash The model hash.
+     */
+    error ModelIsDeprecated(bytes32 modelHash);
+
+    /**
      * @notice Publishes a model by the hash of its content. Restricted to accounts with `HOSPITAL_ROLE`.
      * @param modelHash The hash of the model content in the blob store; must be non-zero and not published yet.
+     * @param name The model's name; versions are numbered per (caller, name).
+     * @param version Must be exactly `latestModelVersion(caller, name) + 1` (so 1 for a new name).
+     * @param locator Where the model content can be fetched; emitted, not stored.
      */
-    function publishModel(bytes32 modelHash) external;
+    function publishModel(bytes32 modelHash, string calldata name, uint32 version, string calldata locator) external;
+
+    /**
+     * @notice Deprecates a model: no new job can be requested with it. Restricted to the model's publisher.
+     * @dev Jobs already requested are unaffected. Deprecation is final; publish a new version instead.
+     * @param modelHash The hash of a model published by the caller and not deprecated yet.
+     */
+    function deprecateModel(bytes32 modelHash) external;
 
     /**
      * @notice Returns a published model.
      * @param modelHash The model hash.
      * @return publisher The hospital account that published the model.
+     * @return version The model's version within its (publisher, name) series.
+     * @return deprecated Whether the model has been deprecated.
      * @return publishedAt The block timestamp of the publication.
      */
-    function modelOf(bytes32 modelHash) external view returns (address publisher, uint64 publishedAt);
+    function modelOf(bytes32 modelHash)
+        external
+        view
+        returns (address publisher, uint32 version, bool deprecated, uint64 publishedAt);
+
+    /**
+     * @notice Returns the latest version a publisher has published under a name.
+     * @param publisher The hospital account.
+     * @param name The model name.
+     * @return version The latest version, 0 if none.
+     */
+    function latestModelVersion(address publisher, string calldata name) external view returns (uint32 version);
 }

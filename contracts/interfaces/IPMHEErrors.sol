@@ -11,4 +11,10 @@ interface IPMHEErrors {
 
     /// @notice An address argument was `address(0)`.
     error ZeroAddress();
+
+    /**
+     * @notice The account does not hold `HOSPITAL_ROLE`.
+     * @param account The account that was expected to be a hospital.
+     */
+    error NotAHospital(address account);
 }

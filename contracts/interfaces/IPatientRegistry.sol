@@ -14,11 +14,16 @@ import {IPMHEErrors} from "./IPMHEErrors.sol";
 interface IPatientRegistry is IPMHEErrors {
     /**
      * @notice Emitted when a patient registers their first key bundle or rotates to a new one.
+     * @dev The locator is only emitted, not stored: the bundle is content-addressed, so the hash is what binds it
+     * and the locator is a retrieval hint that readers take from this event.
      * @param patient The patient's address.
      * @param keyVersion The version number of the new bundle (1 for the first registration).
      * @param keyBundleHash The hash of the new key bundle.
+     * @param locator Where the bundle can be fetched (for example a blob-store URL).
      */
-    event PatientKeysRegistered(address indexed patient, uint32 indexed keyVersion, bytes32 keyBundleHash);
+    event PatientKeysRegistered(
+        address indexed patient, uint32 indexed keyVersion, bytes32 keyBundleHash, string locator
+    );
 
     /**
      * @notice The address has never registered a key bundle.
@@ -45,8 +50,9 @@ interface IPatientRegistry is IPMHEErrors {
      * readable through {keyBundleAt}. Rotating back to a bundle used before (but not current) is allowed and
      * creates a new version.
      * @param keyBundleHash The hash of the key bundle; must be non-zero and differ from the current one.
+     * @param locator Where the bundle can be fetched (for example a blob-store URL); emitted, not stored.
      */
-    function registerKeys(bytes32 keyBundleHash) external;
+    function registerKeys(bytes32 keyBundleHash, string calldata locator) external;
 
     /**
      * @notice Returns a patient's current key bundle.

@@ -5,31 +5,58 @@ import {IPMHEErrors} from "./IPMHEErrors.sol";
 
 /**
  * @title IPredictionJobs
- * @notice Prediction jobs: a patient asks for a model to be evaluated on one of their encrypted records, and an
- * off-chain coprocessor commits the hash of the encrypted result or reports a failure.
+ * @notice Prediction jobs: a patient (or a hospital the patient consented to) asks for a model to be evaluated on
+ * one of the patient's encrypted records; off-chain coprocessors evaluate it and vote on the outcome, and the job
+ * settles once `quorum` of them agree.
+ * @dev Votes. Every coprocessor has one vote per job, either a result hash ({commitResult}) or a failure reason
+ * ({reportFailure}). Both are recorded as a `bytes32` vote value: the result hash itself, or
+ * `bytes32(uint256(reason))` for a failure. Result hashes in `1..0xffff` are therefore refused
+ * ({ReservedResultHash}); a real content hash never falls there. While the job is `Requested`, the first value to
+ * gather the job's quorum settles it: `Finalized` with that result hash, or `Failed` with that reason.
+ * Once `Finalized`, further votes are still accepted and recorded (a dissenting late result stays visible
+ * on-chain) but never change the outcome; `Failed` and `Expired` jobs take no more votes.
+ *
+ * Conflicts. A vote whose value differs from the job's reference value emits {ResultConflict} and is counted in
+ * {conflictCount}. The reference value is the job's final result hash once it is `Finalized`, and the job's first
+ * vote before that. A failure report disagreeing with a committed result (or the reverse) is a conflict like any
+ * other, with the failure written as `bytes32(uint256(reason))`.
+ *
+ * Audit trail. Each job's history is rebuilt from events alone: {PredictionRequested} (who asked, for which
+ * patient, record, model and key bundle, under which quorum and deadline), {PredictionRequestedFromBatch} for
+ * batch jobs, every vote ({ResultCommitted}, {FailureReported}, {ResultConflict}), and the final status
+ * ({JobFinalized}, {JobFailed} or {JobExpired}). `ModelPublished` gives the model's name and version.
  */
 interface IPredictionJobs is IPMHEErrors {
     /**
-     * @notice Life cycle of a job. `Finalized` and `Failed` are terminal.
+     * @notice Life cycle of a job. `Failed` and `Expired` are terminal; `Finalized` is terminal for the outcome
+     * but still records late votes.
      * @dev `None` marks a job id that does not exist.
      */
     enum JobStatus {
         None,
         Requested,
         Finalized,
-        Failed
+        Failed,
+        Expired
     }
 
     /**
-     * @notice A prediction job. Stored in four slots; the last one (`resultHash`) is only written on commit.
+     * @notice A prediction job, as returned by {jobOf}: everything a coprocessor needs without further lookups.
      * @param recordHash The encrypted record to evaluate.
      * @param modelHash The model to evaluate it with.
-     * @param requester The account that requested the job.
+     * @param requester The account that requested the job (the patient or a consented hospital).
      * @param status The job's status.
      * @param requestedAt The block timestamp of the request.
-     * @param failureReason The reason code reported on failure, 0 otherwise.
-     * @param resultHash The hash of the encrypted result once finalized, 0 otherwise.
+     * @param failureReason The agreed failure reason if `Failed`, 0 otherwise.
+     * @param resultHash The agreed result hash if `Finalized`, 0 otherwise.
+     * @param patient The patient who owns the record.
+     * @param keyBundleHash The key bundle the record is encrypted under (the one to evaluate with).
+     * @param keyVersion The version of that key bundle.
+     * @param batchRoot The root of the batch holding the record, 0 for a record anchored on its own.
+     * @param quorum The number of agreeing votes needed to settle the job, fixed at request time.
+     * @param deadline The timestamp after which the job can be expired if still `Requested`.
      */
+    // solhint-disable-next-line gas-struct-packing
     struct Job {
         bytes32 recordHash;
         bytes32 modelHash;
@@ -38,7 +65,27 @@ interface IPredictionJobs is IPMHEErrors {
         uint64 requestedAt;
         uint16 failureReason;
         bytes32 resultHash;
+        address patient;
+        bytes32 keyBundleHash;
+        uint32 keyVersion;
+        bytes32 batchRoot;
+        uint8 quorum;
+        uint64 deadline;
     }
+
+    /**
+     * @notice Emitted when governance changes the quorum of future jobs.
+     * @param previous The previous quorum.
+     * @param current The new quorum.
+     */
+    event QuorumChanged(uint8 previous, uint8 current);
+
+    /**
+     * @notice Emitted when governance changes the timeout of future jobs.
+     * @param previous The previous timeout, in seconds.
+     * @param current The new timeout, in seconds.
+     */
+    event JobTimeoutChanged(uint64 previous, uint64 current);
 
     /**
      * @notice Emitted when a prediction is requested.
@@ -48,6 +95,8 @@ interface IPredictionJobs is IPMHEErrors {
      * @param modelHash The model to evaluate it with.
      * @param keyBundleHash The key bundle the record is encrypted under (the one to evaluate with).
      * @param requester The account that requested the job.
+     * @param quorum The number of agreeing votes needed to settle the job.
+     * @param deadline The timestamp after which the job can be expired if still `Requested`.
      */
     event PredictionRequested(
         bytes32 indexed jobId,
@@ -55,31 +104,96 @@ interface IPredictionJobs is IPMHEErrors {
         bytes32 indexed recordHash,
         bytes32 modelHash,
         bytes32 keyBundleHash,
-        address requester
+        address requester,
+        uint8 quorum,
+        uint64 deadline
     );
 
     /**
-     * @notice Emitted when a coprocessor commits the result of a job.
+     * @notice Emitted right after {PredictionRequested} when the record was proven to belong to a batch.
+     * @param jobId The job id.
+     * @param root The root of the batch holding the record.
+     */
+    event PredictionRequestedFromBatch(bytes32 indexed jobId, bytes32 indexed root);
+
+    /**
+     * @notice Emitted for every result a coprocessor commits.
      * @param jobId The job id.
      * @param coprocessor The coprocessor account that committed the result.
      * @param resultHash The hash of the encrypted result in the blob store.
+     * @param votes The number of votes for this result hash so far, this one included.
      */
-    event ResultCommitted(bytes32 indexed jobId, address indexed coprocessor, bytes32 resultHash);
+    event ResultCommitted(bytes32 indexed jobId, address indexed coprocessor, bytes32 resultHash, uint8 votes);
 
     /**
-     * @notice Emitted when a coprocessor reports that a job cannot be completed.
+     * @notice Emitted for every failure a coprocessor reports.
      * @param jobId The job id.
      * @param coprocessor The coprocessor account that reported the failure.
      * @param reason The failure reason code, see {reportFailure}.
+     * @param votes The number of votes for this reason so far, this one included.
      */
-    event JobFailed(bytes32 indexed jobId, address indexed coprocessor, uint16 reason);
+    event FailureReported(bytes32 indexed jobId, address indexed coprocessor, uint16 reason, uint8 votes);
 
     /**
-     * @notice The caller is not allowed to request predictions on this record.
-     * @param recordHash The record hash.
+     * @notice Emitted when a vote disagrees with the job's reference value (see the contract-level documentation).
+     * @param jobId The job id.
+     * @param coprocessor The coprocessor account that cast the disagreeing vote.
+     * @param resultHash The vote's value: a result hash, or `bytes32(uint256(reason))` for a failure.
+     * @param conflictingWith The reference value it disagrees with, in the same encoding.
+     */
+    event ResultConflict(
+        bytes32 indexed jobId, address indexed coprocessor, bytes32 resultHash, bytes32 conflictingWith
+    );
+
+    /**
+     * @notice Emitted when a result hash reaches the job's quorum: the job is `Finalized` with it.
+     * @param jobId The job id.
+     * @param resultHash The final result hash.
+     * @param votes The number of votes for it (the job's quorum).
+     */
+    event JobFinalized(bytes32 indexed jobId, bytes32 resultHash, uint8 votes);
+
+    /**
+     * @notice Emitted when a failure reason reaches the job's quorum: the job is `Failed` with it.
+     * @param jobId The job id.
+     * @param reason The agreed failure reason code.
+     * @param votes The number of votes for it (the job's quorum).
+     */
+    event JobFailed(bytes32 indexed jobId, uint16 reason, uint8 votes);
+
+    /**
+     * @notice Emitted when a job past its deadline is expired.
+     * @param jobId The job id.
+     * @param caller The account that expired it.
+     */
+    event JobExpired(bytes32 indexed jobId, address indexed caller);
+
+    /**
+     * @notice A quorum of 0.
+     * @param quorum The invalid quorum.
+     */
+    error InvalidQuorum(uint8 quorum);
+
+    /**
+     * @notice A job timeout of 0 or above `MAX_JOB_TIMEOUT`.
+     * @param timeout The invalid timeout, in seconds.
+     */
+    error InvalidJobTimeout(uint64 timeout);
+
+    /**
+     * @notice The caller may not request predictions on this record: it is neither the record's patient nor a
+     * hospital holding an active consent from that patient.
+     * @param recordHash The record hash, or the batch root for a batch request.
      * @param caller The caller.
      */
-    error NotRecordOwner(bytes32 recordHash, address caller);
+    error NotAuthorizedRequester(bytes32 recordHash, address caller);
+
+    /**
+     * @notice The Merkle proof does not show that the record belongs to the batch.
+     * @param root The batch root.
+     * @param recordHash The record hash.
+     */
+    error InvalidProof(bytes32 root, bytes32 recordHash);
 
     /**
      * @notice No job exists with this id.
@@ -88,11 +202,25 @@ interface IPredictionJobs is IPMHEErrors {
     error UnknownJob(bytes32 jobId);
 
     /**
-     * @notice The job is no longer waiting for a result.
+     * @notice The job does not accept this operation in its current status.
      * @param jobId The job id.
      * @param status The job's current status.
      */
     error JobNotPending(bytes32 jobId, JobStatus status);
+
+    /**
+     * @notice The job's deadline has not passed yet.
+     * @param jobId The job id.
+     * @param deadline The job's deadline.
+     */
+    error JobNotExpirable(bytes32 jobId, uint64 deadline);
+
+    /**
+     * @notice The coprocessor has already voted on this job (a result or a failure).
+     * @param jobId The job id.
+     * @param coprocessor The coprocessor account.
+     */
+    error AlreadyVoted(bytes32 jobId, address coprocessor);
 
     /**
      * @notice A failure was reported with reason code 0, which means "no failure".
@@ -101,29 +229,79 @@ interface IPredictionJobs is IPMHEErrors {
     error InvalidFailureReason(uint16 reason);
 
     /**
-     * @notice Requests a prediction of a published model on one of the caller's anchored records.
-     * @dev The caller must be the record's patient. The job id is deterministic: it equals
-     * `computeJobId(msg.sender, recordHash, modelHash, requestNonce(msg.sender))` read before the call, and the
-     * caller's nonce is then incremented.
-     * @param recordHash The hash of an anchored record owned by the caller.
+     * @notice A result hash in `1..0xffff`, the range that encodes failure votes.
+     * @param resultHash The refused result hash.
+     */
+    error ReservedResultHash(bytes32 resultHash);
+
+    /**
+     * @notice Sets the quorum of jobs requested from now on. Restricted to `DEFAULT_ADMIN_ROLE`.
+     * @dev Jobs keep the quorum in force when they were requested. Default 1. Keep it at most the number of
+     * accounts holding `COPROCESSOR_ROLE`: a job that cannot gather its quorum can only expire.
+     * @param k The number of agreeing coprocessor votes that settles a job; at least 1.
+     */
+    function setQuorum(uint8 k) external;
+
+    /**
+     * @notice Sets the timeout of jobs requested from now on. Restricted to `DEFAULT_ADMIN_ROLE`.
+     * @dev Jobs keep the deadline computed when they were requested. Default 3600 seconds.
+     * @param seconds_ The time from request to deadline; from 1 to `MAX_JOB_TIMEOUT` (365 days).
+     */
+    function setJobTimeout(uint64 seconds_) external;
+
+    /**
+     * @notice Returns the quorum of jobs requested from now on.
+     * @return k The number of agreeing coprocessor votes that settles a job.
+     */
+    function quorum() external view returns (uint8 k);
+
+    /**
+     * @notice Returns the timeout of jobs requested from now on.
+     * @return seconds_ The time from request to deadline.
+     */
+    function jobTimeout() external view returns (uint64 seconds_);
+
+    /**
+     * @notice Requests a prediction of a published model on an anchored record.
+     * @dev The caller must be the record's patient, or hold `HOSPITAL_ROLE` and an active consent from that
+     * patient. The record must not be erased, the model must not be deprecated. The job takes the current
+     * quorum and a deadline of `block.timestamp + jobTimeout()`. Its id is `nextJobId(patient)` read before the
+     * call, see {computeJobId}.
+     * @param recordHash The hash of a record anchored with `anchorRecord`.
      * @param modelHash The hash of a published model.
      * @return jobId The id of the new job.
      */
     function requestPrediction(bytes32 recordHash, bytes32 modelHash) external returns (bytes32 jobId);
 
     /**
-     * @notice Commits the hash of a job's encrypted result and finalizes the job.
-     * Restricted to accounts with `COPROCESSOR_ROLE`.
-     * @dev The job must be in `Requested` status, so a job is finalized at most once.
+     * @notice Requests a prediction of a published model on a record that belongs to an anchored batch.
+     * @dev As {requestPrediction}, with the batch's owner, erasure flag and key bundle. Emits
+     * {PredictionRequested} then {PredictionRequestedFromBatch}.
+     * @param root The root of an anchored batch.
+     * @param recordHash The hash of a record of that batch.
+     * @param proof The Merkle proof of `recordHash` under `root`, see `IRecordRegistry`.
+     * @param modelHash The hash of a published model.
+     * @return jobId The id of the new job.
+     */
+    function requestBatchPrediction(bytes32 root, bytes32 recordHash, bytes32[] calldata proof, bytes32 modelHash)
+        external
+        returns (bytes32 jobId);
+
+    /**
+     * @notice Votes for a job's result. Restricted to accounts with `COPROCESSOR_ROLE`.
+     * @dev One vote per coprocessor per job. Accepted while the job is `Requested` (deadline passed or not, until
+     * someone expires it) or `Finalized` (recorded as a late vote). Reaching the quorum while `Requested`
+     * finalizes the job with `resultHash`.
      * @param jobId The job id.
-     * @param resultHash The hash of the encrypted result in the blob store; must be non-zero.
+     * @param resultHash The hash of the encrypted result in the blob store; must be above `0xffff`.
      */
     function commitResult(bytes32 jobId, bytes32 resultHash) external;
 
     /**
-     * @notice Marks a job as failed with a reason code. Restricted to accounts with `COPROCESSOR_ROLE`.
-     * @dev The job must be in `Requested` status. Reason codes, defined by the off-chain protocol (all permanent:
-     * retrying the same job with the same anchored inputs cannot succeed):
+     * @notice Votes for a job's failure with a reason code. Restricted to accounts with `COPROCESSOR_ROLE`.
+     * @dev Same rules as {commitResult}; reaching the quorum while `Requested` fails the job with `reason`.
+     * Reason codes, defined by the off-chain protocol (all permanent: retrying the same job with the same
+     * anchored inputs cannot succeed):
      *  1 RecordBlobMissing, 2 RecordHashMismatch, 3 KeyBundleBlobMissing, 4 KeyBundleHashMismatch,
      *  5 ModelBlobMissing, 6 ModelHashMismatch, 7 MalformedRecord, 8 MalformedKeyBundle, 9 MalformedModel,
      *  10 ParameterMismatch, 11 EvaluationError.
@@ -134,6 +312,12 @@ interface IPredictionJobs is IPMHEErrors {
     function reportFailure(bytes32 jobId, uint16 reason) external;
 
     /**
+     * @notice Expires a job still `Requested` after its deadline. Callable by anyone.
+     * @param jobId The job id.
+     */
+    function expireJob(bytes32 jobId) external;
+
+    /**
      * @notice Returns a job.
      * @param jobId The job id.
      * @return job The job.
@@ -141,23 +325,56 @@ interface IPredictionJobs is IPMHEErrors {
     function jobOf(bytes32 jobId) external view returns (Job memory job);
 
     /**
-     * @notice Computes the id a request would get.
-     * @dev `keccak256(abi.encode(block.chainid, address(this), requester, recordHash, modelHash, nonce))`.
-     * @param requester The requesting account.
-     * @param recordHash The record hash.
-     * @param modelHash The model hash.
-     * @param nonce The requester's nonce at the time of the request, see {requestNonce}.
-     * @return jobId The job id.
+     * @notice Returns a coprocessor's vote on a job.
+     * @param jobId The job id.
+     * @param coprocessor The coprocessor account.
+     * @return value The result hash voted for, `bytes32(uint256(reason))` for a failure, 0 if it has not voted.
      */
-    function computeJobId(address requester, bytes32 recordHash, bytes32 modelHash, uint256 nonce)
-        external
-        view
-        returns (bytes32 jobId);
+    function voteOf(bytes32 jobId, address coprocessor) external view returns (bytes32 value);
 
     /**
-     * @notice Returns the nonce the next request of `requester` will use.
-     * @param requester The requesting account.
-     * @return nonce The number of predictions `requester` has requested so far.
+     * @notice Returns the number of votes a value has received on a job.
+     * @param jobId The job id.
+     * @param value A result hash, or `bytes32(uint256(reason))` for a failure.
+     * @return votes The number of votes for `value`.
      */
-    function requestNonce(address requester) external view returns (uint256 nonce);
+    function voteCount(bytes32 jobId, bytes32 value) external view returns (uint8 votes);
+
+    /**
+     * @notice Returns the number of votes on a job that disagreed with its reference value.
+     * @param jobId The job id.
+     * @return conflicts The number of {ResultConflict} events the job has emitted.
+     */
+    function conflictCount(bytes32 jobId) external view returns (uint8 conflicts);
+
+    /**
+     * @notice Computes a job id.
+     * @dev `keccak256(abi.encode(block.chainid, address(this), patient, nonce))`. Job ids are numbered per
+     * patient (the owner of the record or batch), whoever requests: the n-th job on a patient's records uses
+     * nonce n, counting from 0. Every id is used once, since each request consumes its patient's nonce.
+     * @param patient The patient who owns the record.
+     * @param nonce The patient's job nonce at the time of the request, see {jobNonce}.
+     * @return jobId The job id.
+     */
+    function computeJobId(address patient, uint64 nonce) external view returns (bytes32 jobId);
+
+    /**
+     * @notice Returns the nonce the next job on a patient's records will use.
+     * @dev The nonce is kept per patient rather than per requester because it lives in the patient's registry
+     * slot, next to their key version: that slot is non-zero from registration on, so consuming a nonce is a
+     * non-zero to non-zero write (~5k gas) even on an account's first request, where a fresh per-requester
+     * counter would cost ~22k to go from 0 to 1. Only the patient and the hospitals they consented to can
+     * advance it, so no third party can make a predicted id stale; the id returned by the request and emitted
+     * in {PredictionRequested} is authoritative.
+     * @param patient The patient.
+     * @return nonce The number of jobs requested so far on the patient's records.
+     */
+    function jobNonce(address patient) external view returns (uint64 nonce);
+
+    /**
+     * @notice Returns the id the next job on a patient's records will get.
+     * @param patient The patient.
+     * @return jobId `computeJobId(patient, jobNonce(patient))`.
+     */
+    function nextJobId(address patient) external view returns (bytes32 jobId);
 }

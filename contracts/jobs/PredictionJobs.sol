@@ -2,121 +2,386 @@
 pragma solidity 0.8.28;
 
 import {PMHERoles} from "../access/PMHERoles.sol";
+import {ConsentRegistry} from "../consents/ConsentRegistry.sol";
 import {IPredictionJobs} from "../interfaces/IPredictionJobs.sol";
 import {ModelRegistry} from "../models/ModelRegistry.sol";
 import {RecordRegistry} from "../records/RecordRegistry.sol";
 
 /**
  * @title PredictionJobs
- * @notice Prediction requests on anchored records, and their completion by a coprocessor.
- * @dev A job exists iff its status is not `None`. Job ids are unique by construction: every request consumes a
- * fresh per-requester nonce that is part of the hashed preimage.
+ * @notice Prediction requests on anchored records, and their settlement by a quorum of coprocessor votes.
+ * @dev Storage per job: `recordHash`, `modelHash` and a packed header are written at request time (three slots,
+ * which keeps a request under 120k gas); the first vote's value takes a fourth slot, and a fifth is only used
+ * when the final value differs from the first vote. The patient, key version and key bundle are not stored:
+ * they are read from the job's record (or batch) anchor, which never changes. A job exists iff its status is
+ * not `None`.
+ *
+ * Vote counts: the first vote of a job is not added to the per-value tally, so that a quorum-1 commit writes
+ * only the voter's ballot and the first-vote slot. The count of a value is its tally, plus one if it is the
+ * first vote's value.
  */
-abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, IPredictionJobs {
-    mapping(bytes32 jobId => Job) private _jobs;
-    mapping(address requester => uint256) private _requestNonces;
+abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, ConsentRegistry, IPredictionJobs {
+    /// @notice The longest job timeout governance can set.
+    uint64 public constant MAX_JOB_TIMEOUT = 365 days;
+
+    /**
+     * @dev The header of a job, in one slot.
+     * @param requester The requesting account.
+     * @param status The job's status.
+     * @param quorum The number of agreeing votes that settles the job.
+     * @param requestedAt The block timestamp of the request.
+     * @param deadline The timestamp after which the job can be expired.
+     */
+    // solhint-disable-next-line gas-struct-packing
+    struct JobHeader {
+        address requester;
+        JobStatus status;
+        uint8 quorum;
+        uint40 requestedAt;
+        uint40 deadline;
+    }
+
+    /**
+     * @dev A job as stored.
+     * @param recordHash The encrypted record to evaluate.
+     * @param modelHash The model to evaluate it with.
+     * @param header The packed header.
+     * @param firstVote The value of the job's first vote, 0 before any vote.
+     * @param outcome The final value when it differs from `firstVote`, 0 otherwise.
+     */
+    struct JobData {
+        bytes32 recordHash;
+        bytes32 modelHash;
+        JobHeader header;
+        bytes32 firstVote;
+        bytes32 outcome;
+    }
+
+    /**
+     * @dev Settings applied to new jobs, in one slot.
+     * @param quorum The quorum of new jobs.
+     * @param timeout The timeout of new jobs, in seconds.
+     */
+    struct JobSettings {
+        uint8 quorum;
+        uint64 timeout;
+    }
+
+    JobSettings private _settings;
+    mapping(bytes32 jobId => JobData) private _jobs;
+    /// @dev Batch root of batch jobs; absent for single-record jobs.
+    mapping(bytes32 jobId => bytes32 root) private _jobBatchRoots;
+    mapping(bytes32 jobId => mapping(address coprocessor => bytes32 value)) private _ballots;
+    /// @dev Votes per value, not counting the job's first vote.
+    mapping(bytes32 jobId => mapping(bytes32 value => uint8)) private _tallies;
+    mapping(bytes32 jobId => uint8) private _conflicts;
+
+    /// @dev Starts with a quorum of 1 and a timeout of one hour, and emits both so the history starts at deployment.
+    constructor() {
+        _settings = JobSettings({quorum: 1, timeout: 1 hours});
+        emit QuorumChanged(0, 1);
+        emit JobTimeoutChanged(0, 1 hours);
+    }
 
     /// @inheritdoc IPredictionJobs
-    function requestPrediction(bytes32 recordHash, bytes32 modelHash) public virtual returns (bytes32 jobId) {
+    function setQuorum(uint8 k) external virtual onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setQuorum(k);
+    }
+
+    /// @inheritdoc IPredictionJobs
+    function setJobTimeout(uint64 seconds_) external virtual onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setJobTimeout(seconds_);
+    }
+
+    /// @inheritdoc IPredictionJobs
+    function requestPrediction(bytes32 recordHash, bytes32 modelHash) external virtual returns (bytes32 jobId) {
         return _requestPrediction(_msgSender(), recordHash, modelHash);
     }
 
     /// @inheritdoc IPredictionJobs
-    function commitResult(bytes32 jobId, bytes32 resultHash) public virtual onlyRole(COPROCESSOR_ROLE) {
+    function requestBatchPrediction(bytes32 root, bytes32 recordHash, bytes32[] calldata proof, bytes32 modelHash)
+        external
+        virtual
+        returns (bytes32 jobId)
+    {
+        return _requestBatchPrediction(_msgSender(), root, recordHash, proof, modelHash);
+    }
+
+    /// @inheritdoc IPredictionJobs
+    function commitResult(bytes32 jobId, bytes32 resultHash) external virtual onlyRole(COPROCESSOR_ROLE) {
         _commitResult(_msgSender(), jobId, resultHash);
     }
 
     /// @inheritdoc IPredictionJobs
-    function reportFailure(bytes32 jobId, uint16 reason) public virtual onlyRole(COPROCESSOR_ROLE) {
+    function reportFailure(bytes32 jobId, uint16 reason) external virtual onlyRole(COPROCESSOR_ROLE) {
         _reportFailure(_msgSender(), jobId, reason);
     }
 
     /// @inheritdoc IPredictionJobs
-    function jobOf(bytes32 jobId) public view virtual returns (Job memory job) {
-        job = _jobs[jobId];
-        if (job.status == JobStatus.None) revert UnknownJob(jobId);
+    function expireJob(bytes32 jobId) external virtual {
+        _expireJob(_msgSender(), jobId);
     }
 
     /// @inheritdoc IPredictionJobs
-    function computeJobId(address requester, bytes32 recordHash, bytes32 modelHash, uint256 nonce)
-        public
-        view
-        virtual
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(block.chainid, address(this), requester, recordHash, modelHash, nonce));
+    function quorum() external view virtual returns (uint8) {
+        return _settings.quorum;
     }
 
     /// @inheritdoc IPredictionJobs
-    function requestNonce(address requester) public view virtual returns (uint256) {
-        return _requestNonces[requester];
+    function jobTimeout() external view virtual returns (uint64) {
+        return _settings.timeout;
     }
 
-    /// @dev Creates a job for `requester`. Checks the record, the requester's right to use it, and the model.
+    /// @inheritdoc IPredictionJobs
+    function jobOf(bytes32 jobId) external view virtual returns (Job memory job) {
+        JobData storage data = _jobs[jobId];
+        JobHeader memory header = data.header;
+        if (header.status == JobStatus.None) revert UnknownJob(jobId);
+
+        job.recordHash = data.recordHash;
+        job.modelHash = data.modelHash;
+        job.requester = header.requester;
+        job.status = header.status;
+        job.requestedAt = header.requestedAt;
+        job.quorum = header.quorum;
+        job.deadline = header.deadline;
+        if (header.status == JobStatus.Finalized) {
+            job.resultHash = _finalValue(data);
+        } else if (header.status == JobStatus.Failed) {
+            job.failureReason = uint16(uint256(_finalValue(data)));
+        }
+        job.batchRoot = _jobBatchRoots[jobId];
+        (job.patient, job.keyVersion) = _anchorOwner(job.recordHash, job.batchRoot);
+        job.keyBundleHash = _keyBundle(job.patient, job.keyVersion);
+    }
+
+    /// @inheritdoc IPredictionJobs
+    function voteOf(bytes32 jobId, address coprocessor) external view virtual returns (bytes32) {
+        return _ballots[jobId][coprocessor];
+    }
+
+    /// @inheritdoc IPredictionJobs
+    function voteCount(bytes32 jobId, bytes32 value) external view virtual returns (uint8) {
+        return _votesFor(_jobs[jobId], jobId, value);
+    }
+
+    /// @inheritdoc IPredictionJobs
+    function conflictCount(bytes32 jobId) external view virtual returns (uint8) {
+        return _conflicts[jobId];
+    }
+
+    /// @inheritdoc IPredictionJobs
+    function computeJobId(address patient, uint64 nonce) external view virtual returns (bytes32) {
+        return _computeJobId(patient, nonce);
+    }
+
+    /// @inheritdoc IPredictionJobs
+    function jobNonce(address patient) external view virtual returns (uint64) {
+        return _jobNonce(patient);
+    }
+
+    /// @inheritdoc IPredictionJobs
+    function nextJobId(address patient) external view virtual returns (bytes32) {
+        return _computeJobId(patient, _jobNonce(patient));
+    }
+
+    /// @dev Sets the quorum of new jobs. Authorization is the caller's responsibility.
+    function _setQuorum(uint8 k) internal virtual {
+        if (k == 0) revert InvalidQuorum(k);
+        uint8 previous = _settings.quorum;
+        _settings.quorum = k;
+        emit QuorumChanged(previous, k);
+    }
+
+    /// @dev Sets the timeout of new jobs. Authorization is the caller's responsibility.
+    function _setJobTimeout(uint64 seconds_) internal virtual {
+        if (seconds_ == 0 || seconds_ > MAX_JOB_TIMEOUT) revert InvalidJobTimeout(seconds_);
+        uint64 previous = _settings.timeout;
+        _settings.timeout = seconds_;
+        emit JobTimeoutChanged(previous, seconds_);
+    }
+
+    /// @dev Creates a job on the record `recordHash` for `requester`.
     function _requestPrediction(address requester, bytes32 recordHash, bytes32 modelHash)
         internal
         virtual
         returns (bytes32 jobId)
     {
         RecordAnchor memory record = _requireRecord(recordHash);
-        _authorizeRequest(requester, recordHash, record);
-        _requireModel(modelHash);
+        _authorizeRequest(requester, recordHash, record.patient);
+        if (record.erased) revert RecordIsErased(recordHash);
+        _requireUsableModel(modelHash);
 
-        uint256 nonce = _requestNonces[requester]++;
-        jobId = computeJobId(requester, recordHash, modelHash, nonce);
+        jobId = _createJob(requester, record.patient, record.keyVersion, recordHash, modelHash);
+    }
 
-        // Field by field so the still-empty `resultHash` slot is not touched.
-        Job storage job = _jobs[jobId];
+    /// @dev Creates a job on the record `recordHash` of the batch `root` for `requester`.
+    function _requestBatchPrediction(
+        address requester,
+        bytes32 root,
+        bytes32 recordHash,
+        bytes32[] calldata proof,
+        bytes32 modelHash
+    ) internal virtual returns (bytes32 jobId) {
+        BatchAnchor memory batch = _requireBatch(root);
+        _authorizeRequest(requester, root, batch.patient);
+        if (_isBatchErased(root)) revert RecordIsErased(root);
+        if (!_batchIncludes(root, recordHash, proof)) revert InvalidProof(root, recordHash);
+        _requireUsableModel(modelHash);
+
+        jobId = _createJob(requester, batch.patient, batch.keyVersion, recordHash, modelHash);
+        _jobBatchRoots[jobId] = root;
+
+        emit PredictionRequestedFromBatch(jobId, root);
+    }
+
+    /**
+     * @dev Reverts with {NotAuthorizedRequester} unless `requester` is `patient`, or a hospital holding an active
+     * consent from `patient`. `anchorId` is the record hash or batch root, for the error.
+     */
+    function _authorizeRequest(address requester, bytes32 anchorId, address patient) internal view virtual {
+        if (requester == patient) return;
+        if (hasRole(HOSPITAL_ROLE, requester)) return;
+        revert NotAuthorizedRequester(anchorId, requester);
+    }
+
+    /// @dev Records a result vote, and finalizes the job if it reaches the quorum while `Requested`.
+    function _commitResult(address coprocessor, bytes32 jobId, bytes32 resultHash) internal virtual {
+        if (resultHash == bytes32(0)) revert ZeroHash();
+        if (uint256(resultHash) <= type(uint16).max) revert ReservedResultHash(resultHash);
+
+        (uint8 votes, bool settles) = _castVote(coprocessor, jobId, resultHash, JobStatus.Finalized);
+
+        emit ResultCommitted(jobId, coprocessor, resultHash, votes);
+        if (settles) emit JobFinalized(jobId, resultHash, votes);
+    }
+
+    /// @dev Records a failure vote, and fails the job if it reaches the quorum while `Requested`.
+    function _reportFailure(address coprocessor, bytes32 jobId, uint16 reason) internal virtual {
+        if (reason == 0) revert InvalidFailureReason(reason);
+
+        (uint8 votes, bool settles) = _castVote(coprocessor, jobId, bytes32(uint256(reason)), JobStatus.Failed);
+
+        emit FailureReported(jobId, coprocessor, reason, votes);
+        if (settles) emit JobFailed(jobId, reason, votes);
+    }
+
+    /// @dev Expires a `Requested` job past its deadline.
+    function _expireJob(address caller, bytes32 jobId) internal virtual {
+        JobHeader storage header = _jobs[jobId].header;
+        JobStatus status = header.status;
+        if (status == JobStatus.None) revert UnknownJob(jobId);
+        if (status != JobStatus.Requested) revert JobNotPending(jobId, status);
+        uint40 deadline = header.deadline;
+        if (block.timestamp <= deadline) revert JobNotExpirable(jobId, deadline);
+
+        header.status = JobStatus.Expired;
+
+        emit JobExpired(jobId, caller);
+    }
+
+    /// @dev The patient who owns the record of job `jobId` and the job's status (`None` if it does not exist).
+    function _jobPatient(bytes32 jobId) internal view virtual returns (address patient, JobStatus status) {
+        JobData storage job = _jobs[jobId];
+        status = job.header.status;
+        if (status != JobStatus.None) (patient,) = _anchorOwner(job.recordHash, _jobBatchRoots[jobId]);
+    }
+
+    /// @dev `keccak256(abi.encode(block.chainid, address(this), patient, nonce))`.
+    function _computeJobId(address patient, uint64 nonce) internal view virtual returns (bytes32) {
+        return keccak256(abi.encode(block.chainid, address(this), patient, nonce));
+    }
+
+    /// @dev Stores a new `Requested` job under the next id of `patient` and emits {PredictionRequested}.
+    function _createJob(address requester, address patient, uint32 keyVersion, bytes32 recordHash, bytes32 modelHash)
+        private
+        returns (bytes32 jobId)
+    {
+        JobSettings memory settings = _settings;
+        jobId = _computeJobId(patient, _useJobNonce(patient));
+        uint40 requestedAt = uint40(block.timestamp);
+        uint40 deadline = requestedAt + uint40(settings.timeout);
+
+        JobData storage job = _jobs[jobId];
         job.recordHash = recordHash;
         job.modelHash = modelHash;
-        job.requester = requester;
-        job.status = JobStatus.Requested;
-        job.requestedAt = uint64(block.timestamp);
+        job.header = JobHeader({
+            requester: requester,
+            status: JobStatus.Requested,
+            quorum: settings.quorum,
+            requestedAt: requestedAt,
+            deadline: deadline
+        });
 
         emit PredictionRequested(
-            jobId, record.patient, recordHash, modelHash, _keyBundle(record.patient, record.keyVersion), requester
+            jobId,
+            patient,
+            recordHash,
+            modelHash,
+            _keyBundle(patient, keyVersion),
+            requester,
+            settings.quorum,
+            deadline
         );
     }
 
     /**
-     * @dev Reverts unless `requester` may request predictions on the record. Only the record's patient may.
-     * Override to widen access (for example, to accounts the patient has authorized).
+     * @notice Records the vote of `coprocessor` for `value` on job `jobId`, emits {ResultConflict} if it disagrees
+     * with the job's reference value, and settles the job with `settledStatus` if `value` reaches the quorum while
+     * the job is `Requested`.
+     * @param coprocessor The voting coprocessor.
+     * @param jobId The job id.
+     * @param value The vote's value: a result hash, or `bytes32(uint256(reason))` for a failure.
+     * @param settledStatus The status the job takes if this vote settles it.
+     * @return votes The number of votes for `value`, this one included.
+     * @return settles Whether this vote settled the job.
      */
-    function _authorizeRequest(address requester, bytes32 recordHash, RecordAnchor memory record)
-        internal
-        view
-        virtual
+    function _castVote(address coprocessor, bytes32 jobId, bytes32 value, JobStatus settledStatus)
+        private
+        returns (uint8 votes, bool settles)
     {
-        if (record.patient != requester) revert NotRecordOwner(recordHash, requester);
+        JobData storage job = _jobs[jobId];
+        JobStatus status = job.header.status;
+        if (status != JobStatus.Requested && status != JobStatus.Finalized) {
+            if (status == JobStatus.None) revert UnknownJob(jobId);
+            revert JobNotPending(jobId, status);
+        }
+        mapping(address => bytes32) storage ballots = _ballots[jobId];
+        if (ballots[coprocessor] != bytes32(0)) revert AlreadyVoted(jobId, coprocessor);
+
+        ballots[coprocessor] = value;
+        bytes32 first = job.firstVote;
+        if (first == bytes32(0)) {
+            job.firstVote = value;
+            votes = 1;
+        } else {
+            uint8 tally = _tallies[jobId][value] + 1;
+            _tallies[jobId][value] = tally;
+            votes = value == first ? tally + 1 : tally;
+
+            bytes32 referenceValue = status == JobStatus.Finalized ? _finalValue(job) : first;
+            if (value != referenceValue) {
+                ++_conflicts[jobId];
+                emit ResultConflict(jobId, coprocessor, value, referenceValue);
+            }
+        }
+
+        if (status == JobStatus.Requested && votes >= job.header.quorum) {
+            settles = true;
+            if (first != bytes32(0) && value != first) job.outcome = value;
+            job.header.status = settledStatus;
+        }
     }
 
-    /// @dev Finalizes a pending job with `resultHash`. Authorization is the caller's responsibility.
-    function _commitResult(address coprocessor, bytes32 jobId, bytes32 resultHash) internal virtual {
-        Job storage job = _requirePendingJob(jobId);
-        if (resultHash == bytes32(0)) revert ZeroHash();
-
-        job.status = JobStatus.Finalized;
-        job.resultHash = resultHash;
-
-        emit ResultCommitted(jobId, coprocessor, resultHash);
+    /// @dev The final value of a settled job: `outcome` if set, else the first vote.
+    function _finalValue(JobData storage job) private view returns (bytes32) {
+        bytes32 outcome = job.outcome;
+        return outcome != bytes32(0) ? outcome : job.firstVote;
     }
 
-    /// @dev Marks a pending job as failed with `reason`. Authorization is the caller's responsibility.
-    function _reportFailure(address coprocessor, bytes32 jobId, uint16 reason) internal virtual {
-        Job storage job = _requirePendingJob(jobId);
-        if (reason == 0) revert InvalidFailureReason(reason);
-
-        job.status = JobStatus.Failed;
-        job.failureReason = reason;
-
-        emit JobFailed(jobId, coprocessor, reason);
-    }
-
-    /// @dev Returns the job `jobId`; reverts with {UnknownJob} or {JobNotPending} unless it is `Requested`.
-    function _requirePendingJob(bytes32 jobId) internal view virtual returns (Job storage job) {
-        job = _jobs[jobId];
-        JobStatus status = job.status;
-        if (status == JobStatus.None) revert UnknownJob(jobId);
-        if (status != JobStatus.Requested) revert JobNotPending(jobId, status);
+    /// @dev The number of votes for `value` on `job`.
+    function _votesFor(JobData storage job, bytes32 jobId, bytes32 value) private view returns (uint8) {
+        uint8 tally = _tallies[jobId][value];
+        return value != bytes32(0) && value == job.firstVote ? tally + 1 : tally;
     }
 }

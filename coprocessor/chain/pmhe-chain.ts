@@ -1,7 +1,7 @@
-import type { PmheContract } from "../../protocol/chain.js";
+import type { ContractTransactionResponse } from "ethers";
+import { revertErrorName, type JobStatusCode, type PmheContract } from "../../protocol/chain.js";
 import type { Hash } from "../../protocol/hash.js";
-import type { JobChain, OnChainJob, OnChainRecord } from "../jobs/job-chain.js";
-import type { JobStatusCode } from "../../protocol/chain.js";
+import type { JobChain, OnChainJob, SettleResult } from "../jobs/job-chain.js";
 import type { RequestSource } from "./request-listener.js";
 
 const lower = (value: string) => value.toLowerCase() as Hash;
@@ -16,24 +16,33 @@ export class PmheChain implements JobChain, RequestSource {
       status: Number(job.status) as JobStatusCode,
       recordHash: lower(job.recordHash),
       modelHash: lower(job.modelHash),
+      keyBundleHash: lower(job.keyBundleHash),
       resultHash: lower(job.resultHash),
       failureReason: Number(job.failureReason),
     };
   }
 
-  async readRecord(recordHash: Hash): Promise<OnChainRecord> {
-    const record = await this.contract.recordOf(recordHash);
-    return { patient: record.patient, keyBundleHash: lower(record.keyBundleHash) };
+  commitResult(jobId: Hash, resultHash: Hash): Promise<SettleResult> {
+    return this.settle(() => this.contract.commitResult(jobId, resultHash));
   }
 
-  async commitResult(jobId: Hash, resultHash: Hash): Promise<string> {
-    const receipt = await (await this.contract.commitResult(jobId, resultHash)).wait();
-    return receipt!.hash;
+  reportFailure(jobId: Hash, reason: number): Promise<SettleResult> {
+    return this.settle(() => this.contract.reportFailure(jobId, reason));
   }
 
-  async reportFailure(jobId: Hash, reason: number): Promise<string> {
-    const receipt = await (await this.contract.reportFailure(jobId, reason)).wait();
-    return receipt!.hash;
+  /**
+   * Sends a vote. A retry after a crash may find its earlier vote already mined, or the job settled by other
+   * operators: those are outcomes, not errors. Anything else (RPC down, nonce trouble) is thrown to be retried.
+   */
+  private async settle(send: () => Promise<ContractTransactionResponse>): Promise<SettleResult> {
+    try {
+      const receipt = await (await send()).wait();
+      return { settled: true, txHash: receipt!.hash };
+    } catch (err) {
+      const name = revertErrorName(this.contract, err);
+      if (name === "AlreadyVoted" || name === "JobNotPending") return { settled: false, because: name };
+      throw err;
+    }
   }
 
   async latestBlock(): Promise<number> {

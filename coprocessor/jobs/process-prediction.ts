@@ -2,7 +2,7 @@ import { FheError, type FheErrorCode } from "../../protocol/fhe/errors.js";
 import type { CkksEngine } from "../../protocol/fhe/engine.js";
 import { FailureReason, PermanentJobError, type FailureReasonName } from "../../protocol/failure-reasons.js";
 import { contentHash, type Hash } from "../../protocol/hash.js";
-import { ModelFormatError, parseModelBytes, type Model } from "../../protocol/model.js";
+import { ModelFormatError, parseModelBytes, roundCount, type Model } from "../../protocol/model.js";
 import { JobStatus, type JobChain } from "./job-chain.js";
 
 /** What a queue job carries: only the on-chain id. Everything else is read from the chain, the source of truth. */
@@ -18,7 +18,7 @@ export interface BlobSource {
 export type PredictionOutcome =
   | { outcome: "committed"; resultHash: Hash; txHash: string }
   | { outcome: "failed"; reason: FailureReasonName; txHash: string }
-  | { outcome: "skipped"; status: number };
+  | { outcome: "skipped"; status?: number; because?: "AlreadyVoted" | "JobNotPending" };
 
 export interface PredictionDeps {
   engine: CkksEngine;
@@ -66,12 +66,14 @@ async function fetchVerified(
 export async function evaluatePrediction(deps: PredictionDeps, jobId: Hash): Promise<{ resultBytes: Uint8Array } | { skipped: number }> {
   const job = await deps.chain.readJob(jobId);
   if (job.status !== JobStatus.Requested) return { skipped: job.status };
-  const record = await deps.chain.readRecord(job.recordHash);
 
   const model = await loadModel(deps.blobs, job.modelHash);
-  const keyBundle = await fetchVerified(deps.blobs, record.keyBundleHash, "KeyBundleBlobMissing", "KeyBundleHashMismatch");
+  const keyBundle = await fetchVerified(deps.blobs, job.keyBundleHash, "KeyBundleBlobMissing", "KeyBundleHashMismatch");
   const recordBytes = await fetchVerified(deps.blobs, job.recordHash, "RecordBlobMissing", "RecordHashMismatch");
 
+  if (roundCount(model) !== 1) {
+    throw new PermanentJobError("MalformedModel", `model has ${roundCount(model)} rounds; this worker evaluates single-round models`);
+  }
   if (model.fhe.parameterSet !== deps.engine.parameterSetName) {
     throw new PermanentJobError("ParameterMismatch", `model wants ${model.fhe.parameterSet}, this worker runs ${deps.engine.parameterSetName}`);
   }
@@ -113,15 +115,17 @@ export async function processPrediction(deps: PredictionDeps, data: PredictionJo
     const evaluated = await evaluatePrediction(deps, jobId);
     if ("skipped" in evaluated) return { outcome: "skipped", status: evaluated.skipped };
     const resultHash = await deps.blobs.put(evaluated.resultBytes);
-    const txHash = await deps.chain.commitResult(jobId, resultHash);
-    return { outcome: "committed", resultHash, txHash };
+    const vote = await deps.chain.commitResult(jobId, resultHash);
+    if (!vote.settled) return { outcome: "skipped", because: vote.because };
+    return { outcome: "committed", resultHash, txHash: vote.txHash };
   } catch (err) {
     let permanent: PermanentJobError | undefined;
     if (err instanceof PermanentJobError) permanent = err;
     else if (err instanceof BlobNotYetAvailableError && finalAttempt) permanent = new PermanentJobError(err.reason, err.message);
     if (!permanent) throw err;
     deps.onFailure?.(jobId, permanent);
-    const txHash = await deps.chain.reportFailure(jobId, FailureReason[permanent.reason]);
-    return { outcome: "failed", reason: permanent.reason, txHash };
+    const vote = await deps.chain.reportFailure(jobId, FailureReason[permanent.reason]);
+    if (!vote.settled) return { outcome: "skipped", because: vote.because };
+    return { outcome: "failed", reason: permanent.reason, txHash: vote.txHash };
   }
 }

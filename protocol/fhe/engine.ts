@@ -1,10 +1,25 @@
-import type { CKKSEncoder, Ciphertext, ClassHandle, Evaluator, GaloisKeys, SEALContext, SecretKey, Encryptor, Decryptor } from "node-seal";
+import type {
+  CKKSEncoder,
+  Ciphertext,
+  ClassHandle,
+  Decryptor,
+  Encryptor,
+  Evaluator,
+  GaloisKeys,
+  RelinKeys,
+  SEALContext,
+  SecretKey,
+} from "node-seal";
 import { z } from "zod";
 import { decodeEnvelope, encodeEnvelope, EnvelopeError, requireSection, type Envelope } from "../envelope.js";
 import { linearResultBound, MAX_ABS_RESULT_VALUE, MAX_ABS_TUPLE_VALUE } from "./bounds.js";
+import { lastLevelPrime, linearStage, NEGLIGIBLE_WEIGHT, polynomialDepth, polynomialStage, type SealKit } from "./circuits.js";
 import { FheError, sealStep, type FheErrorCode } from "./errors.js";
+import { layoutCapacity, layoutRotationSteps, RECORD_STRIDE, resultSlot, type Layout } from "./layouts.js";
 import { PARAMETER_SET_NAMES, parameterSet, type CkksParameterSet, type ParameterSetName } from "./params.js";
 import { loadSeal, withScope, type Seal, type SealScope } from "./runtime.js";
+import { sealBytesProblem, sealSizeLimits } from "./serialized.js";
+import type { SigmoidPolynomial } from "./sigmoid.js";
 
 /**
  * Single-record layout: the standardised tuple sits in slots 0..n-1 of one ciphertext; the server multiplies by
@@ -50,6 +65,77 @@ const ResultHeaderSchema = z.object({
 export type RecordHeader = z.infer<typeof RecordHeaderSchema>;
 export type ResultHeader = z.infer<typeof ResultHeaderSchema>;
 
+/** Record blobs of the batch layouts: one patient's `records` tuples of `values` entries each. */
+const BatchRecordHeaderSchema = z.object({
+  parameterSet: z.enum(PARAMETER_SET_NAMES),
+  layout: z.enum(["packed-records", "feature-major"]),
+  values: z.number().int().min(1).max(ROTATION_WINDOW),
+  records: z.number().int().min(1),
+}).strict();
+
+/** Any record blob: single-record blobs keep the original header, batch layouts add `records`. */
+const RecordsHeaderSchema = z.union([RecordHeaderSchema, BatchRecordHeaderSchema]);
+
+export const RESULT_STAGES = ["linear", "sigmoid-poly"] as const;
+/** "linear": the slots hold T = w·x + b. "sigmoid-poly": they hold p(T) ≈ σ(T), a probability. */
+export type ResultStage = (typeof RESULT_STAGES)[number];
+
+const bindingShape = { jobId: z.string(), recordHash: z.string(), modelHash: z.string() };
+
+/** Single-record results of either stage: the original header with `stage` widened (linear ones are unchanged). */
+const SingleResultHeaderSchema = z.object({
+  parameterSet: z.enum(PARAMETER_SET_NAMES),
+  stage: z.enum(RESULT_STAGES),
+  slot: z.number().int().nonnegative(),
+  ...bindingShape,
+}).strict();
+
+/** Batch results: record r's value sits in `resultSlot(layout, r)`. */
+const BatchResultHeaderSchema = z.object({
+  parameterSet: z.enum(PARAMETER_SET_NAMES),
+  layout: z.enum(["packed-records", "feature-major"]),
+  stage: z.enum(RESULT_STAGES),
+  records: z.number().int().min(1),
+  ...bindingShape,
+}).strict();
+
+const JobResultHeaderSchema = z.union([SingleResultHeaderSchema, BatchResultHeaderSchema]);
+
+export type BatchRecordHeader = z.infer<typeof BatchRecordHeaderSchema>;
+export type RecordsHeader = z.infer<typeof RecordsHeaderSchema>;
+export type JobResultHeader = z.infer<typeof JobResultHeaderSchema>;
+export type ResultBinding = Pick<ResultHeader, "jobId" | "recordHash" | "modelHash">;
+
+/** A decrypted job result: one value per record, in record order (T, or p for "sigmoid-poly"). */
+export interface BatchResult {
+  header: JobResultHeader;
+  layout: Layout;
+  stage: ResultStage;
+  values: number[];
+}
+
+/** What the server stage needs from a key bundle; both `EvaluationKeys` and `LayoutEvaluationKeys` provide it. */
+export interface EvaluationKeyMaterial {
+  readonly galoisKeys?: GaloisKeys | undefined;
+  readonly galoisSteps: readonly number[];
+  readonly relinKeys?: RelinKeys | undefined;
+}
+
+export interface LayoutKeyOptions {
+  /** Also make relinearization keys, for the non-interactive variant that evaluates p(T) ≈ σ(T) on the server. */
+  sigmoid?: boolean;
+}
+
+/** Names of a feature-major record's sections, one ciphertext per feature. */
+export function featureSectionName(feature: number): string {
+  return `feature-${feature}`;
+}
+
+/** Below this sigmoid output scale the polynomial stage would lose precision (its noise is ~2^11). */
+const MIN_SIGMOID_SCALE_BITS = 30;
+/** The normalised logit u may not exceed this in magnitude (u² must stay far inside the second-to-last level). */
+const MAX_ABS_NORMALISED_LOGIT = 1e5;
+
 export interface KeySet {
   /** Stays on the patient's device. */
   secretKey: Uint8Array;
@@ -78,11 +164,51 @@ function section(envelope: Envelope, name: string, code: FheErrorCode): Uint8Arr
   }
 }
 
+/** Refuses SEAL bytes that are not one well-formed object of at most `maxRawBytes` (see serialized.ts). */
+function checkSealBytes(bytes: Uint8Array, maxRawBytes: number, code: FheErrorCode, what: string): void {
+  const problem = sealBytesProblem(bytes, maxRawBytes);
+  if (problem !== undefined) throw new FheError(code, `${what}: ${problem}`);
+}
+
+function sameParms(a: { values(): unknown }, b: { values(): unknown }): boolean {
+  const x = a.values() as BigUint64Array;
+  const y = b.values() as BigUint64Array;
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/** Checks that the weights and bias are a model the exact range allows, with at least one usable weight. */
+function checkModel(weights: readonly number[], bias: number, values: number): void {
+  if (values !== weights.length) {
+    throw new FheError("ParameterMismatch", `record holds ${values} values, model has ${weights.length} weights`);
+  }
+  if (!weights.every(Number.isFinite) || !Number.isFinite(bias)) {
+    throw new FheError("ParameterMismatch", "weights and bias must be finite numbers");
+  }
+  const bound = linearResultBound(weights, bias);
+  if (bound > MAX_ABS_RESULT_VALUE) {
+    throw new FheError("ParameterMismatch", `model can reach |T| = ${bound.toFixed(1)}, above the exact range ${MAX_ABS_RESULT_VALUE}`);
+  }
+  if (!weights.some((w) => Math.abs(w) >= NEGLIGIBLE_WEIGHT)) {
+    throw new FheError("ParameterMismatch", "model has no weight of magnitude 2^-30 or more: T would not depend on the record");
+  }
+}
+
+/** A validated job: the record's header and its ciphertext sections, not yet loaded. */
+interface JobInput {
+  header: RecordsHeader;
+  layout: Layout;
+  records: number;
+  sections: Uint8Array[];
+}
+
 /**
  * CKKS for one parameter set: the only place that touches SEAL. Client and coprocessor both use it,
  * so keys, records and results are produced and read by the same code.
  */
 export class CkksEngine {
+  private readonly kit: SealKit;
+  private readonly limits: ReturnType<typeof sealSizeLimits>;
+
   private constructor(
     readonly seal: Seal,
     readonly parameterSetName: ParameterSetName,
@@ -90,7 +216,10 @@ export class CkksEngine {
     private readonly context: SEALContext,
     private readonly encoder: CKKSEncoder,
     private readonly evaluator: Evaluator,
-  ) {}
+  ) {
+    this.kit = { seal, context, encoder, evaluator, params };
+    this.limits = sealSizeLimits(params.polyModulusDegree, params.coeffModulusBits.length);
+  }
 
   static async create(name: ParameterSetName): Promise<CkksEngine> {
     const seal = await loadSeal();
@@ -118,6 +247,20 @@ export class CkksEngine {
 
   /** A fresh key set. Galois keys only for the rotation steps the layout needs (all steps would be ~24 MiB). */
   generateKeySet(galoisSteps: readonly number[] = LINEAR_ROTATION_STEPS): KeySet {
+    return this.makeKeySet(galoisSteps, false);
+  }
+
+  /**
+   * A fresh key set for one layout: Galois keys only for the rotations that layout performs (none for
+   * feature-major, which then has no `galoisKeys` section at all), relinearization keys only for the sigmoid
+   * variant. Single-record and packed-records bundles without `sigmoid` are byte-compatible with `generateKeySet()`.
+   */
+  generateKeySetFor(layout: Layout, options: LayoutKeyOptions = {}): KeySet {
+    if (options.sigmoid) this.requireSigmoidDepth(1);
+    return this.makeKeySet(layoutRotationSteps(layout), options.sigmoid === true);
+  }
+
+  private makeKeySet(galoisSteps: readonly number[], relinearization: boolean): KeySet {
     const { seal } = this;
     return withScope((scope) => {
       const keygen = scope.track(new seal.KeyGenerator(this.context));
@@ -125,12 +268,15 @@ export class CkksEngine {
       const zstd = seal.ComprModeType.zstd;
       // Seeded ("serializable") keys store half their randomness as a seed: about half the upload.
       const publicKey = scope.track(keygen.createPublicKeySerializable()).saveToArray(zstd) as Uint8Array;
-      const galois = scope.track(keygen.createGaloisKeysSerializableWithSteps(Int32Array.from(galoisSteps))).saveToArray(zstd) as Uint8Array;
-      const keyBundle = encodeEnvelope(
-        "key-bundle",
-        { parameterSet: this.parameterSetName, galoisSteps: [...galoisSteps] },
-        [["publicKey", publicKey], ["galoisKeys", galois]],
-      );
+      const sections: [string, Uint8Array][] = [["publicKey", publicKey]];
+      if (galoisSteps.length > 0) {
+        const galois = scope.track(keygen.createGaloisKeysSerializableWithSteps(Int32Array.from(galoisSteps))).saveToArray(zstd) as Uint8Array;
+        sections.push(["galoisKeys", galois]);
+      }
+      if (relinearization) {
+        sections.push(["relinKeys", scope.track(keygen.createRelinKeysSerializable()).saveToArray(zstd) as Uint8Array]);
+      }
+      const keyBundle = encodeEnvelope("key-bundle", { parameterSet: this.parameterSetName, galoisSteps: [...galoisSteps] }, sections);
       return { secretKey: secretKey.saveToArray(zstd) as Uint8Array, keyBundle };
     });
   }
@@ -138,6 +284,7 @@ export class CkksEngine {
   /** Loads the patient's secret key for encrypting records and decrypting results; dispose it when done. */
   openSecretKey(bytes: Uint8Array): PatientCipher {
     const { seal } = this;
+    checkSealBytes(bytes, this.limits.secretKey, "MalformedSecretKey", "cannot load secret key");
     const secretKey = sealStep(seal, "MalformedSecretKey", "cannot load secret key", () =>
       this.loadInto(new seal.SecretKey(), bytes),
     );
@@ -146,21 +293,64 @@ export class CkksEngine {
 
   /** Parses and loads the evaluation keys of a bundle; dispose it when done (or keep it in a cache). */
   openKeyBundle(bytes: Uint8Array): EvaluationKeys {
-    const { seal } = this;
     const { header, envelope } = openEnvelope(bytes, "key-bundle", KeyBundleHeaderSchema, "MalformedKeyBundle");
     if (header.parameterSet !== this.parameterSetName) {
       throw new FheError("ParameterMismatch", `key bundle uses ${header.parameterSet}, engine uses ${this.parameterSetName}`);
     }
     const galoisBytes = section(envelope, "galoisKeys", "MalformedKeyBundle");
+    return new EvaluationKeys(this.loadGaloisKeys(galoisBytes, header.galoisSteps), header.galoisSteps);
+  }
+
+  /**
+   * Parses and loads a bundle of any layout: Galois keys when it claims rotation steps (a bundle claiming none must
+   * not carry any), relinearization keys when present. Dispose it when done.
+   */
+  openEvaluationKeys(bytes: Uint8Array): LayoutEvaluationKeys {
+    const { seal } = this;
+    const { header, envelope } = openEnvelope(bytes, "key-bundle", KeyBundleHeaderSchema, "MalformedKeyBundle");
+    if (header.parameterSet !== this.parameterSetName) {
+      throw new FheError("ParameterMismatch", `key bundle uses ${header.parameterSet}, engine uses ${this.parameterSetName}`);
+    }
+    const unknown = [...envelope.sections.keys()].filter((name) => !["publicKey", "galoisKeys", "relinKeys"].includes(name));
+    if (unknown.length > 0) throw new FheError("MalformedKeyBundle", `key bundle has unknown sections ${unknown.join(", ")}`);
+    if (!envelope.sections.has("publicKey")) throw new FheError("MalformedKeyBundle", 'key-bundle blob has no "publicKey" section');
+    const hasGalois = envelope.sections.has("galoisKeys");
+    if (header.galoisSteps.length === 0 && hasGalois) {
+      throw new FheError("MalformedKeyBundle", "key bundle claims no rotation steps but carries Galois keys");
+    }
+    const relinBytes = envelope.sections.get("relinKeys");
+    if (relinBytes) checkSealBytes(relinBytes, this.limits.keySwitchingKeys(1), "MalformedKeyBundle", "cannot load relinearization keys");
+    const galoisKeys = header.galoisSteps.length > 0
+      ? this.loadGaloisKeys(section(envelope, "galoisKeys", "MalformedKeyBundle"), header.galoisSteps)
+      : undefined;
+    let relinKeys: RelinKeys | undefined;
+    if (relinBytes) {
+      try {
+        relinKeys = sealStep(seal, "MalformedKeyBundle", "cannot load relinearization keys", () =>
+          this.loadInto(new seal.RelinKeys(), relinBytes),
+        );
+        if (relinKeys.size() !== 1) throw new FheError("MalformedKeyBundle", `relinearization keys hold ${relinKeys.size()} keys, expected 1`);
+      } catch (err) {
+        relinKeys?.delete();
+        galoisKeys?.delete();
+        throw err;
+      }
+    }
+    return new LayoutEvaluationKeys(galoisKeys, header.galoisSteps, relinKeys);
+  }
+
+  private loadGaloisKeys(galoisBytes: Uint8Array, galoisSteps: readonly number[]): GaloisKeys {
+    const { seal } = this;
+    checkSealBytes(galoisBytes, this.limits.keySwitchingKeys(galoisSteps.length), "MalformedKeyBundle", "cannot load Galois keys");
     const galoisKeys = sealStep(seal, "MalformedKeyBundle", "cannot load Galois keys", () =>
       this.loadInto(new seal.GaloisKeys(), galoisBytes),
     );
-    const absent = header.galoisSteps.filter((step) => step <= 0 || !galoisKeys.hasKey(galoisElement(step, this.params.polyModulusDegree)));
+    const absent = galoisSteps.filter((step) => step <= 0 || !galoisKeys.hasKey(galoisElement(step, this.params.polyModulusDegree)));
     if (absent.length > 0) {
       galoisKeys.delete();
       throw new FheError("MalformedKeyBundle", `key bundle claims rotation steps ${absent.join(",")} but holds no keys for them`);
     }
-    return new EvaluationKeys(galoisKeys, header.galoisSteps);
+    return galoisKeys;
   }
 
   /** Deserialises into a new long-lived SEAL object, freeing it if the bytes are refused. */
@@ -182,6 +372,16 @@ export class CkksEngine {
   /** Reads a result blob's header without loading the ciphertext. */
   readResultHeader(bytes: Uint8Array): ResultHeader {
     return openEnvelope(bytes, "result", ResultHeaderSchema, "MalformedResult").header;
+  }
+
+  /** Reads the header of a record blob of any layout without loading its ciphertexts. */
+  readRecordsHeader(bytes: Uint8Array): RecordsHeader {
+    return openEnvelope(bytes, "record", RecordsHeaderSchema, "MalformedRecord").header;
+  }
+
+  /** Reads the header of a result blob of any layout and stage without loading its ciphertext. */
+  readJobResultHeader(bytes: Uint8Array): JobResultHeader {
+    return openEnvelope(bytes, "result", JobResultHeaderSchema, "MalformedResult").header;
   }
 
   /**
@@ -213,6 +413,13 @@ export class CkksEngine {
     const missing = LINEAR_ROTATION_STEPS.filter((s) => !keys.galoisSteps.includes(s));
     if (missing.length > 0) throw new FheError("ParameterMismatch", `key bundle lacks rotation steps ${missing.join(",")}`);
     const ctBytes = section(envelope, "ciphertext", "MalformedRecord");
+    checkSealBytes(ctBytes, this.limits.ciphertext, "MalformedRecord", "cannot load record ciphertext");
+
+    if (this.params.rotateBeforeRescale) {
+      // Parameter sets with a small scale rotate before the rescale (see params.ts): the batch circuit, one record.
+      const job: JobInput = { header, layout: "single-record", records: 1, sections: [ctBytes] };
+      return this.runJob(keys, job, weights, bias, undefined, { parameterSet: this.parameterSetName, stage: "linear", slot: 0, ...binding });
+    }
 
     return withScope((scope) => {
       const x = scope.track(new seal.Ciphertext());
@@ -249,6 +456,180 @@ export class CkksEngine {
     });
   }
 
+  /**
+   * Server stage, linear variant, for a record blob of any layout: T = w · x + b for every record of the job.
+   * Single-record blobs give exactly `evaluateLinear`'s result; batch layouts give a result whose header names the
+   * layout and record count. Deterministic like `evaluateLinear`.
+   */
+  evaluateLinearBatch(
+    keys: EvaluationKeyMaterial,
+    recordBytes: Uint8Array,
+    weights: readonly number[],
+    bias: number,
+    binding: ResultBinding,
+  ): Uint8Array {
+    const job = this.openJob(recordBytes);
+    if (job.layout === "single-record") {
+      this.requireGaloisSteps(keys, job.layout);
+      // A view on the caller's keys, not an owner: never disposed here.
+      return this.evaluateLinear(new EvaluationKeys(keys.galoisKeys!, keys.galoisSteps), recordBytes, weights, bias, binding);
+    }
+    checkModel(weights, bias, job.header.values);
+    this.requireGaloisSteps(keys, job.layout);
+    return this.runJob(keys, job, weights, bias, undefined, this.batchResultHeader(job, "linear", binding));
+  }
+
+  /**
+   * Server stage, non-interactive variant: p(T) ≈ σ(T) for every record of a job of any layout, with `polynomial`
+   * from `fitSigmoidPolynomial`; the patient decrypts probabilities. Needs a bundle made with `{ sigmoid: true }`
+   * and a parameter set with depth for the polynomial (ckks-n8192-d3: degree <= 3).
+   *
+   * The map T → u = (2T − a − b)/(b − a) onto the fitted interval is folded into the weights and bias, so the
+   * linear stage yields u directly. The output scale is the largest power of two <= 2^scaleBits for which
+   * |p| over every u the model can produce (|u| <= the model's bound) stays below a quarter of the last prime;
+   * a model/interval pair that would need less than 2^30 is refused (ParameterMismatch).
+   */
+  evaluateSigmoidPoly(
+    keys: EvaluationKeyMaterial,
+    recordBytes: Uint8Array,
+    weights: readonly number[],
+    bias: number,
+    polynomial: SigmoidPolynomial,
+    binding: ResultBinding,
+  ): Uint8Array {
+    const job = this.openJob(recordBytes);
+    checkModel(weights, bias, job.header.values);
+    const coefficients = this.checkPolynomial(polynomial);
+    this.requireGaloisSteps(keys, job.layout);
+    if (!keys.relinKeys) throw new FheError("ParameterMismatch", "key bundle has no relinearization keys (made without { sigmoid: true })");
+    const [a, b] = polynomial.interval;
+    const normalisedWeights = weights.map((w) => (2 * w) / (b - a));
+    const normalisedBias = (2 * bias - a - b) / (b - a);
+    const uBound = linearResultBound(normalisedWeights, normalisedBias);
+    if (!(uBound <= MAX_ABS_NORMALISED_LOGIT)) {
+      throw new FheError("ParameterMismatch", `interval [${a}, ${b}] is too narrow for this model: |u| can reach ${uBound.toExponential(2)}`);
+    }
+    const pBound = coefficients.reduce((sum, c, k) => sum + Math.abs(c) * Math.max(uBound, 1) ** k, 0);
+    const q0 = withScope((scope) => lastLevelPrime(this.kit, scope));
+    const scaleBits = Math.min(this.params.scaleBits, Math.floor(Math.log2(q0 / (4 * pBound))));
+    if (scaleBits < MIN_SIGMOID_SCALE_BITS) {
+      throw new FheError(
+        "ParameterMismatch",
+        `the polynomial can reach |p| = ${pBound.toExponential(2)} over this model's range (|u| <= ${uBound.toFixed(1)}), ` +
+          `leaving an output scale of 2^${scaleBits} (< 2^${MIN_SIGMOID_SCALE_BITS}); widen the interval`,
+      );
+    }
+    const header = job.layout === "single-record"
+      ? { parameterSet: this.parameterSetName, stage: "sigmoid-poly" as const, slot: 0, ...binding }
+      : this.batchResultHeader(job, "sigmoid-poly", binding);
+    return this.runJob(keys, job, normalisedWeights, normalisedBias, { coefficients, outputScale: 2 ** scaleBits }, header);
+  }
+
+  private batchResultHeader(job: JobInput, stage: ResultStage, binding: ResultBinding): Record<string, unknown> {
+    return { parameterSet: this.parameterSetName, layout: job.layout, stage, records: job.records, ...binding };
+  }
+
+  /** Polynomial coefficients after validation; the parameter set must have depth for them after the linear stage. */
+  private checkPolynomial(polynomial: SigmoidPolynomial): number[] {
+    const { interval, coefficients } = (polynomial ?? {}) as Partial<SigmoidPolynomial>;
+    if (!Array.isArray(interval) || interval.length !== 2 || !interval.every(Number.isFinite) || !(interval[0]! < interval[1]!)) {
+      throw new FheError("ParameterMismatch", "sigmoid polynomial needs a finite interval [a, b] with a < b");
+    }
+    if (!Array.isArray(coefficients) || coefficients.length < 2 || !coefficients.every(Number.isFinite)) {
+      throw new FheError("ParameterMismatch", "sigmoid polynomial needs at least two finite coefficients");
+    }
+    const degree = coefficients.length - 1;
+    if (degree > 3) throw new FheError("ParameterMismatch", `sigmoid polynomial of degree ${degree}: the engine evaluates degree <= 3`);
+    if (coefficients.slice(1).every((c) => Math.abs(c) < 1e-9)) {
+      throw new FheError("ParameterMismatch", "sigmoid polynomial is constant");
+    }
+    this.requireSigmoidDepth(polynomialDepth(degree));
+    return [...coefficients];
+  }
+
+  private requireSigmoidDepth(polynomialLevels: number): void {
+    if (this.params.depth < 1 + polynomialLevels) {
+      throw new FheError(
+        "ParameterMismatch",
+        `${this.parameterSetName} has depth ${this.params.depth}: the linear stage and a sigmoid polynomial need ${1 + polynomialLevels}`,
+      );
+    }
+  }
+
+  private requireGaloisSteps(keys: EvaluationKeyMaterial, layout: Layout): void {
+    const missing = layoutRotationSteps(layout).filter((s) => !keys.galoisSteps.includes(s));
+    if (missing.length > 0) throw new FheError("ParameterMismatch", `key bundle lacks rotation steps ${missing.join(",")} that ${layout} needs`);
+    if (missing.length === 0 && layoutRotationSteps(layout).length > 0 && !keys.galoisKeys) {
+      throw new FheError("ParameterMismatch", `key bundle has no Galois keys, which ${layout} needs`);
+    }
+  }
+
+  /** Parses a record blob of any layout and checks everything that can be checked without SEAL. */
+  private openJob(recordBytes: Uint8Array): JobInput {
+    const { header, envelope } = openEnvelope(recordBytes, "record", RecordsHeaderSchema, "MalformedRecord");
+    if (header.parameterSet !== this.parameterSetName) {
+      throw new FheError("ParameterMismatch", `record uses ${header.parameterSet}, engine uses ${this.parameterSetName}`);
+    }
+    const layout = header.layout;
+    const records = "records" in header ? header.records : 1;
+    const capacity = layoutCapacity(layout, this.parameterSetName);
+    if (records > capacity) {
+      throw new FheError("MalformedRecord", `${layout} record claims ${records} records, at most ${capacity} fit ${this.parameterSetName}`);
+    }
+    const expected = layout === "feature-major"
+      ? Array.from({ length: header.values }, (_, j) => featureSectionName(j))
+      : ["ciphertext"];
+    const names = [...envelope.sections.keys()];
+    if (layout !== "single-record" && (names.length !== expected.length || names.some((n, i) => n !== expected[i]))) {
+      throw new FheError("MalformedRecord", `${layout} record must hold sections ${expected.join(", ")}, has ${names.join(", ") || "none"}`);
+    }
+    const sections = expected.map((name) => section(envelope, name, "MalformedRecord"));
+    for (const bytes of sections) checkSealBytes(bytes, this.limits.ciphertext, "MalformedRecord", "cannot load record ciphertext");
+    return { header, layout, records, sections };
+  }
+
+  /** Loads a validated job, runs the linear stage (and the polynomial), and returns the result blob. */
+  private runJob(
+    keys: EvaluationKeyMaterial,
+    job: JobInput,
+    weights: readonly number[],
+    bias: number,
+    polynomial: { coefficients: readonly number[]; outputScale: number } | undefined,
+    header: Record<string, unknown>,
+  ): Uint8Array {
+    const { seal, kit } = this;
+    return withScope((scope) => {
+      const inputs = job.sections.map((bytes, j) => {
+        const ct = scope.track(new seal.Ciphertext());
+        const what = job.layout === "feature-major" ? `cannot load record ciphertext ${featureSectionName(j)}` : "cannot load record ciphertext";
+        sealStep(seal, "MalformedRecord", what, () => ct.loadFromArray(this.context, bytes));
+        this.checkFreshCiphertext(ct, scope, "MalformedRecord");
+        return ct;
+      });
+      return sealStep(seal, "EvaluationError", polynomial ? "sigmoid-poly stage failed" : "linear stage failed", () => {
+        let weightVector: Float64Array | readonly number[] = weights;
+        if (job.layout !== "feature-major") {
+          const vector = new Float64Array(this.params.slots);
+          for (let r = 0; r < job.records; r++) weights.forEach((w, j) => (vector[r * RECORD_STRIDE + j] = w));
+          weightVector = vector;
+        }
+        let out = linearStage(kit, scope, {
+          inputs,
+          layout: job.layout === "feature-major" ? "feature-major" : "rotation",
+          weights: weightVector,
+          bias,
+          resultScale: polynomial ? undefined : 2 ** this.params.batchResultScaleBits,
+          galoisKeys: keys.galoisKeys,
+        });
+        if (polynomial) out = polynomialStage(kit, scope, out, polynomial.coefficients, keys.relinKeys!, polynomial.outputScale);
+        // The last level holds one prime: the smallest result, and exact within the bounds checked above.
+        const lastParmsId = scope.track(this.context.lastParmsId());
+        this.evaluator.cipherModSwitchToInplace(out, lastParmsId);
+        return encodeEnvelope("result", header, [["ciphertext", out.saveToArray(seal.ComprModeType.zstd) as Uint8Array]]);
+      });
+    });
+  }
+
   /** A record must be a fresh, degree-1 ciphertext at the top level; anything else was not made by a client. */
   checkFreshCiphertext(ct: Ciphertext, scope: SealScope, code: FheErrorCode): void {
     const first = scope.track(this.context.firstParmsId());
@@ -270,10 +651,23 @@ export class EvaluationKeys {
   }
 }
 
+/** Evaluation keys of a bundle of any layout: Galois keys unless feature-major, relinearization keys for the sigmoid variant. */
+export class LayoutEvaluationKeys implements EvaluationKeyMaterial {
+  constructor(
+    readonly galoisKeys: GaloisKeys | undefined,
+    readonly galoisSteps: readonly number[],
+    readonly relinKeys: RelinKeys | undefined,
+  ) {}
+  dispose(): void {
+    for (const handle of [this.galoisKeys, this.relinKeys]) if (handle && !handle.isDeleted()) handle.delete();
+  }
+}
+
 /** The patient's side: symmetric encryption of tuples and decryption of results under their secret key. */
 export class PatientCipher {
   private readonly encryptor: Encryptor;
   private readonly decryptor: Decryptor;
+  private readonly maxCiphertextBytes: number;
 
   constructor(
     private readonly engine: CkksEngine,
@@ -289,6 +683,7 @@ export class PatientCipher {
       return new seal.Encryptor(context, publicKey, secretKey);
     });
     this.decryptor = new seal.Decryptor(context, secretKey);
+    this.maxCiphertextBytes = sealSizeLimits(engine.params.polyModulusDegree, engine.params.coeffModulusBits.length).ciphertext;
   }
 
   dispose(): void {
@@ -304,21 +699,59 @@ export class PatientCipher {
     if (values.length < 1 || values.length > ROTATION_WINDOW) {
       throw new FheError("MalformedRecord", `a single-record tuple holds 1..${ROTATION_WINDOW} values, got ${values.length}`);
     }
-    if (!values.every(Number.isFinite)) throw new FheError("MalformedRecord", "tuple values must be finite numbers");
-    const outlier = values.findIndex((v) => Math.abs(v) > MAX_ABS_TUPLE_VALUE);
-    if (outlier >= 0) {
-      throw new FheError("MalformedRecord", `tuple value ${outlier} is ${values[outlier]}, outside ±${MAX_ABS_TUPLE_VALUE}`);
-    }
+    checkTupleValues(values, "tuple");
     return withScope((scope) => {
-      const pt = scope.track(new seal.Plaintext());
-      this.encoder.encode(Float64Array.from(values), this.engine.scale, pt);
-      const ct = scope.track(this.encryptor.encryptSymmetricSerializable(pt)).saveToArray(seal.ComprModeType.zstd) as Uint8Array;
+      const ct = this.encryptSlots(scope, Float64Array.from(values));
       return encodeEnvelope(
         "record",
         { parameterSet: this.engine.parameterSetName, layout: "single-record", values: values.length },
         [["ciphertext", ct]],
       );
     });
+  }
+
+  /**
+   * Encrypts one patient's tuples (all of the same length) as one record blob of the given layout (see
+   * `chooseLayout`). single-record takes exactly one tuple and gives `encryptTuple`'s blob; packed-records up to
+   * slots/16 tuples in one ciphertext; feature-major up to `slots` tuples in one ciphertext per feature.
+   */
+  encryptRecords(layout: Layout, tuples: readonly (readonly number[])[]): Uint8Array {
+    const { engine } = this;
+    const capacity = layoutCapacity(layout, engine.parameterSetName);
+    if (!Array.isArray(tuples) || tuples.length < 1 || tuples.length > capacity) {
+      throw new FheError("MalformedRecord", `a ${layout} job holds 1..${capacity} records, got ${Array.isArray(tuples) ? tuples.length : "none"}`);
+    }
+    if (layout === "single-record") return this.encryptTuple(tuples[0]!);
+    const n = tuples[0]!.length;
+    if (n < 1 || n > ROTATION_WINDOW) throw new FheError("MalformedRecord", `a tuple holds 1..${ROTATION_WINDOW} values, got ${n}`);
+    tuples.forEach((tuple, r) => {
+      if (tuple.length !== n) throw new FheError("MalformedRecord", `record ${r} holds ${tuple.length} values, record 0 holds ${n}`);
+      checkTupleValues(tuple, `record ${r}`);
+    });
+    const header = { parameterSet: engine.parameterSetName, layout, values: n, records: tuples.length };
+    return withScope((scope) => {
+      const slots = engine.params.slots;
+      if (layout === "packed-records") {
+        const vector = new Float64Array(slots);
+        tuples.forEach((tuple, r) => vector.set(tuple, r * RECORD_STRIDE));
+        return encodeEnvelope("record", header, [["ciphertext", this.encryptSlots(scope, vector)]]);
+      }
+      const sections: [string, Uint8Array][] = [];
+      for (let j = 0; j < n; j++) {
+        const vector = new Float64Array(slots);
+        tuples.forEach((tuple, r) => (vector[r] = tuple[j]!));
+        sections.push([featureSectionName(j), this.encryptSlots(scope, vector)]);
+      }
+      return encodeEnvelope("record", header, sections);
+    });
+  }
+
+  /** Seeded symmetric encryption of one slot vector at the parameter set's scale, serialised with zstd. */
+  private encryptSlots(scope: SealScope, vector: Float64Array): Uint8Array {
+    const { seal } = this.engine;
+    const pt = scope.track(new seal.Plaintext());
+    this.encoder.encode(vector, this.engine.scale, pt);
+    return scope.track(this.encryptor.encryptSymmetricSerializable(pt)).saveToArray(seal.ComprModeType.zstd) as Uint8Array;
   }
 
   /** Decrypts a result blob and returns the value in its result slot (the logit T). */
@@ -329,6 +762,7 @@ export class PatientCipher {
       throw new FheError("ParameterMismatch", `result uses ${header.parameterSet}, engine uses ${this.engine.parameterSetName}`);
     }
     const ctBytes = section(envelope, "ciphertext", "MalformedResult");
+    checkSealBytes(ctBytes, this.maxCiphertextBytes, "MalformedResult", "cannot load result ciphertext");
     return withScope((scope) => {
       const ct = scope.track(new seal.Ciphertext());
       sealStep(seal, "MalformedResult", "cannot load result ciphertext", () => ct.loadFromArray(this.context, ctBytes));
@@ -341,5 +775,50 @@ export class PatientCipher {
       if (value === undefined) throw new FheError("MalformedResult", `result slot ${header.slot} is out of range`);
       return { header, value };
     });
+  }
+
+  /**
+   * Decrypts a result blob of any layout and stage (including `evaluateLinear`'s) into one value per record:
+   * T for "linear" results, the probability p(T) for "sigmoid-poly" ones.
+   */
+  decryptBatch(resultBytes: Uint8Array): BatchResult {
+    const { seal, parameterSetName } = this.engine;
+    const { header, envelope } = openEnvelope(resultBytes, "result", JobResultHeaderSchema, "MalformedResult");
+    if (header.parameterSet !== parameterSetName) {
+      throw new FheError("ParameterMismatch", `result uses ${header.parameterSet}, engine uses ${parameterSetName}`);
+    }
+    const layout: Layout = "layout" in header ? header.layout : "single-record";
+    const records = "records" in header ? header.records : 1;
+    const capacity = layoutCapacity(layout, parameterSetName);
+    if (records > capacity) throw new FheError("MalformedResult", `${layout} result claims ${records} records, at most ${capacity} fit`);
+    const slots = "slot" in header ? [header.slot] : Array.from({ length: records }, (_, r) => resultSlot(layout, r));
+    if (slots.some((s) => s >= this.engine.params.slots)) throw new FheError("MalformedResult", `result slot ${slots.at(-1)} is out of range`);
+    const names = [...envelope.sections.keys()];
+    if (names.length !== 1 || names[0] !== "ciphertext") {
+      throw new FheError("MalformedResult", `result must hold one "ciphertext" section, has ${names.join(", ") || "none"}`);
+    }
+    const ctBytes = section(envelope, "ciphertext", "MalformedResult");
+    checkSealBytes(ctBytes, this.maxCiphertextBytes, "MalformedResult", "cannot load result ciphertext");
+    return withScope((scope) => {
+      const ct = scope.track(new seal.Ciphertext());
+      sealStep(seal, "MalformedResult", "cannot load result ciphertext", () => ct.loadFromArray(this.context, ctBytes));
+      if (ct.size() !== 2 || !sameParms(scope.track(ct.parmsId()), scope.track(this.context.lastParmsId()))) {
+        throw new FheError("MalformedResult", "result ciphertext is not a two-polynomial ciphertext at the last level");
+      }
+      const pt = scope.track(new seal.Plaintext());
+      const decoded = sealStep(seal, "MalformedResult", "cannot decrypt result", () => {
+        this.decryptor.decrypt(ct, pt);
+        return this.encoder.decodeFloat64(pt) as Float64Array;
+      });
+      return { header, layout, stage: header.stage, values: slots.map((s) => decoded[s]!) };
+    });
+  }
+}
+
+function checkTupleValues(values: readonly number[], what: string): void {
+  if (!values.every(Number.isFinite)) throw new FheError("MalformedRecord", `${what} values must be finite numbers`);
+  const outlier = values.findIndex((v) => Math.abs(v) > MAX_ABS_TUPLE_VALUE);
+  if (outlier >= 0) {
+    throw new FheError("MalformedRecord", `${what} value ${outlier} is ${values[outlier]}, outside ±${MAX_ABS_TUPLE_VALUE}`);
   }
 }

@@ -14,12 +14,26 @@ export interface CkksParameterSet {
   /** Rescales available after encryption: the multiplicative depth of the server stage. */
   readonly depth: number;
   readonly slots: number;
+  /**
+   * log2 of the scale a linear result of the packed-records and feature-major layouts carries. Those results fill
+   * up to every slot with |T| <= MAX_ABS_RESULT_VALUE, and a CKKS polynomial coefficient can then reach
+   * scale * max|T|: it must stay below half the last prime (q0/2) or the result wraps around silently.
+   */
+  readonly batchResultScaleBits: number;
+  /**
+   * Where the rotate-and-sum of the packed layouts runs. `false`: after the rescale (rotations on one prime fewer,
+   * the ciphertext back at ~2^scaleBits). `true`: before it, while the product still carries scale Δx·Δw, so the
+   * key-switching noise of the rotations vanishes against that scale; needed when the scale after the rescale is
+   * small (2^30), where rotating after the rescale measured errors of 5e-3.
+   */
+  readonly rotateBeforeRescale: boolean;
 }
 
 export const PARAMETER_SETS = {
   /**
    * N=8192 with 218 bits of modulus, the 128-bit maximum for this N (SEAL's CoeffModulus::MaxBitCount).
    * Depth 3 covers w·x+b (one rescale) and leaves room for a degree-3 polynomial stage.
+   * Batch results at 2^36: 1000 * 2^36 < 2^46, a quarter of q0/2 (q0 is the 49-bit prime).
    */
   "ckks-n8192-d3": {
     polyModulusDegree: 8192,
@@ -28,6 +42,30 @@ export const PARAMETER_SETS = {
     securityBits: 128,
     depth: 3,
     slots: 4096,
+    batchResultScaleBits: 36,
+    rotateBeforeRescale: false,
+  },
+  /**
+   * N=4096 for linear-only jobs (no sigmoid polynomial: depth 1). SEAL accepts at most 109 bits of modulus for
+   * N=4096 at 128-bit security, so the chain is q0=45 | q1=30 | special prime 34 (109 bits, SecLevelType.tc128).
+   *   - Precision: records at Δx=2^30, weights at ~2^30, rotations before the one rescale; measured over 300
+   *     random 13-value tuples |x|<=5 the largest error in T was 1.7e-6, and 2.9e-6 at |x|=32, |T|=1000.
+   *     (A rescale-first chain [40,29,40] measured 5.6e-3: the rotations' key-switching noise against a 2^26 scale.)
+   *   - Exact range: results at 2^30 on the 45-bit q0: 1000 * 2^30 = 2^40, a sixteenth of q0/2, even when every
+   *     slot holds a result.
+   *   - Why: against ckks-n8192-d3 a single-record upload is ~46 KB instead of ~206 KB, a result ~55 KB instead of
+   *     ~115 KB, the Galois keys ~0.55 MB instead of ~4.2 MB, and the server stage ~4x faster (bench-fhe).
+   *     Half the slots, so half the records per packed/feature-major job.
+   */
+  "ckks-n4096-linear": {
+    polyModulusDegree: 4096,
+    coeffModulusBits: [45, 30, 34],
+    scaleBits: 30,
+    securityBits: 128,
+    depth: 1,
+    slots: 2048,
+    batchResultScaleBits: 30,
+    rotateBeforeRescale: true,
   },
 } as const satisfies Record<string, CkksParameterSet>;
 

@@ -6,8 +6,18 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { modelBytes, modelHash, parseModel, parseModelBytes, predictPlaintext } from "../../protocol/model.js";
+import {
+  modelBytes,
+  modelHash,
+  parseModel,
+  parseModelBytes,
+  predictPlaintext,
+  roundCount,
+  serverStage,
+  tupleNames,
+} from "../../protocol/model.js";
 import { loadDataset } from "../../hospital/dataset.js";
+import { stratifiedSplit } from "../../hospital/split.js";
 import { STATLOG_HEART } from "../../hospital/statlog-heart.js";
 import { readingFromRow, trainModel, type TrainOptions } from "../../hospital/train.js";
 import { expectClose } from "../helpers/close.js";
@@ -32,14 +42,18 @@ const defaults: TrainOptions = {
 };
 
 describe("models/statlog-heart-logreg.v1.json", () => {
-  it("parses as pmhe-model/1 and is stored as canonical JSON, so keccak256(file) = modelHash", () => {
+  it("parses as pmhe-model/2 and is stored as canonical JSON, so keccak256(file) = modelHash", () => {
     const model = parseModel(JSON.parse(new TextDecoder().decode(fileBytes)));
     expect(parseModelBytes(fileBytes)).to.deep.equal(model);
     expect(keccak256(fileBytes)).to.equal(modelHash(model));
     expect(Buffer.from(modelBytes(model)).equals(Buffer.from(fileBytes))).to.equal(true);
+    expect(model.format).to.equal("pmhe-model/2");
     expect(model.features.map((f) => f.name)).to.deep.equal(
       ["age", "sex", "cp", "trestbps", "chol", "fbs", "restecg", "thalach", "exang", "oldpeak", "slope", "ca", "thal"],
     );
+    expect(model.features.every((f) => f.transform === "identity" && f.input === f.name)).to.equal(true);
+    expect(model.hidden).to.equal(undefined);
+    expect(model.metrics.crossValidation!.folds).to.equal(5);
     expect(model.training.datasetSha256).to.equal(defaults.datasetSha256);
     expect(model.description).to.contain("UCI Statlog (Heart), CC BY 4.0, doi:10.24432/C57303");
   });
@@ -103,6 +117,89 @@ describe("scripts/train-model.ts", function () {
       expect(keccak256(written)).to.equal(report.hash);
       expect(Buffer.from(written).equals(Buffer.from(fileBytes))).to.equal(true);
       expect(report.rows).to.deep.equal({ train: 216, test: 54 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+const COMMITTED = ["statlog-heart-logreg.v1.json", "wdbc-logreg.v1.json", "statlog-heart-mlp.v1.json"] as const;
+
+/** The shell commands in the ```sh block of models/README.md, continuation lines joined and double quotes honoured. */
+function readmeCommands(): string[][] {
+  const readme = readFileSync(join(root, "models", "README.md"), "utf8");
+  const block = /```sh\n([\s\S]*?)```/.exec(readme);
+  expect(block, "models/README.md has a ```sh block").to.not.equal(null);
+  const logical = block![1]!.replace(/\\\n/g, " ").split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  return logical.map((line) => {
+    const words: string[] = [];
+    for (const m of line.matchAll(/"([^"]*)"|(\S+)/g)) words.push(m[1] ?? m[2]!);
+    return words;
+  });
+}
+
+describe("models/*.json", function () {
+  this.timeout(180_000);
+
+  for (const file of COMMITTED) {
+    it(`${file}: parses, is canonical, keccak256(file) = modelHash, and its held-out metrics are what predictPlaintext gives`, () => {
+      const bytes = new Uint8Array(readFileSync(join(root, "models", file)));
+      const model = parseModelBytes(bytes);
+      expect(keccak256(bytes)).to.equal(modelHash(model));
+      expect(Buffer.from(modelBytes(model)).equals(Buffer.from(bytes))).to.equal(true);
+      expect(`${model.name}.v${model.version}.json`).to.equal(file);
+      const data = readFileSync(join(root, model.training.dataset));
+      expect(createHash("sha256").update(data).digest("hex")).to.equal(model.training.datasetSha256);
+      const ds = loadDataset(data.toString("utf8"), model.target.column);
+      const { test } = stratifiedSplit(ds.labels, model.training.testFraction, model.training.seed);
+      const correct = test.filter((i) => predictPlaintext(model, readingFromRow(ds.columns, ds.rows[i]!, [model.target.column])).predictedClass === ds.labels[i]);
+      expect(correct.length / test.length).to.equal(model.metrics.test.accuracy);
+      const cv = model.metrics.crossValidation!;
+      expect(cv.folds).to.equal(5);
+      expect(cv.perFold).to.have.length(5);
+    });
+  }
+
+  it("wdbc-logreg fits 16 of WDBC's 30 columns and stays near the 30-column reference", () => {
+    const model = parseModelBytes(new Uint8Array(readFileSync(join(root, "models", "wdbc-logreg.v1.json"))));
+    expect(model.features).to.have.length(16);
+    expect(model.description).to.contain("CC BY 4.0").and.contain("doi:10.24432/C5DW2B");
+    expect(model.metrics.test.accuracy).to.be.at.least(0.95);
+    expect(model.metrics.crossValidation!.accuracy).to.be.at.least(0.96);
+    expect(model.metrics.crossValidation!.auc).to.be.at.least(0.99);
+  });
+
+  it("statlog-heart-mlp is a two-round model: 16 entries with transforms, 8 hidden values, then the logit", () => {
+    const model = parseModelBytes(new Uint8Array(readFileSync(join(root, "models", "statlog-heart-mlp.v1.json"))));
+    expect(roundCount(model)).to.equal(2);
+    expect(tupleNames(model, 0)).to.include.members(["cp=1", "cp=4", "log(chol)", "log1p(oldpeak)"]);
+    expect(tupleNames(model, 0)).to.have.length(16);
+    expect(serverStage(model, 0).weights).to.have.length(8);
+    expect(serverStage(model, 1).weights).to.deep.equal([model.server.weights]);
+    expect(model.metrics.test.auc).to.be.at.least(0.85);
+  });
+
+  it("every command in models/README.md reproduces its committed model byte for byte", () => {
+    const commands = readmeCommands();
+    expect(commands).to.have.length(COMMITTED.length);
+    const dir = mkdtempSync(join(tmpdir(), "models-readme-"));
+    try {
+      const produced = new Set<string>();
+      for (const words of commands) {
+        expect(words.slice(0, 3)).to.deep.equal(["npx", "tsx", "scripts/train-model.ts"]);
+        const args = words.slice(3);
+        const nameAt = args.indexOf("--name");
+        const file = `${nameAt >= 0 ? args[nameAt + 1] : STATLOG_HEART.name}.v1.json`;
+        const out = join(dir, file);
+        const run = spawnSync(process.execPath, [join(root, "node_modules/tsx/dist/cli.mjs"), join(root, "scripts/train-model.ts"), ...args, "--out", out], {
+          cwd: root,
+          encoding: "utf8",
+        });
+        expect(run.status, run.stderr).to.equal(0);
+        expect(Buffer.from(readFileSync(out)).equals(readFileSync(join(root, "models", file))), file).to.equal(true);
+        produced.add(file);
+      }
+      expect([...produced].sort()).to.deep.equal([...COMMITTED].sort());
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
 import { keccak256, randomBytes, Wallet } from "ethers";
+import { auditJobs } from "../../auditor/job-history.js";
 import { PredictionFailedError, ResultVerificationError } from "../../client/errors.js";
 import { PatientClient } from "../../client/patient-client.js";
 import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
@@ -97,8 +98,9 @@ describe("encrypted prediction end to end (hardhat node, redis-server, BullMQ, n
     const job = await stack.contract.jobOf(jobId);
     expect(Number(job.status)).to.equal(JobStatus.Failed);
     expect(Number(job.failureReason)).to.equal(2);
-    const [failed] = await stack.contract.queryFilter(stack.contract.filters.JobFailed(jobId), blockNumber);
-    expect(failed!.args.coprocessor).to.equal(stack.coprocessor.operator);
+    const [report] = await stack.contract.queryFilter(stack.contract.filters.FailureReported(jobId), blockNumber);
+    expect(report!.args.coprocessor).to.equal(stack.coprocessor.operator);
+    expect(Number(report!.args.reason)).to.equal(2);
 
     // The same worker goes on to serve the next job correctly.
     const reading = readings[8]!;
@@ -109,7 +111,7 @@ describe("encrypted prediction end to end (hardhat node, redis-server, BullMQ, n
   it("fails a job whose record was anchored but never uploaded with RecordBlobMissing, after its retries", async function () {
     const neverUploaded = keccak256(randomBytes(64)) as Hash;
     const contract = stack.contract.connect(await stack.newPatient());
-    await (await contract.registerKeys(patient.keyBundleHash)).wait();
+    await (await contract.registerKeys(patient.keyBundleHash, stack.blobs.urlOf(patient.keyBundleHash))).wait();
     await (await contract.anchorRecord(neverUploaded)).wait();
     const receipt = await (await contract.requestPrediction(neverUploaded, modelHash)).wait();
     const jobId = contract.interface.parseLog(receipt!.logs.at(-1)!)!.args.jobId as Hash;
@@ -131,6 +133,35 @@ describe("encrypted prediction end to end (hardhat node, redis-server, BullMQ, n
     const err = await rejectionOf(patient.fetchVerifiedResult(jobId));
     expect(err).to.be.instanceOf(ResultVerificationError);
     expect(err.message).to.contain(resultHash);
+  });
+
+  it("lets an auditor rebuild every job from events alone, matching the contract's own state", async function () {
+    const run = promisify(execFile);
+    const out = await run(process.execPath, ["--import", "tsx", join(ROOT, "scripts", "audit.ts"), "--json"], {
+      cwd: ROOT,
+      env: { ...process.env, PMHE_RPC_URL: stack.rpcUrl, PMHE_CONTRACT_ADDRESS: stack.contractAddress },
+    });
+    const audited = (JSON.parse(out.stdout) as { jobs: Awaited<ReturnType<typeof auditJobs>> }).jobs;
+    expect(audited.length).to.be.at.least(9);
+    const statusNames = ["None", "Requested", "Finalized", "Failed", "Expired"];
+    for (const job of audited) {
+      const state = await stack.contract.jobOf(job.jobId);
+      expect(job.status, job.jobId).to.equal(statusNames[Number(state.status)]);
+      expect(job.recordHash).to.equal(state.recordHash.toLowerCase());
+      expect(job.model).to.include({ hash: modelHash, name: model.name, version: model.version });
+      expect(job.model.publisher).to.equal(await stack.hospital.getAddress());
+      if (job.status === "Finalized") {
+        expect(job.finalized!.resultHash).to.equal(state.resultHash.toLowerCase());
+        expect(job.votes.map((v) => v.coprocessor)).to.deep.equal([stack.coprocessor.operator]);
+      }
+      if (job.status === "Failed") expect(job.failed!.reason).to.equal(Number(state.failureReason));
+    }
+    const reasons = audited.filter((j) => j.failed).map((j) => j.failed!.reasonName).sort();
+    expect(reasons).to.deep.equal(["RecordBlobMissing", "RecordHashMismatch"]);
+
+    const one = await auditJobs(stack.contract, { jobId: audited[0]!.jobId });
+    expect(one).to.have.length(1);
+    expect(one[0]).to.deep.equal(audited[0]);
   });
 
   describe("patient CLI", function () {

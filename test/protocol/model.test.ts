@@ -3,13 +3,25 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  activate,
   buildTuple,
+  finalPrediction,
+  forwardPlaintext,
+  isFinalRound,
   linearLogit,
+  MAX_FEATURES,
+  modelInputs,
   ModelFormatError,
   parseModel,
   predictPlaintext,
   ReadingError,
+  roundCount,
+  roundInput,
+  roundOutput,
+  serverStage,
   sigmoid,
+  transformReading,
+  tupleNames,
   type Model,
   type Reading,
 } from "../../protocol/model.js";
@@ -20,9 +32,11 @@ const committedText = readFileSync(join(root, "models", "statlog-heart-logreg.v1
 
 interface RawFeature {
   name: string;
+  input?: string;
   transform: string;
   mean: number;
   std: number;
+  [key: string]: unknown;
 }
 
 interface RawModel {
@@ -138,7 +152,7 @@ describe("protocol/model", function () {
       expectModelError(extra, "unexpected");
 
       const format = rawModel();
-      format.format = "pmhe-model/2";
+      format.format = "pmhe-model/3";
       expectModelError(format, "format");
 
       const wide = rawModel();
@@ -241,6 +255,334 @@ describe("protocol/model", function () {
       expectClose(p.logit, raw.server.bias, 1e-12);
       expectClose(p.probability, 1 / (1 + Math.exp(-raw.server.bias)), 1e-12);
       expect(p.predictedClass).to.equal(1 / (1 + Math.exp(-raw.server.bias)) >= 0.5 ? 1 : 0);
+    });
+  });
+});
+
+/** The committed model with its tuple replaced: zero weights, so only the client side matters. */
+function withFeatures(features: RawFeature[], patch: Record<string, unknown> = {}): Record<string, unknown> {
+  const raw = rawModel();
+  return { ...raw, features, server: { stage: "linear", weights: features.map(() => 0), bias: 0 }, ...patch };
+}
+
+const entry = (name: string, input: string, transform: string, extra: Record<string, unknown> = {}): RawFeature => ({
+  name,
+  input,
+  transform,
+  mean: 0,
+  std: 1,
+  ...extra,
+});
+
+/**
+ * A two-round model small enough to evaluate by hand:
+ *   round 0 tuple: x (mean 1, std 2), log(y), k=2 (one-hot over 1, 2; mean 0.5, std 0.5)
+ *   round 0 server: h1 = x0 - x2, h2 = 0.5 x0 + 2 x1 - 1
+ *   round 1 client: tanh, then a = (tanh h1 - 0) / 1, b = (tanh h2 - 0.5) / 0.25
+ *   round 1 server: T = 2 a - b + 0.5; client: sigmoid, threshold 0.5
+ */
+interface TinyRaw {
+  [key: string]: unknown;
+  hidden: { server: { stage: string; weights: number[][]; bias: number[] }; client: Record<string, unknown> }[];
+}
+function tinyTwoRound(): TinyRaw {
+  return {
+    ...withFeatures([
+      { name: "x", input: "x", transform: "identity", mean: 1, std: 2 },
+      entry("log(y)", "y", "log"),
+      { name: "k=2", input: "k", transform: "one-hot", categories: [1, 2], category: 2, mean: 0.5, std: 0.5 },
+    ]),
+    hidden: [
+      {
+        server: { stage: "linear", weights: [[1, 0, -1], [0.5, 2, 0]], bias: [0, -1] },
+        client: { stage: "activation", activation: "tanh", outputs: [{ name: "a", mean: 0, std: 1 }, { name: "b", mean: 0.5, std: 0.25 }] },
+      },
+    ],
+    server: { stage: "linear", weights: [2, -1], bias: 0.5 },
+  };
+}
+
+describe("protocol/model: pmhe-model/2 pipeline", function () {
+  describe("client transforms", function () {
+    const all = [
+      entry("v", "v", "identity"),
+      entry("log(v)", "v", "log"),
+      entry("log1p(v)", "v", "log1p"),
+      entry("sqrt(v)", "v", "sqrt"),
+      entry("exp(v)", "v", "exp"),
+      entry("1/v", "v", "reciprocal"),
+      entry("v^2", "v", "power", { exponent: 2 }),
+      entry("v^3", "v", "power", { exponent: 3 }),
+    ];
+
+    it("computes each transform of one reading, in tuple order, before standardisation", function () {
+      const model = parseModel(withFeatures(all));
+      // v = 2: 2, ln 2, ln 3, √2, e^2, 1/2, 4, 8 (values to 16 digits from a calculator).
+      const expected = [2, 0.6931471805599453, 1.0986122886681098, 1.4142135623730951, 7.38905609893065, 0.5, 4, 8];
+      const tuple = buildTuple(model, { v: 2 });
+      expect(tuple).to.have.length(8);
+      tuple.forEach((value, i) => expectClose(value, expected[i]!, 1e-15, all[i]!.name));
+      // Negative readings where the domain allows them: (-2)^2 = 4, (-2)^3 = -8, 1/(-2) = -0.5, e^-2.
+      const negative = buildTuple(parseModel(withFeatures([all[0]!, all[4]!, all[5]!, all[6]!, all[7]!])), { v: -2 });
+      [-2, 0.1353352832366127, -0.5, 4, -8].forEach((value, i) => expectClose(negative[i]!, value, 1e-15));
+      // Standardisation applies after the transform: (ln 2 - 0.5) / 0.25.
+      const shifted = parseModel(withFeatures([{ ...all[1]!, mean: 0.5, std: 0.25 }]));
+      expectClose(buildTuple(shifted, { v: 2 })[0]!, (0.6931471805599453 - 0.5) / 0.25, 1e-14);
+    });
+
+    it("refuses readings outside each transform's domain with a ReadingError naming the entry", function () {
+      const cases: [RawFeature, number[], number[]][] = [
+        // feature, refused readings, accepted readings at the domain's edge
+        [all[1]!, [0, -1, -1e-300], [1e-300, 1]],
+        [all[2]!, [-1, -2], [-0.999, 0]],
+        [all[3]!, [-1e-9, -4], [0]],
+        [all[4]!, [710, 1e6], [709]],
+        [all[5]!, [0, -0], [1e-3, -1e-3]],
+      ];
+      for (const [feature, refused, accepted] of cases) {
+        for (const v of refused) {
+          const err = errorOf(() => transformReading(parseModel(withFeatures([feature])).features[0]!, { v }));
+          expect(err, `${feature.name} at ${v}`).to.be.instanceOf(ReadingError);
+          expect(err.message).to.include(`"${feature.name}"`).and.include(feature.transform);
+        }
+        for (const v of accepted) expect(Number.isFinite(transformReading(parseModel(withFeatures([feature])).features[0]!, { v })), `${feature.name} at ${v}`).to.equal(true);
+      }
+    });
+
+    it("refuses a transformed value beyond 32 standard deviations, naming the entry", function () {
+      const model = parseModel(withFeatures([entry("1/v", "v", "reciprocal")]));
+      expectClose(buildTuple(model, { v: 1 / 31.9 })[0]!, 31.9, 1e-9);
+      expectReadingError(() => buildTuple(model, { v: 1 / 32.1 }), "1/v");
+    });
+
+    it("refuses a missing input, naming it, and a non-number", function () {
+      const model = parseModel(withFeatures([entry("log(chol)", "chol", "log")]));
+      expectReadingError(() => buildTuple(model, { cholesterol: 200 }), "chol");
+      expectReadingError(() => buildTuple(model, { chol: Number.NaN }), "log(chol)");
+    });
+  });
+
+  describe("one-hot", function () {
+    const cp = [1, 2, 3, 4].map((c) => entry(`cp=${c}`, "cp", "one-hot", { categories: [1, 2, 3, 4], category: c }));
+
+    it("gives 1 for the reading's category and 0 for the others, then standardises", function () {
+      const model = parseModel(withFeatures(cp));
+      expect(buildTuple(model, { cp: 3 })).to.deep.equal([0, 0, 1, 0]);
+      expect(buildTuple(model, { cp: 1 })).to.deep.equal([1, 0, 0, 0]);
+      // With the training constants of a column where a quarter of rows are cp=4: mean 0.25, std √(0.25 · 0.75).
+      const std = Math.sqrt(0.1875);
+      const standardised = parseModel(withFeatures(cp.map((f) => ({ ...f, mean: 0.25, std }))));
+      const t = buildTuple(standardised, { cp: 4 });
+      expectClose(t[3]!, 0.75 / std, 1e-15);
+      expectClose(t[0]!, -0.25 / std, 1e-15);
+    });
+
+    it("refuses a category that is not listed", function () {
+      const model = parseModel(withFeatures(cp));
+      for (const bad of [0, 5, 2.5, -1]) {
+        const err = errorOf(() => buildTuple(model, { cp: bad }));
+        expect(err, String(bad)).to.be.instanceOf(ReadingError);
+        expect(err.message).to.include('"cp"').and.include("1, 2, 3, 4");
+      }
+    });
+
+    it("a model with several entries per input asks for each input once", function () {
+      const model = parseModel(withFeatures([...cp, entry("age", "age", "identity"), entry("age^2", "age", "power", { exponent: 2 })]));
+      expect(modelInputs(model)).to.deep.equal(["cp", "age"]);
+    });
+  });
+
+  describe("tuple names and order", function () {
+    it("follows the model's feature order, whatever the order of the reading's keys", function () {
+      const features = [
+        entry("sqrt(b)", "b", "sqrt"),
+        entry("k=7", "k", "one-hot", { categories: [3, 7], category: 7 }),
+        entry("a", "a", "identity"),
+        entry("b^3", "b", "power", { exponent: 3 }),
+        entry("k=3", "k", "one-hot", { categories: [3, 7], category: 3 }),
+      ];
+      const model = parseModel(withFeatures(features));
+      expect(tupleNames(model, 0)).to.deep.equal(["sqrt(b)", "k=7", "a", "b^3", "k=3"]);
+      expect(buildTuple(model, { a: -5, k: 7, b: 2.25 })).to.deep.equal([1.5, 1, -5, 11.390625, 0]);
+      expect(buildTuple(model, { k: 3, b: 0.25, a: 1 })).to.deep.equal([0.5, 0, 1, 0.015625, 1]);
+    });
+
+    it("names the hidden round's outputs as its tuple", function () {
+      const model = parseModel(tinyTwoRound());
+      expect(tupleNames(model, 0)).to.deep.equal(["x", "log(y)", "k=2"]);
+      expect(tupleNames(model, 1)).to.deep.equal(["a", "b"]);
+      expect(() => tupleNames(model, 2)).to.throw(RangeError);
+    });
+  });
+
+  describe("schema refusals", function () {
+    it("refuses an unknown transform, a power other than 2 or 3, and stray keys on a transform", function () {
+      expectModelError(withFeatures([entry("log10(v)", "v", "log10")]), "features[0]");
+      expectModelError(withFeatures([entry("v^4", "v", "power", { exponent: 4 })]), "features[0].exponent");
+      expectModelError(withFeatures([entry("v^2", "v", "power")]), "features[0].exponent");
+      expectModelError(withFeatures([entry("v", "v", "identity", { exponent: 2 })]), "exponent");
+      expectModelError(withFeatures([entry("v", "v", "log", { categories: [1, 2] })]), "categories");
+    });
+
+    it("refuses one-hot without categories, with fewer than two, with repeats, or with an unlisted category", function () {
+      expectModelError(withFeatures([entry("k=1", "k", "one-hot", { category: 1 })]), "features[0].categories");
+      expectModelError(withFeatures([entry("k=1", "k", "one-hot", { categories: [], category: 1 })]), "features[0].categories");
+      expectModelError(withFeatures([entry("k=1", "k", "one-hot", { categories: [1], category: 1 })]), "at least two");
+      expectModelError(withFeatures([entry("k=1", "k", "one-hot", { categories: [1, 1, 2], category: 1 })]), "distinct");
+      expectModelError(withFeatures([entry("k=5", "k", "one-hot", { categories: [1, 2], category: 5 })]), "features[0].category");
+      expectModelError(withFeatures([entry("k=1", "k", "one-hot", { categories: [1, 2], category: 1 })].concat(
+        entry("k=3", "k", "one-hot", { categories: [1, 3], category: 3 }),
+      )), "same categories");
+    });
+
+    it("refuses more than 16 tuple entries and duplicate entry names", function () {
+      const wide = Array.from({ length: MAX_FEATURES + 1 }, (_, i) => entry(`v^${i}`, "v", "identity"));
+      expectModelError(withFeatures(wide), "features");
+      expect(parseModel(withFeatures(wide.slice(0, MAX_FEATURES))).features).to.have.length(16);
+      expectModelError(withFeatures([entry("v", "v", "identity"), entry("v", "w", "log")]), "unique");
+    });
+
+    it("pmhe-model/2 features name their input; pmhe-model/1 documents are accepted as they were", function () {
+      const noInput = withFeatures([{ name: "v", transform: "identity", mean: 0, std: 1 }]);
+      expectModelError(noInput, "features[0].input");
+      const v1 = rawModel() as unknown as Record<string, unknown> & { features: RawFeature[]; metrics: Record<string, unknown> };
+      v1.format = "pmhe-model/1";
+      v1.features = v1.features.map(({ input: _input, ...rest }) => rest);
+      delete v1.metrics.crossValidation;
+      const parsed = parseModel(v1);
+      expect(parsed.format).to.equal("pmhe-model/1");
+      expect(buildTuple(parsed, Object.fromEntries(parsed.features.map((f) => [f.name, f.mean])))).to.deep.equal(parsed.features.map(() => 0));
+      // The new transforms and rounds need the new format string.
+      expectModelError({ ...withFeatures([{ name: "v", transform: "log", mean: 0, std: 1 }]), format: "pmhe-model/1" }, "pmhe-model/2");
+      const v1Hidden = { ...tinyTwoRound(), format: "pmhe-model/1" };
+      expectModelError(v1Hidden, "hidden");
+    });
+
+    it("refuses a hidden round whose matrix, bias or outputs do not fit the tuples", function () {
+      const rowLength = tinyTwoRound();
+      rowLength.hidden[0]!.server.weights[1] = [0.5, 2];
+      expectModelError(rowLength, "hidden[0].server.weights[1]", "(3)");
+
+      const bias = tinyTwoRound();
+      bias.hidden[0]!.server.bias = [0];
+      expectModelError(bias, "hidden[0].server.bias");
+
+      const outputs = tinyTwoRound();
+      outputs.hidden[0]!.client.outputs = [{ name: "a", mean: 0, std: 1 }];
+      expectModelError(outputs, "hidden[0].client.outputs");
+
+      const final = tinyTwoRound();
+      final.server = { stage: "linear", weights: [2, -1, 0], bias: 0.5 };
+      expectModelError(final, "server.weights", /one weight per feature/);
+
+      const tall = tinyTwoRound();
+      tall.hidden[0]!.server.weights = Array.from({ length: 17 }, () => [0, 0, 0]);
+      expectModelError(tall, "hidden[0].server.weights");
+
+      const empty = tinyTwoRound();
+      (empty as Record<string, unknown>).hidden = [];
+      expectModelError(empty, "hidden");
+
+      const activation = tinyTwoRound();
+      activation.hidden[0]!.client.activation = "relu";
+      expectModelError(activation, "hidden[0].client.activation");
+
+      const std = tinyTwoRound();
+      std.hidden[0]!.client.outputs = [{ name: "a", mean: 0, std: 0 }, { name: "b", mean: 0, std: 1 }];
+      expectModelError(std, "hidden[0].client.outputs[0].std");
+
+      const names = tinyTwoRound();
+      names.hidden[0]!.client.outputs = [{ name: "a", mean: 0, std: 1 }, { name: "a", mean: 0, std: 1 }];
+      expectModelError(names, "unique");
+    });
+
+    it("applies the result bound to every row of a hidden round", function () {
+      const ok = tinyTwoRound();
+      // Row 0: (10 + 10 + 10) * 32 + 39 = 999 <= 1000.
+      ok.hidden[0]!.server.weights[0] = [10, 10, 10];
+      ok.hidden[0]!.server.bias[0] = 39;
+      expect(parseModel(ok).hidden![0]!.server.bias[0]).to.equal(39);
+      const over = tinyTwoRound();
+      over.hidden[0]!.server.weights[1] = [10, 10, 10];
+      over.hidden[0]!.server.bias[1] = 41; // 1001
+      expectModelError(over, "hidden[0].server.weights[1]", "1000");
+    });
+  });
+
+  describe("rounds", function () {
+    it("a logistic regression is one round: serverStage is its weights as a one-row matrix", function () {
+      const model = parseModel(rawModel());
+      expect(roundCount(model)).to.equal(1);
+      expect(isFinalRound(model, 0)).to.equal(true);
+      expect(serverStage(model, 0)).to.deep.equal({ weights: [model.server.weights], bias: [model.server.bias] });
+      expect(() => serverStage(model, 1)).to.throw(RangeError);
+    });
+
+    it("the two-round plaintext reference equals a forward pass computed by hand", function () {
+      const model = parseModel(tinyTwoRound());
+      expect(roundCount(model)).to.equal(2);
+      expect(isFinalRound(model, 0)).to.equal(false);
+      expect(serverStage(model, 0)).to.deep.equal({ weights: [[1, 0, -1], [0.5, 2, 0]], bias: [0, -1] });
+      expect(serverStage(model, 1)).to.deep.equal({ weights: [[2, -1]], bias: [0.5] });
+
+      // x = 3, y = e, k = 2: tuple [(3 - 1)/2, ln e, (1 - 0.5)/0.5] = [1, 1, 1]
+      // h = [1 - 1, 0.5 + 2 - 1] = [0, 1.5]; tanh -> [0, 0.9051482536448664]
+      // round-1 tuple [0, (0.9051482536448664 - 0.5) / 0.25] = [0, 1.6205930145794656]
+      // T = 2 * 0 - 1.6205930145794656 + 0.5 = -1.1205930145794656; p = 1 / (1 + e^1.1205930145794656) = 0.24590130200421917
+      const reading = { x: 3, y: Math.E, k: 2 };
+      const tuple0 = roundInput(model, 0, reading);
+      [1, 1, 1].forEach((v, i) => expectClose(tuple0[i]!, v, 1e-15));
+      const h = roundOutput(model, 0, tuple0);
+      expectClose(h[0]!, 0, 1e-15);
+      expectClose(h[1]!, 1.5, 1e-15);
+      const tuple1 = roundInput(model, 1, h);
+      expectClose(tuple1[0]!, 0, 1e-15);
+      expectClose(tuple1[1]!, 1.6205930145794656, 1e-14);
+      const t = roundOutput(model, 1, tuple1);
+      expect(t).to.have.length(1);
+      expectClose(t[0]!, -1.1205930145794656, 1e-14);
+      const p = predictPlaintext(model, reading);
+      expectClose(p.logit, -1.1205930145794656, 1e-14);
+      expectClose(p.probability, 0.24590130200421917, 1e-14);
+      expect(p.predictedClass).to.equal(0);
+      expect(finalPrediction(model, t[0]!)).to.deep.equal(p);
+      expectClose(linearLogit(model, tuple1), t[0]!, 0);
+
+      // x = 1, y = 1, k = 1: tuple [0, 0, -1]; h = [1, -1]; tanh -> [0.7615941559557649, -0.7615941559557649]
+      // round-1 tuple [0.7615941559557649, (-0.7615941559557649 - 0.5) / 0.25 = -5.046376623823059]
+      // T = 1.5231883119115298 + 5.046376623823059 + 0.5 = 7.069564935734589; p = 0.9991501198150284
+      const forward = forwardPlaintext(model, { x: 1, y: 1, k: 1 });
+      expect(forward.rounds).to.have.length(2);
+      expect(forward.rounds[0]!.tuple).to.deep.equal([0, 0, -1]);
+      expect(forward.rounds[0]!.outputs).to.deep.equal([1, -1]);
+      expectClose(forward.rounds[1]!.tuple[1]!, -5.046376623823059, 1e-14);
+      expectClose(forward.logit, 7.069564935734589, 1e-14);
+      expectClose(forward.probability, 0.9991501198150284, 1e-15);
+      expect(forward.predictedClass).to.equal(1);
+    });
+
+    it("activations: tanh, sigmoid and softplus", function () {
+      expectClose(activate("tanh", 0.5), (Math.exp(1) - 1) / (Math.exp(1) + 1), 1e-15);
+      expectClose(activate("sigmoid", 2), 1 / (1 + Math.exp(-2)), 1e-15);
+      expectClose(activate("softplus", 2), Math.log(1 + Math.exp(2)), 1e-15);
+      expectClose(activate("softplus", -40), Math.exp(-40), 1e-30);
+      expect(activate("softplus", 800)).to.equal(800);
+    });
+
+    it("roundInput and roundOutput refuse inputs of the wrong shape or round", function () {
+      const model = parseModel(tinyTwoRound());
+      expect(() => roundInput(model, 1, [0.1])).to.throw(ReadingError, /2 outputs/);
+      expect(() => roundInput(model, 1, [0.1, Number.NaN])).to.throw(ReadingError, /"b"/);
+      expect(() => roundInput(model, 0, [1, 2] as unknown as Reading)).to.throw(ReadingError, /reading/);
+      expect(() => roundInput(model, 1, { x: 1 } as unknown as number[])).to.throw(ReadingError, /outputs of round 0/);
+      expect(() => roundInput(model, 2, [0, 0])).to.throw(RangeError);
+      expect(() => roundInput(model, -1, [0, 0])).to.throw(RangeError);
+      expect(() => roundOutput(model, 0, [1, 1])).to.throw(ReadingError, /round 0 expects 3/);
+      expect(() => roundOutput(model, 1, [1, 1, 1])).to.throw(ReadingError, /round 1 expects 2/);
+      // A hidden value whose standardised activation leaves ±32: std 0.01 and tanh(5) ≈ 0.9999 → (0.9999 - 0.5)/0.01 ≈ 50.
+      const narrow = tinyTwoRound();
+      narrow.hidden[0]!.client.outputs = [{ name: "a", mean: 0, std: 1 }, { name: "b", mean: 0.5, std: 0.01 }];
+      expect(() => roundInput(parseModel(narrow), 1, [0, 5])).to.throw(ReadingError, /"b"/);
     });
   });
 });

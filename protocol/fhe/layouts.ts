@@ -1,0 +1,73 @@
+import { FheError } from "./errors.js";
+import { DEFAULT_PARAMETER_SET, parameterSet, type ParameterSetName } from "./params.js";
+
+/**
+ * How a job's tuples sit in CKKS slots.
+ *
+ *   single-record   one tuple in slots 0..n-1 of one ciphertext; rotate-and-sum over 16 slots puts T in slot 0.
+ *   packed-records  up to slots/16 tuples of one patient in one ciphertext, record r in slots 16r..16r+n-1; the
+ *                   same rotate-and-sum (same Galois keys) puts record r's T in slot 16r.
+ *   feature-major   one ciphertext per feature, slot r = record r (up to `slots` records); T = Σ w_j ct_j + b
+ *                   slot-wise, with no rotation and so no Galois keys at all.
+ */
+export const LAYOUTS = ["single-record", "packed-records", "feature-major"] as const;
+export type Layout = (typeof LAYOUTS)[number];
+
+/** Slots reserved per record in the rotation layouts: the rotate-and-sum window, so at most 16 features. */
+export const RECORD_STRIDE = 16;
+export const MAX_TUPLE_VALUES = RECORD_STRIDE;
+
+const ROTATION_STEPS: readonly number[] = Object.freeze([1, 2, 4, 8]);
+const NO_STEPS: readonly number[] = Object.freeze([]);
+
+/** Rotation steps (Galois keys) a layout's evaluation needs. */
+export function layoutRotationSteps(layout: Layout): readonly number[] {
+  return layout === "feature-major" ? NO_STEPS : ROTATION_STEPS;
+}
+
+/** Most records one job of this layout holds under a parameter set. */
+export function layoutCapacity(layout: Layout, name: ParameterSetName = DEFAULT_PARAMETER_SET): number {
+  const { slots } = parameterSet(name);
+  switch (layout) {
+    case "single-record":
+      return 1;
+    case "packed-records":
+      return slots / RECORD_STRIDE;
+    case "feature-major":
+      return slots;
+  }
+}
+
+/** The slot that holds record r's result. */
+export function resultSlot(layout: Layout, record: number): number {
+  return layout === "feature-major" ? record : record * RECORD_STRIDE;
+}
+
+/**
+ * Picks the layout for a job of `recordCount` tuples of `featureCount` values (one patient's records).
+ *
+ * Measured on one core (ckks-n8192-d3, 13 features, `scripts/bench-fhe.ts`, see docs/fhe.md):
+ *   single-record   upload 1 ciphertext (~206 KB), server ~22 ms, Galois keys ~4.2 MB
+ *   packed-records  upload 1 ciphertext for up to 256 records, server ~26 ms whatever the count
+ *   feature-major   upload n ciphertexts (13 x ~206 KB) for up to 4096 records, server ~30 ms, no Galois keys
+ * so for 2..capacity records packing costs one upload where feature-major costs n, at about the same server
+ * time; past the packed capacity feature-major holds the job in n ciphertexts (13 x 206 KB / 4096 records is
+ * ~650 B per record). With a single feature the two are the same single ciphertext and feature-major needs no
+ * rotations and no Galois keys, so it wins. One record keeps the single-record layout the protocol started with.
+ * More than `slots` records do not fit one job: split them.
+ */
+export function chooseLayout(recordCount: number, featureCount: number, name: ParameterSetName = DEFAULT_PARAMETER_SET): Layout {
+  if (!Number.isInteger(recordCount) || recordCount < 1) {
+    throw new FheError("MalformedRecord", `a job holds at least one record, got ${recordCount}`);
+  }
+  if (!Number.isInteger(featureCount) || featureCount < 1 || featureCount > MAX_TUPLE_VALUES) {
+    throw new FheError("MalformedRecord", `a tuple holds 1..${MAX_TUPLE_VALUES} values, got ${featureCount}`);
+  }
+  const { slots } = parameterSet(name);
+  if (recordCount > slots) {
+    throw new FheError("MalformedRecord", `${recordCount} records exceed one ${name} job (${slots}); split the job`);
+  }
+  if (recordCount === 1) return "single-record";
+  if (featureCount > 1 && recordCount <= layoutCapacity("packed-records", name)) return "packed-records";
+  return "feature-major";
+}

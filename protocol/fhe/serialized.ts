@@ -1,0 +1,126 @@
+/**
+ * A look at SEAL-serialised bytes before SEAL parses them.
+ *
+ * SEAL decompresses a zstd section into the WASM heap before it checks what it decompressed, and that heap never
+ * shrinks: a few hundred kilobytes of crafted zstd (RLE blocks) could expand to gigabytes and leave a coprocessor's
+ * worker with a 4 GB heap, or kill it. So every SEAL object we load first passes this check, which bounds the
+ * decompressed size from the block headers alone (no decompression) and refuses anything larger than the object
+ * can legitimately be under the parameter set.
+ *
+ * Layout (SEAL 4.x, little-endian): a 16-byte header
+ *   magic u16 = 0xA15E | header size u8 = 16 | version major u8 = 4 | minor u8 | compression u8 | reserved u16 | size u64
+ * where size counts the whole serialisation, header included; then the payload: raw (compression 0) or one zstd
+ * frame (compression 2). zlib (1) has no cheap bound and SEAL only emits it when asked, so it is refused.
+ */
+
+const SEAL_MAGIC = 0xa15e;
+const SEAL_HEADER_BYTES = 16;
+const ZSTD_MAGIC = 0xfd2fb528;
+const ZSTD_MAX_BLOCK = 128 * 1024;
+
+export const COMPRESSION_NONE = 0;
+export const COMPRESSION_ZSTD = 2;
+
+/**
+ * Returns a description of what is wrong, or undefined when the bytes are one SEAL object whose decompressed size
+ * is at most `maxRawBytes`.
+ */
+export function sealBytesProblem(bytes: Uint8Array, maxRawBytes: number): string | undefined {
+  if (bytes.length < SEAL_HEADER_BYTES) return `${bytes.length} bytes is too short for a SEAL object`;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint16(0, true) !== SEAL_MAGIC) return "not a SEAL object (bad magic)";
+  if (bytes[2] !== SEAL_HEADER_BYTES) return `SEAL header size ${bytes[2]}, expected ${SEAL_HEADER_BYTES}`;
+  if (bytes[3] !== 4) return `SEAL serialisation version ${bytes[3]}.${bytes[4]}, expected 4.x`;
+  if (view.getUint16(6, true) !== 0) return "SEAL header reserved field is not zero";
+  const size = view.getBigUint64(8, true);
+  if (size !== BigInt(bytes.length)) return `SEAL header claims ${size} bytes, the section has ${bytes.length}`;
+  const mode = bytes[5];
+  if (mode === COMPRESSION_NONE) {
+    return bytes.length > maxRawBytes ? `${bytes.length} bytes exceed the ${maxRawBytes} this object can take` : undefined;
+  }
+  if (mode !== COMPRESSION_ZSTD) return `SEAL compression mode ${mode} is not accepted (only none or zstd)`;
+  return zstdProblem(bytes, view, SEAL_HEADER_BYTES, maxRawBytes);
+}
+
+/** Walks one zstd frame's block headers, bounding its decompressed size; the frame must end the bytes exactly. */
+function zstdProblem(bytes: Uint8Array, view: DataView, start: number, maxRawBytes: number): string | undefined {
+  let at = start;
+  const need = (n: number): boolean => at + n <= bytes.length;
+  if (!need(5) || view.getUint32(at, true) !== ZSTD_MAGIC) return "SEAL payload is not a zstd frame";
+  at += 4;
+  const descriptor = bytes[at++]!;
+  const fcsFlag = descriptor >> 6;
+  const singleSegment = (descriptor >> 5) & 1;
+  const checksum = (descriptor >> 2) & 1;
+  if ((descriptor >> 3) & 1) return "zstd frame header has its reserved bit set";
+  if ((descriptor & 3) !== 0) return "zstd frame uses a dictionary";
+  let windowSize = Number.POSITIVE_INFINITY;
+  if (!singleSegment) {
+    if (!need(1)) return "zstd frame header is truncated";
+    const wd = bytes[at++]!;
+    const base = 2 ** (10 + (wd >> 3));
+    windowSize = base + (base / 8) * (wd & 7);
+  }
+  const fcsBytes = fcsFlag === 0 ? singleSegment : [0, 2, 4, 8][fcsFlag]!;
+  if (!need(fcsBytes)) return "zstd frame header is truncated";
+  if (fcsBytes > 0) {
+    let contentSize: number;
+    if (fcsBytes === 1) contentSize = bytes[at]!;
+    else if (fcsBytes === 2) contentSize = view.getUint16(at, true) + 256;
+    else if (fcsBytes === 4) contentSize = view.getUint32(at, true);
+    else contentSize = Number(view.getBigUint64(at, true));
+    if (contentSize > maxRawBytes) return `zstd frame declares ${contentSize} bytes, above the ${maxRawBytes} this object can take`;
+    if (singleSegment) windowSize = contentSize;
+  }
+  at += fcsBytes;
+  const blockMax = Math.min(ZSTD_MAX_BLOCK, windowSize);
+  let bound = 0;
+  for (;;) {
+    if (!need(3)) return "zstd block header is truncated";
+    const header = bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16);
+    at += 3;
+    const last = header & 1;
+    const type = (header >> 1) & 3;
+    const blockSize = header >>> 3;
+    if (type === 3) return "zstd block of reserved type";
+    if (type === 0 || type === 1) {
+      // raw: blockSize bytes copied; RLE: one byte repeated blockSize times
+      if (blockSize > blockMax) return "zstd block larger than the frame allows";
+      bound += blockSize;
+      at += type === 0 ? blockSize : 1;
+    } else {
+      if (blockSize > ZSTD_MAX_BLOCK) return "zstd compressed block larger than the format allows";
+      bound += blockMax;
+      at += blockSize;
+    }
+    if (at > bytes.length) return "zstd block runs past the end of the section";
+    // Every block but the last of a valid frame regenerates the maximum, so this bound exceeds the true size by
+    // at most one block.
+    if (bound > maxRawBytes + ZSTD_MAX_BLOCK) return `zstd frame can expand beyond the ${maxRawBytes} bytes this object can take`;
+    if (last) break;
+  }
+  if (checksum) at += 4;
+  if (at !== bytes.length) return at > bytes.length ? "zstd checksum is truncated" : `${bytes.length - at} bytes after the zstd frame`;
+  return undefined;
+}
+
+/** Raw sizes of SEAL objects under one parameter set, with slack for their metadata. */
+export function sealSizeLimits(polyModulusDegree: number, primes: number): {
+  ciphertext: number;
+  secretKey: number;
+  publicKey: number;
+  keySwitchingKeys: (keys: number) => number;
+} {
+  const poly = (count: number) => polyModulusDegree * count * 8;
+  const slack = 1024;
+  const dataPrimes = primes - 1;
+  const publicKey = 2 * poly(primes) + slack;
+  return {
+    // at most two polynomials over the data primes
+    ciphertext: 2 * poly(dataPrimes) + slack,
+    secretKey: poly(primes) + slack,
+    publicKey,
+    // one public-key-sized ciphertext per data prime, per key
+    keySwitchingKeys: (keys) => keys * dataPrimes * publicKey + slack,
+  };
+}

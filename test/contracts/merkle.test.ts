@@ -1,0 +1,210 @@
+import { expect } from "chai";
+import { network } from "hardhat";
+
+import type { Hash } from "../../protocol/hash.js";
+import { buildRecordTree, hashPair, recordLeaf, verifyRecordProof } from "../../protocol/merkle.js";
+
+const { ethers, networkHelpers } = await network.create();
+const { loadFixture } = networkHelpers;
+
+/** Deterministic, distinct test record hashes. */
+const records = (n: number, tag = "record"): Hash[] =>
+  Array.from({ length: n }, (_, i) => ethers.id(`${tag}-${i}`) as Hash);
+
+/** Independent re-derivations of the conventions, written from the Solidity expressions rather than merkle.ts. */
+const expectedLeaf = (recordHash: string): string =>
+  ethers.keccak256(ethers.getBytes(ethers.keccak256(ethers.getBytes(recordHash))));
+const expectedPair = (a: string, b: string): string =>
+  BigInt(a) < BigInt(b) ? ethers.keccak256(ethers.concat([a, b])) : ethers.keccak256(ethers.concat([b, a]));
+
+/** Flips the lowest bit of a hash. */
+const flip = (value: string): Hash => {
+  const bytes = ethers.getBytes(value);
+  bytes[31] = bytes[31]! ^ 1;
+  return ethers.hexlify(bytes) as Hash;
+};
+
+const SIZES = [1, 2, 3, 7, 100] as const;
+
+describe("protocol/merkle", function () {
+  describe("recordLeaf / hashPair", function () {
+    it("hashes a record twice, as keccak256(bytes.concat(keccak256(abi.encode(recordHash))))", function () {
+      const [recordHash] = records(1);
+      expect(recordLeaf(recordHash!)).to.equal(expectedLeaf(recordHash!));
+      expect(recordLeaf(recordHash!)).to.not.equal(ethers.keccak256(recordHash!));
+    });
+
+    it("gives the same leaf for upper- and lower-case input", function () {
+      const [recordHash] = records(1);
+      expect(recordLeaf(recordHash!.toUpperCase().replace("0X", "0x") as Hash)).to.equal(recordLeaf(recordHash!));
+    });
+
+    it("hashes pairs in ascending order, so the order of the arguments does not matter", function () {
+      const [a, b] = records(2);
+      expect(hashPair(a!, b!)).to.equal(expectedPair(a!, b!));
+      expect(hashPair(b!, a!)).to.equal(expectedPair(a!, b!));
+    });
+
+    it("refuses malformed hashes", function () {
+      expect(() => recordLeaf("0x1234" as Hash)).to.throw(TypeError, /64 hex digits/);
+      expect(() => hashPair("nope" as Hash, ethers.ZeroHash as Hash)).to.throw(TypeError, /64 hex digits/);
+    });
+  });
+
+  describe("buildRecordTree / verifyRecordProof", function () {
+    it("uses the leaf itself as the root of a one-record tree, with an empty proof", function () {
+      const [only] = records(1);
+      const tree = buildRecordTree([only!]);
+      expect(tree.root).to.equal(expectedLeaf(only!));
+      expect(tree.count).to.equal(1);
+      expect(tree.proofOf(only!)).to.deep.equal([]);
+    });
+
+    it("roots a two-record tree at the sorted pair of the two leaves", function () {
+      const [a, b] = records(2);
+      const tree = buildRecordTree([a!, b!]);
+      expect(tree.root).to.equal(expectedPair(expectedLeaf(a!), expectedLeaf(b!)));
+      expect(tree.proofOf(a!)).to.deep.equal([expectedLeaf(b!)]);
+      expect(tree.proofOf(b!)).to.deep.equal([expectedLeaf(a!)]);
+    });
+
+    it("carries the unpaired leaf of a three-record tree up one level", function () {
+      const input = records(3);
+      const [l0, l1, l2] = input.map(expectedLeaf).sort((x, y) => (BigInt(x) < BigInt(y) ? -1 : 1));
+      const tree = buildRecordTree(input);
+      expect(tree.root).to.equal(expectedPair(expectedPair(l0!, l1!), l2!));
+      const last = input.find((r) => expectedLeaf(r) === l2)!;
+      expect(tree.proofOf(last)).to.deep.equal([expectedPair(l0!, l1!)]);
+    });
+
+    for (const n of SIZES) {
+      it(`round-trips every proof of a ${n}-record tree`, function () {
+        const input = records(n);
+        const tree = buildRecordTree(input);
+        expect(tree.count).to.equal(n);
+        const maxDepth = Math.ceil(Math.log2(n));
+        for (const recordHash of input) {
+          const proof = tree.proofOf(recordHash);
+          expect(proof.length).to.be.at.most(maxDepth);
+          expect(verifyRecordProof(tree.root, recordHash, proof), `proof of ${recordHash}`).to.equal(true);
+        }
+      });
+    }
+
+    it("is deterministic: the same set in any order, or in upper case, gives the same root", function () {
+      const input = records(7);
+      const root = buildRecordTree(input).root;
+      expect(buildRecordTree([...input].reverse()).root).to.equal(root);
+      expect(buildRecordTree([input[3]!, ...input.filter((_, i) => i !== 3)]).root).to.equal(root);
+      expect(buildRecordTree(input.map((r) => r.toUpperCase().replace("0X", "0x") as Hash)).root).to.equal(root);
+      expect(buildRecordTree(records(7, "other")).root).to.not.equal(root);
+    });
+
+    it("refuses a record that is not in the tree, with its proof or another's", function () {
+      const input = records(7);
+      const tree = buildRecordTree(input);
+      const outsider = ethers.id("outsider") as Hash;
+      expect(verifyRecordProof(tree.root, outsider, tree.proofOf(input[0]!))).to.equal(false);
+      expect(verifyRecordProof(tree.root, input[1]!, tree.proofOf(input[0]!))).to.equal(false);
+      expect(() => tree.proofOf(outsider)).to.throw(RangeError, /not in the tree/);
+    });
+
+    it("refuses tampered, truncated, extended and foreign proofs, and a wrong root", function () {
+      const input = records(7);
+      const tree = buildRecordTree(input);
+      const target = input[2]!;
+      const proof = tree.proofOf(target);
+      expect(proof.length).to.be.greaterThan(1);
+      for (let i = 0; i < proof.length; i++) {
+        const tampered = proof.map((p, j) => (j === i ? flip(p) : p));
+        expect(verifyRecordProof(tree.root, target, tampered), `sibling ${i} flipped`).to.equal(false);
+      }
+      expect(verifyRecordProof(tree.root, target, proof.slice(0, -1))).to.equal(false);
+      expect(verifyRecordProof(tree.root, target, [...proof, proof[0]!])).to.equal(false);
+      expect(verifyRecordProof(tree.root, target, [])).to.equal(false);
+      const other = buildRecordTree(records(7, "other"));
+      expect(verifyRecordProof(other.root, target, proof)).to.equal(false);
+      expect(verifyRecordProof(flip(tree.root), target, proof)).to.equal(false);
+    });
+
+    it("refuses an inner node presented as a record (second preimage)", function () {
+      const input = records(4);
+      const tree = buildRecordTree(input);
+      const proof = tree.proofOf(input[0]!);
+      // The parent of input[0]'s leaf and its sibling, with the remaining proof above it, reaches the root...
+      const parent = hashPair(recordLeaf(input[0]!), proof[0]!);
+      expect(hashPair(parent, proof[1]!)).to.equal(tree.root);
+      // ...but not when that inner node is passed as a record, because leaves are hashed twice.
+      expect(verifyRecordProof(tree.root, parent, proof.slice(1))).to.equal(false);
+    });
+
+    it("returns false rather than throwing for malformed input", function () {
+      const input = records(3);
+      const tree = buildRecordTree(input);
+      expect(verifyRecordProof(tree.root, "0x12" as Hash, tree.proofOf(input[0]!))).to.equal(false);
+      expect(verifyRecordProof(tree.root, input[0]!, ["0xzz" as Hash])).to.equal(false);
+      expect(verifyRecordProof("root" as Hash, input[0]!, tree.proofOf(input[0]!))).to.equal(false);
+    });
+
+    it("refuses an empty input", function () {
+      expect(() => buildRecordTree([])).to.throw(RangeError, /at least one/);
+    });
+
+    it("refuses duplicate record hashes, whatever their case", function () {
+      const [a, b] = records(2);
+      expect(() => buildRecordTree([a!, b!, a!])).to.throw(RangeError, /duplicate/);
+      expect(() => buildRecordTree([a!, a!.toUpperCase().replace("0X", "0x") as Hash])).to.throw(RangeError, /duplicate/);
+    });
+
+    it("refuses malformed record hashes, naming the offending index", function () {
+      const [a] = records(1);
+      expect(() => buildRecordTree([a!, "0xabc" as Hash])).to.throw(TypeError, /recordHashes\[1\]/);
+    });
+  });
+
+  describe("agreement with the contract's batchIncludes", function () {
+    /** A registered patient with one anchored batch per size. */
+    async function batchesFixture() {
+      const [admin, patient] = await ethers.getSigners();
+      if (!admin || !patient) throw new Error("not enough signers");
+      const pmhe = await ethers.deployContract("PMHE", [admin.address]);
+      await pmhe.connect(patient).registerKeys(ethers.id("keys"), "blob://keys");
+      const trees = new Map<number, { input: Hash[]; tree: ReturnType<typeof buildRecordTree> }>();
+      for (const n of SIZES) {
+        const input = records(n, `batch-${n}`);
+        const tree = buildRecordTree(input);
+        await pmhe.connect(patient).anchorBatch(tree.root, tree.count);
+        trees.set(n, { input, tree });
+      }
+      return { pmhe, trees };
+    }
+
+    for (const n of SIZES) {
+      it(`accepts on-chain every proof merkle.ts gives for a ${n}-record batch`, async function () {
+        const { pmhe, trees } = await loadFixture(batchesFixture);
+        const { input, tree } = trees.get(n)!;
+        for (const recordHash of input) {
+          expect(await pmhe.batchIncludes(tree.root, recordHash, tree.proofOf(recordHash))).to.equal(true);
+        }
+      });
+    }
+
+    it("refuses on-chain what merkle.ts refuses: wrong record, tampered proof, proof of another batch", async function () {
+      const { pmhe, trees } = await loadFixture(batchesFixture);
+      const { input, tree } = trees.get(7)!;
+      const { tree: other, input: otherInput } = trees.get(100)!;
+      const proof = tree.proofOf(input[0]!);
+      const cases: [Hash, Hash, Hash[]][] = [
+        [tree.root, input[1]!, proof],
+        [tree.root, input[0]!, proof.map((p, i) => (i === 0 ? flip(p) : p))],
+        [tree.root, input[0]!, proof.slice(1)],
+        [tree.root, otherInput[0]!, other.proofOf(otherInput[0]!)],
+        [other.root, input[0]!, proof],
+      ];
+      for (const [root, recordHash, p] of cases) {
+        expect(verifyRecordProof(root, recordHash, p)).to.equal(false);
+        expect(await pmhe.batchIncludes(root, recordHash, p)).to.equal(false);
+      }
+    });
+  });
+});

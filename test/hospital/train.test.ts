@@ -1,0 +1,233 @@
+import { expect } from "chai";
+import { keccak256 } from "ethers";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ModelFormatError, modelBytes, parseModelBytes, predictPlaintext, roundCount, tupleNames } from "../../protocol/model.js";
+import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
+import { stratifiedKFold, stratifiedSplit } from "../../hospital/split.js";
+import { crossValidate, trainModel, type TrainOptions } from "../../hospital/train.js";
+import { expectClose } from "../helpers/close.js";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+/**
+ * 100 rows, linearly separable with a margin: y = 1 exactly when a + b > 10, and no row has |a + b - 10| < 1.5.
+ * c (positive, for log) and k (a category 1-3) carry no signal.
+ */
+function separableCsv(): string {
+  const lines = ["a,b,c,k,y"];
+  for (let i = 0; lines.length <= 100; i++) {
+    const a = i % 10;
+    const b = (i * 7 + 3) % 11;
+    if (Math.abs(a + b - 10) < 1.5) continue;
+    lines.push(`${a},${b},${1 + ((i * 13) % 17)},${1 + (i % 3)},${a + b > 10 ? 1 : 0}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** A disc: y = 1 inside a² + b² < 6.5 on a 15 x 15 grid, rows within 1 of the circle left out. Not linearly separable. */
+function discCsv(): string {
+  const lines = ["a,b,y"];
+  for (let i = 0; i < 15; i++) {
+    for (let j = 0; j < 15; j++) {
+      const a = (i - 7) / 2;
+      const b = (j - 7) / 2;
+      if (Math.abs(a * a + b * b - 6.5) < 1) continue;
+      lines.push(`${a},${b},${a * a + b * b < 6.5 ? 1 : 0}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+function options(csvText: string, patch: Partial<TrainOptions> = {}): TrainOptions {
+  return {
+    csvText,
+    datasetName: "synthetic.csv",
+    datasetSha256: "0".repeat(64),
+    target: "y",
+    positiveMeans: "y = 1",
+    name: "synthetic",
+    version: 1,
+    description: "test data",
+    seed: 7,
+    testFraction: 0.25,
+    l2C: 1,
+    ...patch,
+  };
+}
+
+describe("hospital/train: generic trainer", function () {
+  this.timeout(60_000);
+
+  it("separates linearly separable data: accuracy 1 on training, held-out and every fold", () => {
+    const { model, split } = trainModel(options(separableCsv()));
+    expect(split.train.length + split.test.length).to.equal(100);
+    expect(model.format).to.equal("pmhe-model/2");
+    expect(tupleNames(model, 0)).to.deep.equal(["a", "b", "c", "k"]);
+    expect(model.metrics.train.accuracy).to.equal(1);
+    expect(model.metrics.test.accuracy).to.equal(1);
+    expect(model.metrics.test.auc).to.equal(1);
+    const cv = model.metrics.crossValidation!;
+    expect(cv.folds).to.equal(5);
+    expect(cv.perFold).to.have.length(5);
+    expect(cv.perFold.every((f) => f.accuracy === 1 && f.auc === 1)).to.equal(true);
+    expect(cv.perFold.reduce((s, f) => s + f.rows, 0)).to.equal(100);
+    expect(cv.accuracy).to.equal(1);
+    // The signal is in a and b: their weights dominate the noise columns'.
+    const [wa, wb, wc, wk] = model.server.weights.map(Math.abs);
+    expect(Math.min(wa!, wb!)).to.be.greaterThan(3 * Math.max(wc!, wk!));
+  });
+
+  it("is deterministic: retraining gives the same bytes", () => {
+    const spec = { transforms: { c: ["log", "sqrt"] }, oneHot: { k: [1, 2, 3] } } as const;
+    const a = modelBytes(trainModel(options(separableCsv(), spec)).model);
+    const b = modelBytes(trainModel(options(separableCsv(), spec)).model);
+    expect(Buffer.from(a).equals(Buffer.from(b))).to.equal(true);
+    const other = modelBytes(trainModel(options(separableCsv(), { ...spec, seed: 8 })).model);
+    expect(Buffer.from(a).equals(Buffer.from(other))).to.equal(false);
+  });
+
+  it("standardises each transformed entry with the training rows' mean and population std", () => {
+    const csv = separableCsv();
+    const { model, split } = trainModel(options(csv, { features: ["k", "c", "a"], transforms: { c: ["log"] }, oneHot: { k: [1, 2, 3] } }));
+    expect(tupleNames(model, 0)).to.deep.equal(["k=1", "k=2", "k=3", "log(c)", "a"]);
+    const ds = loadDataset(csv, "y");
+    const column = (name: string): number[] => split.train.map((i) => ds.rows[i]![ds.columns.indexOf(name)]!);
+    const check = (values: number[], feature: (typeof model.features)[number]): void => {
+      const mean = values.reduce((s, v) => s + v, 0) / values.length;
+      const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
+      expectClose(feature.mean, mean, 1e-12, feature.name);
+      expectClose(feature.std, std, 1e-12, feature.name);
+    };
+    check(column("k").map((k) => (k === 2 ? 1 : 0)), model.features[1]!);
+    check(column("c").map(Math.log), model.features[3]!);
+    check(column("a"), model.features[4]!);
+    expect(model.features[3]).to.include({ input: "c", transform: "log" });
+  });
+
+  it("records k-fold metrics that retraining each fold reproduces; folds 0 leaves them out", () => {
+    const csv = separableCsv();
+    const noisy = csv.replace(/\n(\d),(\d+),/, (_, a: string, b: string) => `\n${a},${Number(b) + 9},`); // one row across the boundary
+    const opts = options(noisy, { folds: 3 });
+    const { model } = trainModel(opts);
+    const cv = crossValidate(opts, 3);
+    expect(model.metrics.crossValidation!.perFold).to.deep.equal(cv.folds);
+    expect(model.metrics.crossValidation!.accuracy).to.equal(cv.accuracy);
+    expectClose(cv.accuracy, cv.folds.reduce((s, f) => s + f.accuracy, 0) / 3, 1e-15);
+    const ds = loadDataset(noisy, "y");
+    expect(cv.folds.map((f) => f.rows)).to.deep.equal(stratifiedKFold(ds.labels, 3, 7).map((s) => s.test.length));
+    expect(trainModel({ ...opts, folds: 0 }).model.metrics.crossValidation).to.equal(undefined);
+    expect(() => trainModel({ ...opts, folds: 1 })).to.throw(RangeError);
+  });
+
+  it("a disc needs a non-linear pipeline: x^2 transforms or a hidden round separate it, identity does not", () => {
+    const csv = discCsv();
+    const linear = trainModel(options(csv)).model;
+    expect(linear.metrics.train.accuracy).to.be.below(0.8);
+    const squares = trainModel(options(csv, { transforms: { a: ["power2"], b: ["power2"] } })).model;
+    expect(tupleNames(squares, 0)).to.deep.equal(["a^2", "b^2"]);
+    expect(squares.metrics.train.accuracy).to.equal(1);
+    expect(squares.metrics.test.accuracy).to.equal(1);
+
+    const { model, split } = trainModel(options(csv, { hidden: { units: 8 } }));
+    expect(roundCount(model)).to.equal(2);
+    expect(model.hidden![0]!.server.weights).to.have.length(8);
+    expect(model.hidden![0]!.client.activation).to.equal("tanh");
+    expect(tupleNames(model, 1)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8].map((j) => `tanh(h${j})`));
+    expect(model.training.hiddenSolver).to.contain("gradient descent");
+    expect(model.metrics.train.accuracy).to.equal(1);
+    expect(model.metrics.test.accuracy).to.equal(1);
+    // The recorded held-out accuracy is what predictPlaintext gives on those rows.
+    const ds = loadDataset(csv, "y");
+    const correct = split.test.filter((i) => predictPlaintext(model, readingFromRow(ds.columns, ds.rows[i]!, ["y"])).predictedClass === ds.labels[i]);
+    expect(correct.length / split.test.length).to.equal(model.metrics.test.accuracy);
+    // The hidden outputs' standardisation constants are the mean and population std of the training rows' activations.
+    expect(split).to.deep.equal(stratifiedSplit(ds.labels, 0.25, 7));
+    const { weights, bias } = model.hidden![0]!.server;
+    model.hidden![0]!.client.outputs.forEach((output, j) => {
+      const values = split.train.map((i) => {
+        const [a, b] = ds.features[i]!;
+        const x = [(a! - model.features[0]!.mean) / model.features[0]!.std, (b! - model.features[1]!.mean) / model.features[1]!.std];
+        return Math.tanh(weights[j]![0]! * x[0]! + weights[j]![1]! * x[1]! + bias[j]!);
+      });
+      const mean = values.reduce((s, v) => s + v, 0) / values.length;
+      const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
+      expectClose(output.mean, mean, 1e-12, output.name);
+      expectClose(output.std, std, 1e-12, output.name);
+    });
+  });
+
+  it("refuses weights that leave the encrypted range, suggesting a smaller C", () => {
+    try {
+      trainModel(options(separableCsv(), { l2C: 1e6 }));
+      expect.fail("accepted unbounded weights");
+    } catch (err) {
+      expect(err).to.be.instanceOf(ModelFormatError);
+      expect((err as Error).message).to.contain("1000").and.contain("smaller C");
+    }
+  });
+});
+
+describe("scripts/train-model.ts: generic command", function () {
+  this.timeout(120_000);
+  const run = (args: string[], cwd: string) =>
+    spawnSync(process.execPath, [join(root, "node_modules/tsx/dist/cli.mjs"), join(root, "scripts/train-model.ts"), ...args], { cwd, encoding: "utf8" });
+
+  it("trains any CSV with transforms, one-hot and folds, writes the model its report names, byte-identically twice", () => {
+    const dir = mkdtempSync(join(tmpdir(), "train-generic-"));
+    try {
+      writeFileSync(join(dir, "data.csv"), separableCsv());
+      const args = ["--data", "data.csv", "--target", "y", "--name", "synthetic", "--features", "a,b,c,k"];
+      const extra = ["--transform", "c=log,power2", "--one-hot", "k=1,2,3", "--folds", "4", "--seed", "3", "--json"];
+      const first = run([...args, ...extra, "--out", "one.json"], dir);
+      expect(first.status, first.stderr).to.equal(0);
+      const second = run([...args, ...extra, "--out", "two.json"], dir);
+      expect(second.status, second.stderr).to.equal(0);
+      const one = new Uint8Array(readFileSync(join(dir, "one.json")));
+      expect(Buffer.from(one).equals(readFileSync(join(dir, "two.json")))).to.equal(true);
+
+      const report = JSON.parse(first.stdout) as {
+        hash: string;
+        rounds: { round: number; tuple: string[] }[];
+        metrics: { test: { accuracy: number }; crossValidation: { folds: number; perFold: unknown[] } };
+      };
+      expect(keccak256(one)).to.equal(report.hash);
+      expect(report.rounds).to.deep.equal([{ round: 0, tuple: ["a", "b", "log(c)", "c^2", "k=1", "k=2", "k=3"], outputs: 1 }]);
+      expect(report.metrics.test.accuracy).to.equal(1);
+      expect(report.metrics.crossValidation.folds).to.equal(4);
+      expect(report.metrics.crossValidation.perFold).to.have.length(4);
+      const model = parseModelBytes(one);
+      expect(model.name).to.equal("synthetic");
+      expect(model.training.seed).to.equal(3);
+      expect(model.description).to.contain("log(c)");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a missing --name for other data, unknown transforms, unknown columns and too many entries", () => {
+    const dir = mkdtempSync(join(tmpdir(), "train-generic-"));
+    try {
+      writeFileSync(join(dir, "data.csv"), separableCsv());
+      const base = ["--data", "data.csv", "--target", "y", "--out", "m.json"];
+      const noName = run(base, dir);
+      expect(noName.status).to.not.equal(0);
+      expect(noName.stderr).to.contain("--name");
+      const badTransform = run([...base, "--name", "s", "--transform", "c=log10"], dir);
+      expect(badTransform.status).to.not.equal(0);
+      expect(badTransform.stderr).to.contain("log10");
+      const badColumn = run([...base, "--name", "s", "--features", "a,weight"], dir);
+      expect(badColumn.status).to.not.equal(0);
+      expect(badColumn.stderr).to.contain('"weight"');
+      const wide = run([...base, "--name", "s", "--transform", "a=identity,sqrt,power2,power3,exp", "--transform", "b=identity,sqrt,power2,power3,exp",
+        "--transform", "c=identity,log,sqrt,power2,power3", "--one-hot", "k=1,2,3"], dir);
+      expect(wide.status).to.not.equal(0);
+      expect(wide.stderr).to.contain("at most 16");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
