@@ -18,7 +18,8 @@ import {RecordRegistry} from "../records/RecordRegistry.sol";
  *
  * Vote counts: the first vote of a job is not added to the per-value tally, so that a quorum-1 commit writes
  * only the voter's ballot and the first-vote slot. The count of a value is its tally, plus one if it is the
- * first vote's value.
+ * first vote's value. Counts are `uint8`, like the quorum: each coprocessor votes once per job, so they hold as long
+ * as fewer than 256 coprocessors vote on the same job.
  */
 abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, ConsentRegistry, IPredictionJobs {
     /// @notice The longest job timeout governance can set.
@@ -241,7 +242,7 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
      */
     function _authorizeRequest(address requester, bytes32 anchorId, address patient) internal view virtual {
         if (requester == patient) return;
-        if (hasRole(HOSPITAL_ROLE, requester)) return;
+        if (hasRole(HOSPITAL_ROLE, requester) && _isActive(_consent(patient, requester))) return;
         revert NotAuthorizedRequester(anchorId, requester);
     }
 

@@ -145,6 +145,7 @@ export function logitInterval(logits: Iterable<number>, margin = 0.1): [number, 
   }
   if (!(lo <= hi)) throw new RangeError("logitInterval needs at least one logit");
   if (!(margin >= 0) || !Number.isFinite(margin)) throw new RangeError(`margin must be finite and >= 0, got ${margin}`);
-  const pad = Math.max((hi - lo) * margin, 1e-3);
+  // A single distinct logit still needs an interval of some width.
+  const pad = hi > lo ? (hi - lo) * margin : Math.max(Math.abs(lo) * margin, 1e-3);
   return [lo - pad, hi + pad];
 }

@@ -1,0 +1,381 @@
+/**
+ * CKKS engine benchmark: per-step medians and sizes for every parameter set and layout, checked against the
+ * protocol's targets, plus the WASM heap across 1,000-inference loops.
+ *
+ *   npx tsx scripts/bench-fhe.ts [--runs 20] [--heap-iterations 1000] [--json]
+ *
+ * The model is the committed heart model (13 features); tuples are drawn once from a fixed seed; the sigmoid
+ * polynomial is fitted on the logit range of the model's training data. Single-threaded: one WASM instance.
+ */
+import { readFileSync } from "node:fs";
+import { availableParallelism, cpus } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, InvalidArgumentError } from "commander";
+import { CkksEngine } from "../protocol/fhe/engine.js";
+import { chooseLayout, layoutCapacity, LAYOUTS, type Layout } from "../protocol/fhe/layouts.js";
+import { DEFAULT_PARAMETER_SET, PARAMETER_SET_NAMES, parameterSet, type ParameterSetName } from "../protocol/fhe/params.js";
+import { sealHeapBytes } from "../protocol/fhe/runtime.js";
+import { evaluateSigmoidPolynomial, fitSigmoidPolynomial, logistic, logitInterval, type SigmoidPolynomial } from "../protocol/fhe/sigmoid.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+const positiveInt = (min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`a whole number >= ${min}`);
+  return n;
+};
+
+const program = new Command()
+  .name("bench-fhe")
+  .description("Benchmark the CKKS engine: every parameter set and layout, linear and sigmoid-poly stages.")
+  .option("--runs <n>", "timed runs per step (the median is reported)", positiveInt(1), 20)
+  .option("--heap-iterations <n>", "inferences per heap-growth loop (0 skips the loops)", positiveInt(0), 1000)
+  .option("--sets <names>", `comma-separated parameter sets (default: all of ${PARAMETER_SET_NAMES.join(", ")})`)
+  .option("--json", "print one JSON document instead of Markdown")
+  .parse();
+const opts = program.opts<{ runs: number; heapIterations: number; sets?: string; json?: boolean }>();
+const sets = (opts.sets ? opts.sets.split(",") : PARAMETER_SET_NAMES) as ParameterSetName[];
+for (const name of sets) if (!PARAMETER_SET_NAMES.includes(name)) program.error(`error: unknown parameter set ${name}`);
+
+const TARGETS = {
+  uploadPerRecordSingle: 220_000,
+  uploadPerRecordPacked: 2_000,
+  result: 120_000,
+  defaultBundle: 5_000_000,
+  singleEvaluationMs: 35,
+  packedRecordsPerSecond: 5_000,
+};
+
+// ---------- inputs: the committed model, its training logits, seeded tuples ----------
+
+interface RawModel {
+  features: { name: string; mean: number; std: number }[];
+  server: { weights: number[]; bias: number };
+}
+const model = JSON.parse(readFileSync(join(ROOT, "models", "statlog-heart-logreg.v1.json"), "utf8")) as RawModel;
+const weights = model.server.weights;
+const bias = model.server.bias;
+const featureCount = weights.length;
+
+function trainingLogits(): number[] {
+  const lines = readFileSync(join(ROOT, "data", "statlog_heart.csv"), "utf8").trim().split(/\r?\n/);
+  const columns = lines[0]!.split(",");
+  const index = model.features.map((f) => columns.indexOf(f.name));
+  return lines.slice(1).map((line) => {
+    const row = line.split(",").map(Number);
+    return model.features.reduce((t, f, j) => t + weights[j]! * ((row[index[j]!]! - f.mean) / f.std), bias);
+  });
+}
+const logits = trainingLogits();
+const interval = logitInterval(logits);
+const polynomial = fitSigmoidPolynomial(interval, 3);
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const random = prng(20250101);
+/** Standard-normal-ish standardised values, clipped to ±3 (Irwin-Hall of 12 uniforms). */
+function tuple(): number[] {
+  return Array.from({ length: featureCount }, () => {
+    let s = -6;
+    for (let i = 0; i < 12; i++) s += random();
+    return Math.max(-3, Math.min(3, s));
+  });
+}
+const dot = (x: readonly number[]) => x.reduce((t, v, j) => t + v * weights[j]!, bias);
+
+// ---------- measurement helpers ----------
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Median wall time of fn over `runs` runs after one warm-up run; returns the last output too. */
+function time<T>(runs: number, fn: () => T): { ms: number; out: T } {
+  let out = fn();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    out = fn();
+    samples.push(performance.now() - start);
+  }
+  return { ms: median(samples), out };
+}
+
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+
+interface StageRow {
+  evaluationMs: number;
+  resultBytes: number;
+  decryptMs: number;
+  recordsPerSecond: number;
+  /** max |decrypted − expected|: T for linear, the plaintext polynomial for sigmoid-poly. */
+  maxError: number;
+  /** sigmoid-poly only: max |decrypted − σ(T)|. */
+  maxErrorVsSigmoid?: number;
+  bundleBytes: number;
+  keyGenerationMs: number;
+}
+
+interface LayoutRow {
+  parameterSet: ParameterSetName;
+  layout: Layout;
+  records: number;
+  encryptMs: number;
+  uploadBytes: number;
+  uploadBytesPerRecord: number;
+  linear: StageRow;
+  sigmoidPoly?: StageRow;
+}
+
+const binding = { jobId: "1", recordHash: `0x${"ab".repeat(32)}`, modelHash: `0x${"cd".repeat(32)}` };
+
+function benchLayout(engine: CkksEngine, layout: Layout): LayoutRow {
+  const name = engine.parameterSetName;
+  const records = layoutCapacity(layout, name);
+  const tuples = Array.from({ length: records }, tuple);
+  const expectedT = tuples.map(dot);
+  const withSigmoid = engine.params.depth >= 3;
+
+  const stage = (sigmoid: boolean): StageRow => {
+    progress(`  ${name} ${layout} ${sigmoid ? "sigmoid-poly" : "linear"}: key generation`);
+    const keyGen = time(opts.runs, () => engine.generateKeySetFor(layout, { sigmoid }));
+    const keySet = keyGen.out;
+    const keys = engine.openEvaluationKeys(keySet.keyBundle);
+    const cipher = engine.openSecretKey(keySet.secretKey);
+    try {
+      const record = cipher.encryptRecords(layout, tuples);
+      progress(`  ${name} ${layout} ${sigmoid ? "sigmoid-poly" : "linear"}: evaluation`);
+      const evaluation = time(opts.runs, () =>
+        sigmoid
+          ? engine.evaluateSigmoidPoly(keys, record, weights, bias, polynomial, binding)
+          : engine.evaluateLinearBatch(keys, record, weights, bias, binding),
+      );
+      const decrypt = time(opts.runs, () => cipher.decryptBatch(evaluation.out));
+      const values = decrypt.out.values;
+      const expected = sigmoid ? expectedT.map((t) => evaluateSigmoidPolynomial(polynomial, t)) : expectedT;
+      const row: StageRow = {
+        evaluationMs: evaluation.ms,
+        resultBytes: evaluation.out.length,
+        decryptMs: decrypt.ms,
+        recordsPerSecond: records / (evaluation.ms / 1000),
+        maxError: Math.max(...values.map((v, r) => Math.abs(v - expected[r]!))),
+        bundleBytes: keySet.keyBundle.length,
+        keyGenerationMs: keyGen.ms,
+      };
+      if (sigmoid) row.maxErrorVsSigmoid = Math.max(...values.map((v, r) => Math.abs(v - logistic(expectedT[r]!))));
+      return row;
+    } finally {
+      keys.dispose();
+      cipher.dispose();
+    }
+  };
+
+  const linear = stage(false);
+  const keySet = engine.generateKeySetFor(layout);
+  const cipher = engine.openSecretKey(keySet.secretKey);
+  let encrypt: { ms: number; out: Uint8Array };
+  try {
+    progress(`  ${name} ${layout}: encryption`);
+    encrypt = time(opts.runs, () => cipher.encryptRecords(layout, tuples));
+  } finally {
+    cipher.dispose();
+  }
+  const row: LayoutRow = {
+    parameterSet: name,
+    layout,
+    records,
+    encryptMs: encrypt.ms,
+    uploadBytes: encrypt.out.length,
+    uploadBytesPerRecord: encrypt.out.length / records,
+    linear,
+  };
+  if (withSigmoid) row.sigmoidPoly = stage(true);
+  return row;
+}
+
+interface HeapLoop {
+  parameterSet: ParameterSetName;
+  variant: string;
+  iterations: number;
+  heapBeforeBytes: number;
+  heapAfterBytes: number;
+  growthBytes: number;
+  msPerInference: number;
+}
+
+/** `iterations` full single-record inferences (encrypt, evaluate, decrypt) after a warm-up of 20. */
+function heapLoop(engine: CkksEngine, sigmoid: boolean, iterations: number): HeapLoop {
+  const keySet = engine.generateKeySetFor("single-record", { sigmoid });
+  const keys = engine.openEvaluationKeys(keySet.keyBundle);
+  const cipher = engine.openSecretKey(keySet.secretKey);
+  const x = tuple();
+  const once = () => {
+    const record = cipher.encryptRecords("single-record", [x]);
+    const result = sigmoid
+      ? engine.evaluateSigmoidPoly(keys, record, weights, bias, polynomial, binding)
+      : engine.evaluateLinearBatch(keys, record, weights, bias, binding);
+    return cipher.decryptBatch(result).values[0]!;
+  };
+  try {
+    for (let i = 0; i < 20; i++) once();
+    const before = sealHeapBytes()!;
+    const start = performance.now();
+    for (let i = 0; i < iterations; i++) {
+      once();
+      if (i % 100 === 99) progress(`  heap loop ${engine.parameterSetName} ${sigmoid ? "sigmoid-poly" : "linear"}: ${i + 1}/${iterations}`);
+    }
+    const ms = performance.now() - start;
+    const after = sealHeapBytes()!;
+    return {
+      parameterSet: engine.parameterSetName,
+      variant: `single-record ${sigmoid ? "sigmoid-poly" : "linear"}`,
+      iterations,
+      heapBeforeBytes: before,
+      heapAfterBytes: after,
+      growthBytes: after - before,
+      msPerInference: ms / iterations,
+    };
+  } finally {
+    keys.dispose();
+    cipher.dispose();
+  }
+}
+
+// ---------- run ----------
+
+const rows: LayoutRow[] = [];
+const heap: HeapLoop[] = [];
+const started = performance.now();
+for (const name of sets) {
+  progress(`${name}`);
+  const engine = await CkksEngine.create(name);
+  try {
+    for (const layout of LAYOUTS) rows.push(benchLayout(engine, layout));
+    if (opts.heapIterations > 0) {
+      heap.push(heapLoop(engine, false, opts.heapIterations));
+      if (engine.params.depth >= 3) heap.push(heapLoop(engine, true, opts.heapIterations));
+    }
+  } finally {
+    engine.dispose();
+  }
+}
+
+// ---------- targets ----------
+
+interface Check {
+  target: string;
+  measured: string;
+  pass: boolean;
+}
+const kb = (bytes: number) => `${(bytes / 1000).toFixed(1)} KB`;
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
+const checks: Check[] = [];
+const defaultLayout = chooseLayout(1, featureCount, DEFAULT_PARAMETER_SET);
+for (const row of rows) {
+  const id = `${row.parameterSet} ${row.layout}`;
+  if (row.layout === "single-record") {
+    checks.push({ target: `${id}: upload per record <= 220 KB`, measured: kb(row.uploadBytesPerRecord), pass: row.uploadBytesPerRecord <= TARGETS.uploadPerRecordSingle });
+    checks.push({ target: `${id}: server evaluation (linear) <= 35 ms`, measured: `${row.linear.evaluationMs.toFixed(1)} ms`, pass: row.linear.evaluationMs <= TARGETS.singleEvaluationMs });
+    if (row.sigmoidPoly) {
+      checks.push({ target: `${id}: server evaluation (linear+sigmoid-poly) <= 35 ms`, measured: `${row.sigmoidPoly.evaluationMs.toFixed(1)} ms`, pass: row.sigmoidPoly.evaluationMs <= TARGETS.singleEvaluationMs });
+    }
+  } else {
+    checks.push({ target: `${id}: upload per record (amortized, ${row.records} records) <= 2 KB`, measured: kb(row.uploadBytesPerRecord), pass: row.uploadBytesPerRecord <= TARGETS.uploadPerRecordPacked });
+    for (const [stageName, stage] of [["linear", row.linear], ["linear+sigmoid-poly", row.sigmoidPoly]] as const) {
+      if (!stage) continue;
+      checks.push({ target: `${id}: >= 5,000 records/s on one core (${stageName})`, measured: `${Math.round(stage.recordsPerSecond).toLocaleString("en-US")}/s`, pass: stage.recordsPerSecond >= TARGETS.packedRecordsPerSecond });
+    }
+  }
+  for (const [stageName, stage] of [["linear", row.linear], ["sigmoid-poly", row.sigmoidPoly]] as const) {
+    if (!stage) continue;
+    checks.push({ target: `${id}: result (${stageName}) <= 120 KB`, measured: kb(stage.resultBytes), pass: stage.resultBytes <= TARGETS.result });
+  }
+  if (row.layout === defaultLayout) {
+    const isDefault = row.parameterSet === DEFAULT_PARAMETER_SET;
+    checks.push({
+      target: `${id}${isDefault ? " (default)" : ""}: evaluation-key bundle (linear) <= 5 MB`,
+      measured: mb(row.linear.bundleBytes),
+      pass: row.linear.bundleBytes <= TARGETS.defaultBundle,
+    });
+    if (row.sigmoidPoly) {
+      checks.push({ target: `${id}: evaluation-key bundle (sigmoid-poly, + relinearization keys) <= 5 MB`, measured: mb(row.sigmoidPoly.bundleBytes), pass: row.sigmoidPoly.bundleBytes <= TARGETS.defaultBundle });
+    }
+  }
+}
+for (const loop of heap) {
+  checks.push({ target: `${loop.parameterSet} ${loop.variant}: WASM heap growth over ${loop.iterations} inferences <= 5 MB`, measured: mb(loop.growthBytes), pass: loop.growthBytes <= 5_000_000 });
+}
+
+const environment = {
+  node: process.version,
+  cpu: cpus()[0]?.model ?? "unknown",
+  cores: availableParallelism(),
+  runs: opts.runs,
+  sigmoidInterval: interval,
+  sigmoidPolynomial: polynomial,
+  trainingLogitRange: [Math.min(...logits), Math.max(...logits)],
+  features: featureCount,
+  totalSeconds: 0,
+};
+environment.totalSeconds = Math.round((performance.now() - started) / 1000);
+
+if (opts.json) {
+  console.log(JSON.stringify({ environment, rows, heap, checks }, null, 2));
+} else {
+  const f1 = (ms: number) => ms.toFixed(ms < 10 ? 2 : 1);
+  const out: string[] = [];
+  out.push(`Node ${environment.node}, ${environment.cpu}, one core; medians of ${opts.runs} runs; ${featureCount} features (heart model).`);
+  out.push(
+    `Sigmoid polynomial: degree 3 on [${interval.map((v) => v.toFixed(2)).join(", ")}] (training logits ${environment.trainingLogitRange.map((v) => v.toFixed(2)).join("..")} + 10%), ` +
+      `max |p − σ| on the interval ${polynomial.maxError.toExponential(2)}.`,
+  );
+  out.push("");
+  for (const name of sets) {
+    const p = parameterSet(name);
+    out.push(`### ${name} (N=${p.polyModulusDegree}, ${p.coeffModulusBits.join("+")} bits, ${p.securityBits}-bit security, depth ${p.depth}, ${p.slots} slots)`);
+    out.push("");
+    out.push("| layout | records | stage | key gen ms | bundle | encrypt ms | upload | upload/record | evaluate ms | records/s | result | decrypt ms | max error |");
+    out.push("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (const row of rows.filter((r) => r.parameterSet === name)) {
+      for (const [stageName, stage] of [["linear", row.linear], ["sigmoid-poly", row.sigmoidPoly]] as const) {
+        if (!stage) continue;
+        const error = stageName === "linear"
+          ? `${stage.maxError.toExponential(1)} (T)`
+          : `${stage.maxError.toExponential(1)} (poly), ${stage.maxErrorVsSigmoid!.toExponential(1)} (σ)`;
+        out.push(
+          `| ${row.layout} | ${row.records} | ${stageName} | ${f1(stage.keyGenerationMs)} | ${mb(stage.bundleBytes)} | ${f1(row.encryptMs)} | ${kb(row.uploadBytes)} | ` +
+            `${row.uploadBytesPerRecord >= 10_000 ? kb(row.uploadBytesPerRecord) : `${Math.round(row.uploadBytesPerRecord)} B`} | ${f1(stage.evaluationMs)} | ` +
+            `${Math.round(stage.recordsPerSecond).toLocaleString("en-US")} | ${kb(stage.resultBytes)} | ${f1(stage.decryptMs)} | ${error} |`,
+        );
+      }
+    }
+    out.push("");
+  }
+  if (heap.length > 0) {
+    out.push("WASM heap (node-seal's exported memory, `sealHeapBytes()`), full inferences (encrypt, evaluate, decrypt) after 20 warm-up runs:");
+    out.push("");
+    out.push("| parameter set | variant | inferences | heap before | heap after | growth | ms/inference |");
+    out.push("|---|---|---:|---:|---:|---:|---:|");
+    for (const loop of heap) {
+      out.push(`| ${loop.parameterSet} | ${loop.variant} | ${loop.iterations} | ${mb(loop.heapBeforeBytes)} | ${mb(loop.heapAfterBytes)} | ${mb(loop.growthBytes)} | ${f1(loop.msPerInference)} |`);
+    }
+    out.push("");
+  }
+  out.push("| target | measured | |");
+  out.push("|---|---:|---|");
+  for (const c of checks) out.push(`| ${c.target} | ${c.measured} | ${c.pass ? "pass" : "**FAIL**"} |`);
+  out.push("");
+  out.push(`Total ${environment.totalSeconds} s.`);
+  console.log(out.join("\n"));
+}
