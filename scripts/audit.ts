@@ -71,7 +71,7 @@ try {
   } else {
     console.log(jobs.map(describe).join("\n\n") || "no jobs");
     const counts = jobs.reduce<Record<string, number>>((acc, j) => ({ ...acc, [j.status]: (acc[j.status] ?? 0) + 1 }), {});
-    console.log(`\n${jobs.length} jobs: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ") || "none"}; ${jobs.filter((j) => j.conflicts.length > 0).length} with conflicts`);
+    console.log(`\n${jobs.length} job${jobs.length === 1 ? "" : "s"}: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ") || "none"}; ${jobs.filter((j) => j.conflicts.length > 0).length} with conflicts`);
   }
 } catch (err) {
   console.error(`audit failed: ${(err as Error).message}`);
