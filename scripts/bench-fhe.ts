@@ -252,6 +252,24 @@ function heapLoop(engine: CkksEngine, sigmoid: boolean, iterations: number): Hea
   }
 }
 
+/** Runs evaluations for `ms` so V8 has tiered the WASM up and SEAL's memory pool is warm before anything is timed. */
+function warmUp(engine: CkksEngine, ms: number): void {
+  const keySet = engine.generateKeySetFor("packed-records", { sigmoid: engine.params.depth >= 3 });
+  const keys = engine.openEvaluationKeys(keySet.keyBundle);
+  const cipher = engine.openSecretKey(keySet.secretKey);
+  try {
+    const record = cipher.encryptRecords("packed-records", [tuple(), tuple()]);
+    const end = performance.now() + ms;
+    while (performance.now() < end) {
+      cipher.decryptBatch(engine.evaluateLinearBatch(keys, record, weights, bias, binding));
+      if (engine.params.depth >= 3) engine.evaluateSigmoidPoly(keys, record, weights, bias, polynomial, binding);
+    }
+  } finally {
+    keys.dispose();
+    cipher.dispose();
+  }
+}
+
 // ---------- run ----------
 
 const rows: LayoutRow[] = [];
@@ -261,6 +279,7 @@ for (const name of sets) {
   progress(`${name}`);
   const engine = await CkksEngine.create(name);
   try {
+    warmUp(engine, 3000);
     for (const layout of LAYOUTS) rows.push(benchLayout(engine, layout));
     if (opts.heapIterations > 0) {
       heap.push(heapLoop(engine, false, opts.heapIterations));

@@ -13,7 +13,7 @@ import type {
 import { z } from "zod";
 import { decodeEnvelope, encodeEnvelope, EnvelopeError, requireSection, type Envelope } from "../envelope.js";
 import { linearResultBound, MAX_ABS_RESULT_VALUE, MAX_ABS_TUPLE_VALUE } from "./bounds.js";
-import { lastLevelPrime, linearStage, NEGLIGIBLE_WEIGHT, polynomialDepth, polynomialStage, type SealKit } from "./circuits.js";
+import { lastLevelPrime, linearStage, NEGLIGIBLE_WEIGHT, PlaintextCache, polynomialDepth, polynomialStage, type SealKit } from "./circuits.js";
 import { FheError, sealStep, type FheErrorCode } from "./errors.js";
 import { layoutCapacity, layoutRotationSteps, RECORD_STRIDE, resultSlot, type Layout } from "./layouts.js";
 import { PARAMETER_SET_NAMES, parameterSet, type CkksParameterSet, type ParameterSetName } from "./params.js";
@@ -139,7 +139,10 @@ const MAX_ABS_NORMALISED_LOGIT = 1e5;
 export interface KeySet {
   /** Stays on the patient's device. */
   secretKey: Uint8Array;
-  /** Public key and evaluation (Galois) keys: uploaded, hashed, and registered on-chain. */
+  /**
+   * Public key and evaluation keys (Galois keys for the rotation layouts, relinearization keys for the sigmoid
+   * variant): uploaded, hashed, and registered on-chain.
+   */
   keyBundle: Uint8Array;
 }
 
@@ -208,6 +211,11 @@ interface JobInput {
 export class CkksEngine {
   private readonly kit: SealKit;
   private readonly limits: ReturnType<typeof sealSizeLimits>;
+  /**
+   * Encoded model constants (weights, bias, polynomial coefficients) reused across jobs of the same model: up to 64
+   * plaintexts, at most 64 x 256 KiB = 16 MiB of WASM heap at N=8192, released by `dispose`.
+   */
+  private readonly plaintexts = new PlaintextCache(64);
 
   private constructor(
     readonly seal: Seal,
@@ -217,7 +225,7 @@ export class CkksEngine {
     private readonly encoder: CKKSEncoder,
     private readonly evaluator: Evaluator,
   ) {
-    this.kit = { seal, context, encoder, evaluator, params };
+    this.kit = { seal, context, encoder, evaluator, params, plaintexts: this.plaintexts };
     this.limits = sealSizeLimits(params.polyModulusDegree, params.coeffModulusBits.length);
   }
 
@@ -242,12 +250,13 @@ export class CkksEngine {
   }
 
   dispose(): void {
+    this.plaintexts.dispose();
     for (const handle of [this.evaluator, this.encoder, this.context]) if (!handle.isDeleted()) handle.delete();
   }
 
   /** A fresh key set. Galois keys only for the rotation steps the layout needs (all steps would be ~24 MiB). */
   generateKeySet(galoisSteps: readonly number[] = LINEAR_ROTATION_STEPS): KeySet {
-    return this.makeKeySet(galoisSteps, false);
+    return this.makeKeySet(galoisSteps, { galoisSection: "always", relinearization: false });
   }
 
   /**
@@ -257,10 +266,13 @@ export class CkksEngine {
    */
   generateKeySetFor(layout: Layout, options: LayoutKeyOptions = {}): KeySet {
     if (options.sigmoid) this.requireSigmoidDepth(1);
-    return this.makeKeySet(layoutRotationSteps(layout), options.sigmoid === true);
+    return this.makeKeySet(layoutRotationSteps(layout), { galoisSection: "when-steps", relinearization: options.sigmoid === true });
   }
 
-  private makeKeySet(galoisSteps: readonly number[], relinearization: boolean): KeySet {
+  private makeKeySet(
+    galoisSteps: readonly number[],
+    { galoisSection, relinearization }: { galoisSection: "always" | "when-steps"; relinearization: boolean },
+  ): KeySet {
     const { seal } = this;
     return withScope((scope) => {
       const keygen = scope.track(new seal.KeyGenerator(this.context));
@@ -269,7 +281,7 @@ export class CkksEngine {
       // Seeded ("serializable") keys store half their randomness as a seed: about half the upload.
       const publicKey = scope.track(keygen.createPublicKeySerializable()).saveToArray(zstd) as Uint8Array;
       const sections: [string, Uint8Array][] = [["publicKey", publicKey]];
-      if (galoisSteps.length > 0) {
+      if (galoisSection === "always" || galoisSteps.length > 0) {
         const galois = scope.track(keygen.createGaloisKeysSerializableWithSteps(Int32Array.from(galoisSteps))).saveToArray(zstd) as Uint8Array;
         sections.push(["galoisKeys", galois]);
       }
@@ -469,12 +481,12 @@ export class CkksEngine {
     binding: ResultBinding,
   ): Uint8Array {
     const job = this.openJob(recordBytes);
+    checkModel(weights, bias, job.header.values);
     if (job.layout === "single-record") {
       this.requireGaloisSteps(keys, job.layout);
       // A view on the caller's keys, not an owner: never disposed here.
       return this.evaluateLinear(new EvaluationKeys(keys.galoisKeys!, keys.galoisSteps), recordBytes, weights, bias, binding);
     }
-    checkModel(weights, bias, job.header.values);
     this.requireGaloisSteps(keys, job.layout);
     return this.runJob(keys, job, weights, bias, undefined, this.batchResultHeader(job, "linear", binding));
   }
@@ -505,6 +517,9 @@ export class CkksEngine {
     const [a, b] = polynomial.interval;
     const normalisedWeights = weights.map((w) => (2 * w) / (b - a));
     const normalisedBias = (2 * bias - a - b) / (b - a);
+    if (!normalisedWeights.some((w) => Math.abs(w) >= NEGLIGIBLE_WEIGHT)) {
+      throw new FheError("ParameterMismatch", `interval [${a}, ${b}] is so wide that every weight vanishes in u = (2T − a − b)/(b − a)`);
+    }
     const uBound = linearResultBound(normalisedWeights, normalisedBias);
     if (!(uBound <= MAX_ABS_NORMALISED_LOGIT)) {
       throw new FheError("ParameterMismatch", `interval [${a}, ${b}] is too narrow for this model: |u| can reach ${uBound.toExponential(2)}`);
@@ -607,16 +622,11 @@ export class CkksEngine {
         return ct;
       });
       return sealStep(seal, "EvaluationError", polynomial ? "sigmoid-poly stage failed" : "linear stage failed", () => {
-        let weightVector: Float64Array | readonly number[] = weights;
-        if (job.layout !== "feature-major") {
-          const vector = new Float64Array(this.params.slots);
-          for (let r = 0; r < job.records; r++) weights.forEach((w, j) => (vector[r * RECORD_STRIDE + j] = w));
-          weightVector = vector;
-        }
         let out = linearStage(kit, scope, {
           inputs,
           layout: job.layout === "feature-major" ? "feature-major" : "rotation",
-          weights: weightVector,
+          weights,
+          records: job.records,
           bias,
           resultScale: polynomial ? undefined : 2 ** this.params.batchResultScaleBits,
           galoisKeys: keys.galoisKeys,

@@ -46,14 +46,15 @@ export function resultSlot(layout: Layout, record: number): number {
 /**
  * Picks the layout for a job of `recordCount` tuples of `featureCount` values (one patient's records).
  *
- * Measured on one core (ckks-n8192-d3, 13 features, `scripts/bench-fhe.ts`, see docs/fhe.md):
- *   single-record   upload 1 ciphertext (~206 KB), server ~22 ms, Galois keys ~4.2 MB
- *   packed-records  upload 1 ciphertext for up to 256 records, server ~26 ms whatever the count
- *   feature-major   upload n ciphertexts (13 x ~206 KB) for up to 4096 records, server ~30 ms, no Galois keys
- * so for 2..capacity records packing costs one upload where feature-major costs n, at about the same server
- * time; past the packed capacity feature-major holds the job in n ciphertexts (13 x 206 KB / 4096 records is
- * ~650 B per record). With a single feature the two are the same single ciphertext and feature-major needs no
- * rotations and no Galois keys, so it wins. One record keeps the single-record layout the protocol started with.
+ * Measured on one core (ckks-n8192-d3, 13 features, medians of `scripts/bench-fhe.ts`, see docs/fhe.md):
+ *   single-record   upload 1 ciphertext (206 KB) per record, server 22 ms, Galois keys (bundle 4.5 MB)
+ *   packed-records  upload 1 ciphertext (206 KB) for up to 256 records, server 22 ms whatever the count
+ *   feature-major   upload n ciphertexts (13 x 206 KB = 2.7 MB) for up to 4096 records, server 25 ms, no Galois
+ *                   keys (bundle 0.26 MB)
+ * So from 2 to 256 records packing costs one upload where feature-major costs n, at the same server time; past 256
+ * feature-major holds the job in n ciphertexts (654 B per record when full). With a single feature both are one
+ * ciphertext and feature-major needs no rotations and no Galois keys, so it wins. One record keeps the
+ * single-record layout the protocol started with (and its result format).
  * More than `slots` records do not fit one job: split them.
  */
 export function chooseLayout(recordCount: number, featureCount: number, name: ParameterSetName = DEFAULT_PARAMETER_SET): Layout {

@@ -2,10 +2,10 @@
  * A look at SEAL-serialised bytes before SEAL parses them.
  *
  * SEAL decompresses a zstd section into the WASM heap before it checks what it decompressed, and that heap never
- * shrinks: a few hundred kilobytes of crafted zstd (RLE blocks) could expand to gigabytes and leave a coprocessor's
- * worker with a 4 GB heap, or kill it. So every SEAL object we load first passes this check, which bounds the
- * decompressed size from the block headers alone (no decompression) and refuses anything larger than the object
- * can legitimately be under the parameter set.
+ * shrinks: a few kilobytes of crafted zstd (RLE blocks) can expand to hundreds of megabytes and leave a
+ * coprocessor's worker with that heap for good, or kill it. So every SEAL object we load first passes this check,
+ * which reads the frame's declared size and block headers (no decompression) and refuses anything larger than the
+ * object can legitimately be under the parameter set.
  *
  * Layout (SEAL 4.x, little-endian): a 16-byte header
  *   magic u16 = 0xA15E | header size u8 = 16 | version major u8 = 4 | minor u8 | compression u8 | reserved u16 | size u64
@@ -42,7 +42,13 @@ export function sealBytesProblem(bytes: Uint8Array, maxRawBytes: number): string
   return zstdProblem(bytes, view, SEAL_HEADER_BYTES, maxRawBytes);
 }
 
-/** Walks one zstd frame's block headers, bounding its decompressed size; the frame must end the bytes exactly. */
+/**
+ * Checks one zstd frame: it must declare its content size (SEAL's frames always do: single segment, 4-byte size),
+ * that size must fit the object, and the block headers must be well-formed and end the bytes exactly. The zstd
+ * decoder refuses to produce more than a frame declares (measured: RLE blocks beyond the declared size fail at once,
+ * with no heap growth), so the declared size bounds what SEAL inflates. Without this check a 3 KB frame declaring
+ * and holding 100 MiB of RLE blocks grew the WASM heap from 17 MB to 620 MB for good.
+ */
 function zstdProblem(bytes: Uint8Array, view: DataView, start: number, maxRawBytes: number): string | undefined {
   let at = start;
   const need = (n: number): boolean => at + n <= bytes.length;
@@ -54,27 +60,22 @@ function zstdProblem(bytes: Uint8Array, view: DataView, start: number, maxRawByt
   const checksum = (descriptor >> 2) & 1;
   if ((descriptor >> 3) & 1) return "zstd frame header has its reserved bit set";
   if ((descriptor & 3) !== 0) return "zstd frame uses a dictionary";
-  let windowSize = Number.POSITIVE_INFINITY;
   if (!singleSegment) {
     if (!need(1)) return "zstd frame header is truncated";
-    const wd = bytes[at++]!;
-    const base = 2 ** (10 + (wd >> 3));
-    windowSize = base + (base / 8) * (wd & 7);
+    at++; // window descriptor
   }
   const fcsBytes = fcsFlag === 0 ? singleSegment : [0, 2, 4, 8][fcsFlag]!;
+  if (fcsBytes === 0) return "zstd frame does not declare its content size";
   if (!need(fcsBytes)) return "zstd frame header is truncated";
-  if (fcsBytes > 0) {
-    let contentSize: number;
-    if (fcsBytes === 1) contentSize = bytes[at]!;
-    else if (fcsBytes === 2) contentSize = view.getUint16(at, true) + 256;
-    else if (fcsBytes === 4) contentSize = view.getUint32(at, true);
-    else contentSize = Number(view.getBigUint64(at, true));
-    if (contentSize > maxRawBytes) return `zstd frame declares ${contentSize} bytes, above the ${maxRawBytes} this object can take`;
-    if (singleSegment) windowSize = contentSize;
-  }
+  let contentSize: number;
+  if (fcsBytes === 1) contentSize = bytes[at]!;
+  else if (fcsBytes === 2) contentSize = view.getUint16(at, true) + 256;
+  else if (fcsBytes === 4) contentSize = view.getUint32(at, true);
+  else contentSize = Number(view.getBigUint64(at, true));
+  if (contentSize > maxRawBytes) return `zstd frame declares ${contentSize} bytes, above the ${maxRawBytes} this object can take`;
   at += fcsBytes;
-  const blockMax = Math.min(ZSTD_MAX_BLOCK, windowSize);
-  let bound = 0;
+  // Raw and RLE blocks state their regenerated size: together they may not exceed the declared size.
+  let stated = 0;
   for (;;) {
     if (!need(3)) return "zstd block header is truncated";
     const header = bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16);
@@ -83,20 +84,13 @@ function zstdProblem(bytes: Uint8Array, view: DataView, start: number, maxRawByt
     const type = (header >> 1) & 3;
     const blockSize = header >>> 3;
     if (type === 3) return "zstd block of reserved type";
+    if (blockSize > ZSTD_MAX_BLOCK) return "zstd block larger than the format allows";
     if (type === 0 || type === 1) {
-      // raw: blockSize bytes copied; RLE: one byte repeated blockSize times
-      if (blockSize > blockMax) return "zstd block larger than the frame allows";
-      bound += blockSize;
-      at += type === 0 ? blockSize : 1;
-    } else {
-      if (blockSize > ZSTD_MAX_BLOCK) return "zstd compressed block larger than the format allows";
-      bound += blockMax;
-      at += blockSize;
+      stated += blockSize;
+      if (stated > contentSize) return `zstd blocks would expand beyond the ${contentSize} bytes the frame declares`;
     }
+    at += type === 1 ? 1 : blockSize;
     if (at > bytes.length) return "zstd block runs past the end of the section";
-    // Every block but the last of a valid frame regenerates the maximum, so this bound exceeds the true size by
-    // at most one block.
-    if (bound > maxRawBytes + ZSTD_MAX_BLOCK) return `zstd frame can expand beyond the ${maxRawBytes} bytes this object can take`;
     if (last) break;
   }
   if (checksum) at += 4;
@@ -120,7 +114,8 @@ export function sealSizeLimits(polyModulusDegree: number, primes: number): {
     ciphertext: 2 * poly(dataPrimes) + slack,
     secretKey: poly(primes) + slack,
     publicKey,
-    // one public-key-sized ciphertext per data prime, per key
-    keySwitchingKeys: (keys) => keys * dataPrimes * publicKey + slack,
+    // one public-key-sized ciphertext per data prime, per key; Galois keys also list every possible element
+    // (up to N entries of 8 bytes, empty or not)
+    keySwitchingKeys: (keys) => keys * dataPrimes * publicKey + polyModulusDegree * 8 + slack,
   };
 }

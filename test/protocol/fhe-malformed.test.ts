@@ -65,8 +65,8 @@ function sealBlob(payload: Uint8Array, mode = 2, size?: number): Uint8Array {
 }
 
 /**
- * A zstd "bomb": a single-segment frame that declares a plausible content size, then RLE blocks of 128 KiB each
- * (4 bytes apiece). 2,000 blocks are 8 KB of input and 256 MiB of output.
+ * A zstd "bomb": a single-segment frame that declares a content size (by default a plausible one), then RLE blocks
+ * of 128 KiB each (4 bytes apiece). 2,000 blocks are 8 KB of input and 256 MiB of output.
  */
 function zstdBomb(blocks: number, declaredSize = 262_322): Uint8Array {
   const out = new Uint8Array(4 + 1 + 4 + blocks * 4);
@@ -83,6 +83,16 @@ function zstdBomb(blocks: number, declaredSize = 262_322): Uint8Array {
     out[at + 2] = (header >> 16) & 0xff;
     out[at + 3] = 0x41;
   }
+  return out;
+}
+
+/** The same frame with a window descriptor instead of a declared content size. */
+function withoutContentSize(frame: Uint8Array): Uint8Array {
+  const out = new Uint8Array(frame.length - 3);
+  out.set(frame.subarray(0, 4));
+  out[4] = 0b0000_0000; // no FCS, not single segment
+  out[5] = 0x38; // window descriptor: 2^17
+  out.set(frame.subarray(9), 6);
   return out;
 }
 
@@ -255,6 +265,9 @@ describe("CkksEngine refuses malformed inputs of every layout with named FheErro
       ["Galois keys as the ciphertext", encodeEnvelope("record", base, [["ciphertext", decodeEnvelope(rotation.keyBundle, "key-bundle").sections.get("galoisKeys")!]]), "MalformedRecord", /can take|declares/],
       ["zstd bomb", encodeEnvelope("record", base, [["ciphertext", sealBlob(zstdBomb(2000))]]), "MalformedRecord", /expand/],
       ["zstd bomb, huge declared size", encodeEnvelope("record", base, [["ciphertext", sealBlob(zstdBomb(4, 2 ** 31))]]), "MalformedRecord", /declares/],
+      // Consistent with what it declares: 3.2 KB that SEAL alone would inflate to 100 MiB (measured: +600 MB of heap).
+      ["zstd bomb, declared size honest", encodeEnvelope("record", base, [["ciphertext", sealBlob(zstdBomb(800, 800 * 131_072))]]), "MalformedRecord", /declares/],
+      ["zstd frame without a content size", encodeEnvelope("record", base, [["ciphertext", sealBlob(withoutContentSize(zstdBomb(3)))]]), "MalformedRecord", /does not declare/],
       ["fm: zstd bomb in the last feature", encodeEnvelope("record", fmBase, [...fmSections.slice(0, 3), ["feature-3", sealBlob(zstdBomb(2000))]]), "MalformedRecord", /expand/],
       ["zlib compression", encodeEnvelope("record", base, [["ciphertext", sealBlob(ct.subarray(16), 1)]]), "MalformedRecord", /compression/],
       ["unknown compression", encodeEnvelope("record", base, [["ciphertext", sealBlob(ct.subarray(16), 7)]]), "MalformedRecord", /compression/],
