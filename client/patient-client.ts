@@ -3,7 +3,18 @@ import type { Signer } from "ethers";
 import { connectPmhe, jobIdFromReceipt, JobStatus, type PmheContract } from "../protocol/chain.js";
 import type { CkksEngine, KeySet, PatientCipher } from "../protocol/fhe/engine.js";
 import { contentHash, type Hash } from "../protocol/hash.js";
-import { buildTuple, modelHash as hashOfModel, finalPrediction, ReadingError, roundCount, type Model, type Reading } from "../protocol/model.js";
+import {
+  buildTuple,
+  finalPrediction,
+  isFinalRound,
+  modelHash as hashOfModel,
+  ReadingError,
+  roundCount,
+  roundInput,
+  serverStage,
+  type Model,
+  type Reading,
+} from "../protocol/model.js";
 import { PredictionExpiredError, PredictionFailedError, PredictionTimeoutError, ResultVerificationError } from "./errors.js";
 
 export interface PatientClientOptions {
@@ -16,6 +27,13 @@ export interface PatientClientOptions {
   pollIntervalMs?: number;
 }
 
+export interface RoundJob {
+  round: number;
+  jobId: Hash;
+  recordHash: Hash;
+  resultHash: Hash;
+}
+
 export interface PredictionResult {
   jobId: Hash;
   recordHash: Hash;
@@ -25,6 +43,8 @@ export interface PredictionResult {
   /** sigmoid(T): the second client stage of the interaction protocol. */
   probability: number;
   predictedClass: 0 | 1;
+  /** For multi-round models, every round's job (the top-level ids are the final round's). */
+  rounds?: RoundJob[];
 }
 
 /**
@@ -61,9 +81,12 @@ export class PatientClient {
 
   /** First client stage: readings → standardised tuple → CKKS ciphertext → blob store → anchored on-chain. */
   async submitReading(model: Model, reading: Reading): Promise<Hash> {
-    if (roundCount(model) !== 1) throw new ReadingError(`model ${model.name} has ${roundCount(model)} rounds; submit it round by round`);
-    const tuple = buildTuple(model, reading);
-    const record = this.cipher.encryptTuple(tuple);
+    if (roundCount(model) !== 1) throw new ReadingError(`model ${model.name} has ${roundCount(model)} rounds; use predict(), which drives every round`);
+    return this.anchorRecordBlob(this.cipher.encryptTuple(buildTuple(model, reading)));
+  }
+
+  /** Uploads an encrypted record and anchors its hash under the patient's current key version. */
+  private async anchorRecordBlob(record: Uint8Array): Promise<Hash> {
     const recordHash = await this.options.blobs.put(record);
     await (await this.contract.anchorRecord(recordHash)).wait();
     return recordHash;
@@ -111,7 +134,7 @@ export class PatientClient {
     if (!bytes) throw new ResultVerificationError(jobId, `blob store has no result ${resultHash}`);
     const actual = contentHash(bytes);
     if (actual !== resultHash) throw new ResultVerificationError(jobId, `blob hashes to ${actual}, chain committed ${resultHash}`);
-    const header = engine.readResultHeader(bytes);
+    const header = engine.readJobResultHeader(bytes);
     if (
       header.jobId !== jobId ||
       header.recordHash !== job.recordHash.toLowerCase() ||
@@ -130,10 +153,36 @@ export class PatientClient {
 
   /** The whole path for one reading: encrypt, upload, anchor, request, wait, fetch, verify, decrypt. */
   async predict(model: Model, reading: Reading, options: { timeoutMs?: number } = {}): Promise<PredictionResult> {
+    if (roundCount(model) > 1) return this.predictRounds(model, reading, options);
     const recordHash = await this.submitReading(model, reading);
     const { jobId, blockNumber } = await this.requestPrediction(recordHash, hashOfModel(model));
     await this.waitForResult(jobId, blockNumber, options.timeoutMs);
     const { bytes, resultHash } = await this.fetchVerifiedResult(jobId);
     return { jobId, recordHash, resultHash, ...this.decryptPrediction(model, bytes) };
+  }
+
+  /**
+   * The interaction protocol over several rounds: each round is its own on-chain job. The server evaluates the
+   * round's linear stage (h dot products over the tuple, replicated into h blocks of one ciphertext); this device
+   * decrypts the h values, applies the round's activation and standardisation, re-encrypts and submits the next
+   * round; the final round's T goes through the sigmoid here, as in the one-round case.
+   */
+  private async predictRounds(model: Model, reading: Reading, options: { timeoutMs?: number }): Promise<PredictionResult> {
+    const modelHash = hashOfModel(model);
+    const rounds: RoundJob[] = [];
+    let tuple = roundInput(model, 0, reading);
+    for (let round = 0; ; round++) {
+      const rows = serverStage(model, round).weights.length;
+      const record = this.cipher.encryptRecords("packed-records", Array.from({ length: rows }, () => tuple), { round });
+      const recordHash = await this.anchorRecordBlob(record);
+      const { jobId, blockNumber } = await this.requestPrediction(recordHash, modelHash);
+      await this.waitForResult(jobId, blockNumber, options.timeoutMs);
+      const { bytes, resultHash } = await this.fetchVerifiedResult(jobId);
+      rounds.push({ round, jobId, recordHash, resultHash });
+      const { values } = this.cipher.decryptBatch(bytes);
+      if (values.length !== rows) throw new ResultVerificationError(jobId, `round ${round} returned ${values.length} values, expected ${rows}`);
+      if (isFinalRound(model, round)) return { jobId, recordHash, resultHash, rounds, ...finalPrediction(model, values[0]!) };
+      tuple = roundInput(model, round + 1, values);
+    }
   }
 }

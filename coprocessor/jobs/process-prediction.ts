@@ -2,7 +2,8 @@ import { FheError, type FheErrorCode } from "../../protocol/fhe/errors.js";
 import type { CkksEngine } from "../../protocol/fhe/engine.js";
 import { FailureReason, PermanentJobError, type FailureReasonName } from "../../protocol/failure-reasons.js";
 import { contentHash, type Hash } from "../../protocol/hash.js";
-import { ModelFormatError, parseModelBytes, roundCount, type Model } from "../../protocol/model.js";
+import { ModelFormatError, parseModelBytes, type Model } from "../../protocol/model.js";
+import { evaluateModelStage } from "./evaluate-stage.js";
 import { JobStatus, type JobChain } from "./job-chain.js";
 
 /** What a queue job carries: only the on-chain id. Everything else is read from the chain, the source of truth. */
@@ -71,24 +72,12 @@ export async function evaluatePrediction(deps: PredictionDeps, jobId: Hash): Pro
   const keyBundle = await fetchVerified(deps.blobs, job.keyBundleHash, "KeyBundleBlobMissing", "KeyBundleHashMismatch");
   const recordBytes = await fetchVerified(deps.blobs, job.recordHash, "RecordBlobMissing", "RecordHashMismatch");
 
-  if (roundCount(model) !== 1) {
-    throw new PermanentJobError("MalformedModel", `model has ${roundCount(model)} rounds; this worker evaluates single-round models`);
-  }
   if (model.fhe.parameterSet !== deps.engine.parameterSetName) {
     throw new PermanentJobError("ParameterMismatch", `model wants ${model.fhe.parameterSet}, this worker runs ${deps.engine.parameterSetName}`);
   }
   try {
-    const keys = deps.engine.openKeyBundle(keyBundle);
-    try {
-      const resultBytes = deps.engine.evaluateLinear(keys, recordBytes, model.server.weights, model.server.bias, {
-        jobId,
-        recordHash: job.recordHash,
-        modelHash: job.modelHash,
-      });
-      return { resultBytes };
-    } finally {
-      keys.dispose();
-    }
+    const binding = { jobId, recordHash: job.recordHash, modelHash: job.modelHash };
+    return { resultBytes: evaluateModelStage(deps.engine, keyBundle, recordBytes, model, binding) };
   } catch (err) {
     if (err instanceof FheError) throw new PermanentJobError(FHE_TO_REASON[err.code], err.message, { cause: err });
     throw err;

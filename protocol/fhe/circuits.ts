@@ -126,6 +126,11 @@ export interface LinearPlan {
   readonly layout: "rotation" | "feature-major";
   /** One weight per feature (per input for feature-major). */
   readonly weights: readonly number[];
+  /**
+   * Rotation layout only: block r gets its own weight row and bias instead of `weights`/`bias`. With the same
+   * tuple in every block this computes h dot products over one tuple (a hidden layer) in one pass, at no extra level.
+   */
+  readonly rows?: { readonly weights: readonly (readonly number[])[]; readonly biases: readonly number[] };
   /** Rotation layouts: records in the job (the weights repeat at 16r + j for each). */
   readonly records: number;
   readonly bias: number;
@@ -171,10 +176,11 @@ export function linearStage(kit: SealKit, scope: SealScope, plan: LinearPlan): C
     acc = first;
     const vector = () => {
       const v = new Float64Array(params.slots);
-      for (let r = 0; r < plan.records; r++) v.set(plan.weights, r * RECORD_STRIDE);
+      for (let r = 0; r < plan.records; r++) v.set(plan.rows?.weights[r] ?? plan.weights, r * RECORD_STRIDE);
       return v;
     };
-    const w = encodeFor(kit, scope, vector, weightScale, acc, `w${plan.records}:${plan.weights.join(",")}`);
+    const key = plan.rows ? `rows:${plan.rows.weights.map((row) => row.join(",")).join(";")}` : `w${plan.records}:${plan.weights.join(",")}`;
+    const w = encodeFor(kit, scope, vector, weightScale, acc, key);
     evaluator.multiplyPlainInplace(acc, w);
     if (rotateFirst) {
       rotateAndSum(kit, scope, acc, plan.galoisKeys!);
@@ -193,7 +199,15 @@ export function linearStage(kit: SealKit, scope: SealScope, plan: LinearPlan): C
   }
   if (plan.resultScale !== undefined) acc.setScale(plan.resultScale);
   // The bias carries exactly the scale and level the sum has now.
-  evaluator.addPlainInplace(acc, constantFor(kit, scope, plan.bias, acc.scale(), acc));
+  const rows = plan.rows;
+  const bias = rows
+    ? encodeFor(kit, scope, () => {
+        const v = new Float64Array(params.slots);
+        rows.biases.forEach((b, r) => (v[r * RECORD_STRIDE] = b));
+        return v;
+      }, acc.scale(), acc, `b:${rows.biases.join(",")}`)
+    : constantFor(kit, scope, plan.bias, acc.scale(), acc);
+  evaluator.addPlainInplace(acc, bias);
   return acc;
 }
 

@@ -71,6 +71,8 @@ const BatchRecordHeaderSchema = z.object({
   layout: z.enum(["packed-records", "feature-major"]),
   values: z.number().int().min(1).max(ROTATION_WINDOW),
   records: z.number().int().min(1),
+  /** Which round of a multi-round model this tuple is for (absent: round 0). */
+  round: z.number().int().min(0).max(15).optional(),
 }).strict();
 
 /** Any record blob: single-record blobs keep the original header, batch layouts add `records`. */
@@ -540,6 +542,28 @@ export class CkksEngine {
     return this.runJob(keys, job, normalisedWeights, normalisedBias, { coefficients, outputScale: 2 ** scaleBits }, header);
   }
 
+  /**
+   * A hidden layer: h dot products over one tuple, for a round of a multi-round model. The client replicates the
+   * tuple into h blocks of a packed-records record; block k is evaluated with row k, so the patient decrypts
+   * h values (block k's result slot) from one ciphertext, still one level and the layout's rotation keys.
+   */
+  evaluateLinearRows(
+    keys: EvaluationKeyMaterial,
+    recordBytes: Uint8Array,
+    rows: readonly (readonly number[])[],
+    biases: readonly number[],
+    binding: ResultBinding,
+  ): Uint8Array {
+    const job = this.openJob(recordBytes);
+    if (job.layout !== "packed-records") throw new FheError("ParameterMismatch", `a hidden layer needs a packed-records record, got ${job.layout}`);
+    if (rows.length !== job.records || biases.length !== rows.length) {
+      throw new FheError("ParameterMismatch", `record holds ${job.records} copies of the tuple, the stage has ${rows.length} rows and ${biases.length} biases`);
+    }
+    rows.forEach((row, k) => checkModel(row, biases[k]!, job.header.values));
+    this.requireGaloisSteps(keys, job.layout);
+    return this.runJob(keys, job, rows[0]!, biases[0]!, undefined, this.batchResultHeader(job, "linear", binding), { weights: rows, biases });
+  }
+
   private batchResultHeader(job: JobInput, stage: ResultStage, binding: ResultBinding): Record<string, unknown> {
     return { parameterSet: this.parameterSetName, layout: job.layout, stage, records: job.records, ...binding };
   }
@@ -611,6 +635,7 @@ export class CkksEngine {
     bias: number,
     polynomial: { coefficients: readonly number[]; outputScale: number } | undefined,
     header: Record<string, unknown>,
+    rows?: { weights: readonly (readonly number[])[]; biases: readonly number[] },
   ): Uint8Array {
     const { seal, kit } = this;
     return withScope((scope) => {
@@ -626,6 +651,7 @@ export class CkksEngine {
           inputs,
           layout: job.layout === "feature-major" ? "feature-major" : "rotation",
           weights,
+          rows,
           records: job.records,
           bias,
           resultScale: polynomial ? undefined : 2 ** this.params.batchResultScaleBits,
@@ -725,7 +751,7 @@ export class PatientCipher {
    * `chooseLayout`). single-record takes exactly one tuple and gives `encryptTuple`'s blob; packed-records up to
    * slots/16 tuples in one ciphertext; feature-major up to `slots` tuples in one ciphertext per feature.
    */
-  encryptRecords(layout: Layout, tuples: readonly (readonly number[])[]): Uint8Array {
+  encryptRecords(layout: Layout, tuples: readonly (readonly number[])[], options: { round?: number } = {}): Uint8Array {
     const { engine } = this;
     const capacity = layoutCapacity(layout, engine.parameterSetName);
     if (!Array.isArray(tuples) || tuples.length < 1 || tuples.length > capacity) {
@@ -738,7 +764,10 @@ export class PatientCipher {
       if (tuple.length !== n) throw new FheError("MalformedRecord", `record ${r} holds ${tuple.length} values, record 0 holds ${n}`);
       checkTupleValues(tuple, `record ${r}`);
     });
-    const header = { parameterSet: engine.parameterSetName, layout, values: n, records: tuples.length };
+    if (options.round !== undefined && !(Number.isInteger(options.round) && options.round >= 0 && options.round <= 15)) {
+      throw new FheError("MalformedRecord", `round must be 0..15, got ${options.round}`);
+    }
+    const header = { parameterSet: engine.parameterSetName, layout, values: n, records: tuples.length, round: options.round };
     return withScope((scope) => {
       const slots = engine.params.slots;
       if (layout === "packed-records") {
