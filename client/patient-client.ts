@@ -13,8 +13,10 @@ import {
   roundInput,
   serverStage,
   type Model,
+  type Prediction,
   type Reading,
 } from "../protocol/model.js";
+import { chooseLayout, type Layout } from "../protocol/fhe/layouts.js";
 import { PredictionExpiredError, PredictionFailedError, PredictionTimeoutError, ResultVerificationError } from "./errors.js";
 
 export interface PatientClientOptions {
@@ -32,6 +34,15 @@ export interface RoundJob {
   jobId: Hash;
   recordHash: Hash;
   resultHash: Hash;
+}
+
+export interface BatchPredictionResult {
+  jobId: Hash;
+  recordHash: Hash;
+  resultHash: Hash;
+  layout: Layout;
+  /** One per reading, in order. */
+  predictions: Prediction[];
 }
 
 export interface PredictionResult {
@@ -184,5 +195,24 @@ export class PatientClient {
       if (isFinalRound(model, round)) return { jobId, recordHash, resultHash, rounds, ...finalPrediction(model, values[0]!) };
       tuple = roundInput(model, round + 1, values);
     }
+  }
+
+  /**
+   * Many readings of one patient (windows of a wearable's stream, say) as ONE job of a one-round model: the engine
+   * picks the layout from the count (packed records up to 256, one ciphertext per feature beyond), so the upload
+   * and the server's work are those of a single ciphertext (or n), not one per reading.
+   */
+  async predictMany(model: Model, readings: readonly Reading[], options: { timeoutMs?: number } = {}): Promise<BatchPredictionResult> {
+    if (roundCount(model) !== 1) throw new ReadingError(`model ${model.name} has ${roundCount(model)} rounds; predict its readings one by one`);
+    if (readings.length === 0) throw new ReadingError("no readings to predict");
+    const tuples = readings.map((reading) => buildTuple(model, reading));
+    const layout = chooseLayout(tuples.length, tuples[0]!.length, this.options.engine.parameterSetName);
+    const recordHash = await this.anchorRecordBlob(this.cipher.encryptRecords(layout, tuples));
+    const { jobId, blockNumber } = await this.requestPrediction(recordHash, hashOfModel(model));
+    await this.waitForResult(jobId, blockNumber, options.timeoutMs);
+    const { bytes, resultHash } = await this.fetchVerifiedResult(jobId);
+    const { values } = this.cipher.decryptBatch(bytes);
+    if (values.length !== readings.length) throw new ResultVerificationError(jobId, `result holds ${values.length} values for ${readings.length} readings`);
+    return { jobId, recordHash, resultHash, layout, predictions: values.map((logit) => finalPrediction(model, logit)) };
   }
 }

@@ -135,6 +135,21 @@ describe("encrypted prediction end to end (hardhat node, redis-server, BullMQ, n
     expect(err.message).to.contain(resultHash);
   });
 
+  it("evaluates many readings of one patient as one job, in the layout the engine picks for the count", async function () {
+    for (const [count, layout] of [[30, "packed-records"], [300, "feature-major"]] as const) {
+      const batch = Array.from({ length: count }, (_, i) => readings[i % readings.length]!);
+      const result = await patient.predictMany(model, batch);
+      expect(result.layout).to.equal(layout);
+      expect(result.predictions).to.have.length(count);
+      result.predictions.forEach((p, i) => {
+        const reference = predictPlaintext(model, batch[i]!);
+        expect(Math.abs(p.probability - reference.probability), `reading ${i}`).to.be.at.most(1e-4);
+        expect(p.predictedClass, `reading ${i}`).to.equal(reference.predictedClass);
+      });
+      expect(Number((await stack.contract.jobOf(result.jobId)).status)).to.equal(JobStatus.Finalized);
+    }
+  });
+
   it("runs a two-round model (encrypted hidden layer, client activation, encrypted output layer) like its plaintext forward pass", async function () {
     const mlp = parseModelBytes(await readFile(join(ROOT, "models", "statlog-heart-mlp.v1.json")));
     expect(roundCount(mlp)).to.equal(2);
