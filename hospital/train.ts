@@ -94,7 +94,10 @@ interface Prepared {
 }
 
 function prepare(options: TrainOptions): Prepared {
-  const dataset = loadDataset(options.csvText, options.target);
+  return prepareDataset(options, loadDataset(options.csvText, options.target));
+}
+
+function prepareDataset(options: TrainOptions, dataset: Dataset): Prepared {
   const spec: FeatureSpec = { columns: options.features, transforms: options.transforms, oneHot: options.oneHot };
   const drafts = planFeatures(dataset, spec);
   return { dataset, drafts, values: transformRows(dataset, drafts) };
@@ -242,6 +245,14 @@ export function trainModel(options: TrainOptions): TrainResult {
   const crossValidation = { folds: k, accuracy: cv.accuracy, auc: cv.auc, perFold: cv.folds };
   const model = validated({ ...result.model, metrics: { ...result.model.metrics, crossValidation } });
   return { ...result, model, crossValidation: cv };
+}
+
+/**
+ * The same pipeline on a given data set and split: for callers that prepare rows themselves (an experiment that
+ * imputes missing cells per fold, say). The model's metrics are those of this split.
+ */
+export function trainOnDatasetSplit(options: TrainOptions, dataset: Dataset, split: Split): Model {
+  return trainOnSplit(options, prepareDataset(options, dataset), split).model;
 }
 
 /** Stratified k-fold cross-validation with the same pipeline (standardiser fitted per fold); testFraction is ignored. */
