@@ -1,4 +1,4 @@
-import type { BlobClient } from "../protocol/blob-client.js";
+import type { BlobClient, UploadAuth } from "../protocol/blob-client.js";
 import type { Signer } from "ethers";
 import { connectPmhe, jobIdFromReceipt, JobStatus, type PmheContract } from "../protocol/chain.js";
 import type { CkksEngine, KeySet, PatientCipher } from "../protocol/fhe/engine.js";
@@ -17,6 +17,7 @@ import {
   type Reading,
 } from "../protocol/model.js";
 import { chooseLayout, type Layout } from "../protocol/fhe/layouts.js";
+import { uploadDomainFor, type UploadDomain, type UploadPurpose } from "../protocol/upload-auth.js";
 import { PredictionExpiredError, PredictionFailedError, PredictionTimeoutError, ResultVerificationError } from "./errors.js";
 
 export interface PatientClientOptions {
@@ -67,6 +68,7 @@ export class PatientClient {
   readonly keyBundleHash: Hash;
   private readonly pollIntervalMs: number;
   private readonly contract: PmheContract;
+  private domain: Promise<UploadDomain> | undefined;
 
   constructor(private readonly options: PatientClientOptions) {
     this.contract = connectPmhe(options.contractAddress, options.signer);
@@ -79,11 +81,25 @@ export class PatientClient {
     this.cipher.dispose();
   }
 
+  /** Uploads are signed by the patient's wallet, for this chain and deployment. */
+  private async uploadAuth(purpose: UploadPurpose): Promise<UploadAuth> {
+    const { signer, contractAddress } = this.options;
+    if (!signer.provider) throw new Error("the patient's signer needs a provider (for the chain id uploads are signed for)");
+    if (!this.domain) {
+      const pending = uploadDomainFor(signer.provider, contractAddress);
+      pending.catch(() => {
+        if (this.domain === pending) this.domain = undefined; // ask again next time
+      });
+      this.domain = pending;
+    }
+    return { signer, purpose, domain: await this.domain };
+  }
+
   /** Uploads the key bundle and registers its hash, unless it already is the patient's current bundle. */
   async register(): Promise<void> {
     const { contract } = this;
     const { blobs, keys, signer } = this.options;
-    await blobs.put(keys.keyBundle);
+    await blobs.put(keys.keyBundle, await this.uploadAuth("key-bundle"));
     const patient = await signer.getAddress();
     const current = await contract.currentKeyBundle(patient).then(([hash]) => hash.toLowerCase(), () => undefined);
     if (current === this.keyBundleHash) return;
@@ -98,7 +114,7 @@ export class PatientClient {
 
   /** Uploads an encrypted record and anchors its hash under the patient's current key version. */
   private async anchorRecordBlob(record: Uint8Array): Promise<Hash> {
-    const recordHash = await this.options.blobs.put(record);
+    const recordHash = await this.options.blobs.put(record, await this.uploadAuth("record"));
     await (await this.contract.anchorRecord(recordHash)).wait();
     return recordHash;
   }

@@ -1,6 +1,8 @@
 import { z } from "zod";
 
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "a 0x-prefixed 32-byte hex private key");
+/** An unset variable and an empty one (`NAME=` in a .env file) both mean "not set". */
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "a 0x-prefixed 20-byte address");
 
 /** Every setting of the coprocessor, from the environment, validated once at start. See .env.example. */
@@ -23,6 +25,21 @@ export const CoprocessorConfigSchema = z.object({
   PMHE_BLOB_URL: z.url().optional(),
   /** Key bundles are ~4.5 MB; records ~200 KB. */
   PMHE_MAX_BLOB_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
+  /** Base URL clients reach the API at (behind a proxy, say); result URLs of GET /jobs/:jobId use it. */
+  PMHE_PUBLIC_URL: optional(z.url()),
+  /** Longest validity a signed upload may claim, seconds ahead. */
+  PMHE_UPLOAD_MAX_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3_600),
+  /** Retry-After of GET /jobs/:jobId for a pending job, seconds. */
+  PMHE_JOB_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).max(3_600).default(2),
+  /** How long /readyz waits for Redis and the chain to answer. */
+  PMHE_READY_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2_000),
+  /** Per-address rate limit of the API (probes and /metrics excepted): requests per window; 0 turns it off. */
+  PMHE_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
+  PMHE_RATE_LIMIT_MAX: z.coerce.number().int().nonnegative().default(1_000),
+  /** Reverse proxies in front of the API whose X-Forwarded-For is believed (0: clients connect directly). */
+  PMHE_TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
+  /** Bearer token of the queue dashboard at /admin/queues; unset, the dashboard is not mounted. */
+  PMHE_ADMIN_TOKEN: optional(z.string().min(24, "at least 24 characters").regex(/^\S+$/, "no whitespace")),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

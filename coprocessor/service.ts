@@ -3,16 +3,21 @@ import type { AddressInfo } from "node:net";
 import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { BlobClient } from "../protocol/blob-client.js";
+import { BlobClient, type UploadAuth } from "../protocol/blob-client.js";
 import { connectPmhe } from "../protocol/chain.js";
 import { CkksEngine } from "../protocol/fhe/engine.js";
 import { DEFAULT_PARAMETER_SET } from "../protocol/fhe/params.js";
+import { uploadDomain } from "../protocol/upload-auth.js";
 import { createApiApp } from "./api/app.js";
+import { chainBlockNumber, redisPing } from "./api/health-routes.js";
+import { contractJobReader } from "./api/job-routes.js";
+import { contractRoleChecker } from "./api/upload-policy.js";
 import { FileBlobStore } from "./blobstore/file-blob-store.js";
 import { PmheChain } from "./chain/pmhe-chain.js";
 import { RedisCursorStore } from "./chain/redis-cursor.js";
 import { RequestListener } from "./chain/request-listener.js";
 import type { CoprocessorConfig } from "./config.js";
+import { CoprocessorMetrics } from "./metrics.js";
 import { PredictionQueue } from "./queue/prediction-queue.js";
 import { startPredictionWorker } from "./queue/prediction-worker.js";
 
@@ -30,8 +35,9 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 }
 
 /**
- * One coprocessor: the blob-store API, the chain listener that turns PredictionRequested events into queue jobs,
- * and a worker that evaluates them and settles each on-chain. `stop()` lets in-flight jobs finish first.
+ * One coprocessor: the API (blob store, job status, probes, metrics, queue dashboard), the chain listener that
+ * turns PredictionRequested events into queue jobs, and a worker that evaluates them and settles each on-chain.
+ * `stop()` lets in-flight jobs finish first.
  */
 export async function startCoprocessor(config: CoprocessorConfig, logger: Logger): Promise<RunningCoprocessor> {
   const stack: Array<() => Promise<unknown> | void> = [];
@@ -42,39 +48,67 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
     const engine = await CkksEngine.create(DEFAULT_PARAMETER_SET);
     stack.push(() => engine.dispose());
 
-    const store = new FileBlobStore(config.PMHE_BLOB_DIR);
-    const httpServer = createServer(createApiApp({ store, maxBlobBytes: config.PMHE_MAX_BLOB_BYTES }));
-    const port = await listen(httpServer, config.PMHE_API_HOST, config.PMHE_API_PORT);
-    stack.push(() => new Promise<void>((resolve) => httpServer.close(() => resolve())));
-    const apiUrl = `http://${config.PMHE_API_HOST}:${port}`;
-
     const provider = new JsonRpcProvider(config.PMHE_RPC_URL, undefined, { pollingInterval: config.PMHE_POLL_INTERVAL_MS });
     stack.push(() => provider.destroy());
     const wallet = new Wallet(config.PMHE_COPROCESSOR_KEY, provider);
     // One signer per coprocessor; the NonceManager keeps back-to-back commits from reusing a nonce.
     const contract = connectPmhe(config.PMHE_CONTRACT_ADDRESS, new NonceManager(wallet));
+    const reader = connectPmhe(config.PMHE_CONTRACT_ADDRESS, provider);
     const chain = new PmheChain(contract);
     const { chainId } = await provider.getNetwork();
+    const domain = uploadDomain(chainId, config.PMHE_CONTRACT_ADDRESS);
 
     const connection = { url: config.PMHE_REDIS_URL, maxRetriesPerRequest: null };
     const queue = new PredictionQueue(config.PMHE_QUEUE_NAME, connection, config.PMHE_JOB_ATTEMPTS);
     stack.push(() => queue.close());
+    const redis = new Redis(config.PMHE_REDIS_URL, { maxRetriesPerRequest: null });
+    stack.push(() => redis.quit().then(() => undefined, () => redis.disconnect()));
+    const metrics = new CoprocessorMetrics({
+      queueCounts: (states) => queue.queue.getJobCounts(...states),
+      collectTimeoutMs: config.PMHE_READY_TIMEOUT_MS,
+    });
 
+    const store = new FileBlobStore(config.PMHE_BLOB_DIR);
+    const httpServer = createServer();
+    const port = await listen(httpServer, config.PMHE_API_HOST, config.PMHE_API_PORT);
+    stack.push(() => new Promise<void>((resolve) => httpServer.close(() => resolve())));
+    const apiUrl = `http://${config.PMHE_API_HOST}:${port}`;
+    const api = createApiApp({
+      store,
+      maxBlobBytes: config.PMHE_MAX_BLOB_BYTES,
+      uploads: { domain, hasRole: contractRoleChecker(reader), maxTtlSeconds: config.PMHE_UPLOAD_MAX_TTL_SECONDS },
+      jobs: contractJobReader(reader),
+      jobRetryAfterSeconds: config.PMHE_JOB_RETRY_AFTER_SECONDS,
+      publicUrl: config.PMHE_PUBLIC_URL ?? apiUrl,
+      readiness: {
+        checks: { redis: redisPing(redis), chain: chainBlockNumber(provider) },
+        timeoutMs: config.PMHE_READY_TIMEOUT_MS,
+      },
+      metrics,
+      rateLimit: config.PMHE_RATE_LIMIT_MAX > 0 ? { windowMs: config.PMHE_RATE_LIMIT_WINDOW_MS, limit: config.PMHE_RATE_LIMIT_MAX } : false,
+      trustProxy: config.PMHE_TRUST_PROXY,
+      admin: config.PMHE_ADMIN_TOKEN ? { token: config.PMHE_ADMIN_TOKEN, queues: [queue.queue] } : undefined,
+      logger,
+    });
+    // Attached in the same tick as `listen` resolved, before the event loop can hand over a connection.
+    httpServer.on("request", api);
+
+    // The worker reads inputs from the store and uploads results signed by this coprocessor's operator key.
+    const blobClient = new BlobClient(config.PMHE_BLOB_URL ?? apiUrl);
+    const resultAuth: UploadAuth = { signer: wallet, purpose: "result", domain };
     const worker = startPredictionWorker(
       config.PMHE_QUEUE_NAME,
       connection,
       {
         engine,
         chain,
-        blobs: new BlobClient(config.PMHE_BLOB_URL ?? apiUrl),
+        blobs: { get: (hash) => blobClient.get(hash), put: (bytes) => blobClient.put(bytes, resultAuth) },
         onFailure: (jobId, error) => logger.warn({ jobId, reason: error.reason }, "job failed permanently; reporting on-chain"),
       },
-      { concurrency: config.PMHE_WORKER_CONCURRENCY, logger },
+      { concurrency: config.PMHE_WORKER_CONCURRENCY, logger, metrics },
     );
     stack.push(() => worker.close());
 
-    const redis = new Redis(config.PMHE_REDIS_URL, { maxRetriesPerRequest: null });
-    stack.push(() => redis.quit().then(() => undefined, () => redis.disconnect()));
     const cursorKey = `pmhe:listener:${chainId}:${config.PMHE_CONTRACT_ADDRESS.toLowerCase()}:${config.PMHE_QUEUE_NAME}:next-block`;
     const listener = new RequestListener(chain, new RedisCursorStore(redis, cursorKey), (jobId) => queue.enqueue(jobId), {
       startBlock: config.PMHE_START_BLOCK,

@@ -5,6 +5,7 @@ import { HDNodeWallet, JsonRpcProvider, NonceManager, parseEther, Wallet, type S
 import type { Logger } from "pino";
 import { BlobClient } from "../protocol/blob-client.js";
 import type { PmheContract } from "../protocol/chain.js";
+import { uploadDomain, type UploadDomain } from "../protocol/upload-auth.js";
 import { CoprocessorConfigSchema } from "../coprocessor/config.js";
 import { createLogger } from "../coprocessor/logger.js";
 import { startCoprocessor, type RunningCoprocessor } from "../coprocessor/service.js";
@@ -29,6 +30,8 @@ export interface LocalStack {
   contract: PmheContract;
   provider: JsonRpcProvider;
   blobs: BlobClient;
+  /** What uploads to this stack's blob store are signed for (this chain and deployment). */
+  uploadDomain: UploadDomain;
   admin: Signer;
   hospital: Signer;
   coprocessor: RunningCoprocessor;
@@ -91,6 +94,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       contract: deployment.contract,
       provider,
       blobs: new BlobClient(coprocessor.apiUrl),
+      uploadDomain: uploadDomain((await provider.getNetwork()).chainId, deployment.address),
       admin,
       hospital,
       coprocessor,

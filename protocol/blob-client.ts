@@ -1,4 +1,24 @@
+import type { Signer } from "ethers";
 import { contentHash, type Hash } from "./hash.js";
+import { signedUploadHeaders, type UploadDomain, type UploadPurpose } from "./upload-auth.js";
+
+/** Who uploads, and what for: the store refuses unsigned uploads (see upload-auth.ts). */
+export interface UploadAuth {
+  signer: Signer;
+  purpose: UploadPurpose;
+  domain: UploadDomain;
+  /** How long the signature stays valid; the store refuses more than an hour. */
+  ttlSeconds?: number;
+}
+
+/** What an upload left in the store, as the store reports it. */
+export interface UploadReceipt {
+  hash: Hash;
+  bytes: number;
+  created: boolean;
+  uploader: string;
+  purpose: UploadPurpose;
+}
 
 export class BlobStoreError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
@@ -20,16 +40,22 @@ export class BlobClient {
     return `${this.base}/blobs/${hash}`;
   }
 
-  /** Uploads bytes under their content hash and returns the hash. */
-  async put(bytes: Uint8Array): Promise<Hash> {
+  /** Uploads bytes under their content hash, signed by `auth.signer`, and returns the hash. */
+  async put(bytes: Uint8Array, auth?: UploadAuth): Promise<Hash> {
+    return (await this.upload(bytes, auth)).hash;
+  }
+
+  /** Like `put`, with the store's answer (including the uploader address it recovered). */
+  async upload(bytes: Uint8Array, auth?: UploadAuth): Promise<UploadReceipt> {
     const hash = contentHash(bytes);
+    const signed = auth ? await signedUploadHeaders(auth.signer, auth.domain, hash, auth.purpose, { ttlSeconds: auth.ttlSeconds }) : {};
     const response = await fetch(this.urlOf(hash), {
       method: "PUT",
-      headers: { "content-type": "application/octet-stream" },
+      headers: { "content-type": "application/octet-stream", ...signed },
       body: bytes as Uint8Array<ArrayBuffer>,
     });
     if (response.status !== 201 && response.status !== 200) throw await this.errorFrom(response, `upload of ${hash}`);
-    return hash;
+    return (await response.json()) as UploadReceipt;
   }
 
   /** Raw bytes stored under `hash`, or undefined if the store has none. Callers verify them against the chain. */

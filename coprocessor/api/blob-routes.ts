@@ -1,7 +1,9 @@
-import express, { Router } from "express";
+import express, { Router, type Response } from "express";
+import type { Logger } from "pino";
 import { contentHash, isHash, type Hash } from "../../protocol/hash.js";
 import type { FileBlobStore } from "../blobstore/file-blob-store.js";
 import { HttpError } from "./errors.js";
+import { authorizeUpload, type Uploader, type UploadPolicyOptions } from "./upload-policy.js";
 
 function hashParam(value: unknown): Hash {
   const text = typeof value === "string" ? value.toLowerCase() : "";
@@ -9,15 +11,33 @@ function hashParam(value: unknown): Hash {
   return text;
 }
 
+export interface BlobRouteOptions {
+  store: FileBlobStore;
+  maxBlobBytes: number;
+  uploads: UploadPolicyOptions;
+  logger?: Logger;
+}
+
+function uploaderOf(res: Response): Uploader {
+  return res.locals.uploader as Uploader;
+}
+
 /**
- * PUT /blobs/:hash stores a body whose keccak256 equals :hash; GET and HEAD read it back.
- * The server recomputes the hash, so nothing can be stored under a name it does not hash to.
+ * PUT /blobs/:hash stores a body whose keccak256 equals :hash, signed by its uploader (see upload-policy.ts);
+ * GET and HEAD read it back, unauthenticated: blobs are ciphertexts or public models, and readers check them
+ * against the hashes anchored on-chain. The server recomputes the hash, so nothing can be stored under a name it
+ * does not hash to.
  */
-export function blobRoutes(store: FileBlobStore, maxBlobBytes: number): Router {
+export function blobRoutes({ store, maxBlobBytes, uploads, logger }: BlobRouteOptions): Router {
   const router = Router();
   const rawBody = express.raw({ type: "application/octet-stream", limit: maxBlobBytes });
 
-  router.put("/blobs/:hash", rawBody, async (req, res) => {
+  const authorize = async (req: express.Request, res: Response, next: express.NextFunction) => {
+    res.locals.uploader = await authorizeUpload(req, hashParam(req.params.hash), uploads);
+    next();
+  };
+
+  router.put("/blobs/:hash", authorize, rawBody, async (req, res) => {
     const hash = hashParam(req.params.hash);
     if (!req.is("application/octet-stream")) {
       throw new HttpError(415, "unsupported_media_type", "send the blob as application/octet-stream");
@@ -29,7 +49,9 @@ export function blobRoutes(store: FileBlobStore, maxBlobBytes: number): Router {
       throw new HttpError(422, "hash_mismatch", `body hashes to ${actual}, not ${hash}`);
     }
     const { created } = await store.put(hash, body);
-    res.status(created ? 201 : 200).json({ hash, bytes: body.length, created });
+    const { address: uploader, purpose } = uploaderOf(res);
+    logger?.info({ hash, purpose, uploader, bytes: body.length, created }, "blob stored");
+    res.status(created ? 201 : 200).json({ hash, bytes: body.length, created, uploader, purpose });
   });
 
   router.get("/blobs/:hash", async (req, res) => {

@@ -2,7 +2,13 @@ import type { NextFunction, Request, Response } from "express";
 
 /** An error with the HTTP status and machine-readable code the API answers with. */
 export class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** Extra response headers, e.g. `WWW-Authenticate` on a 401. */
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
     this.name = "HttpError";
   }
@@ -16,8 +22,13 @@ interface BodyParserError {
 }
 
 /** Every error leaves as `{ error, message }` JSON; nothing leaks a stack trace or request bytes. */
-export function jsonErrorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
+export function jsonErrorHandler(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+  if (res.headersSent) {
+    next(err); // too late for a JSON answer: let Node close the connection
+    return;
+  }
   if (err instanceof HttpError) {
+    res.set(err.headers);
     res.status(err.status).json({ error: err.code, message: err.message });
     return;
   }
