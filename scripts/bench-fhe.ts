@@ -17,6 +17,7 @@ import { chooseLayout, layoutCapacity, LAYOUTS, type Layout } from "../protocol/
 import { DEFAULT_PARAMETER_SET, PARAMETER_SET_NAMES, parameterSet, type ParameterSetName } from "../protocol/fhe/params.js";
 import { sealHeapBytes } from "../protocol/fhe/runtime.js";
 import { evaluateSigmoidPolynomial, fitSigmoidPolynomial, logistic, logitInterval, type SigmoidPolynomial } from "../protocol/fhe/sigmoid.js";
+import { mulberry32 as prng } from "../hospital/split.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -71,16 +72,6 @@ const logits = trainingLogits();
 const interval = logitInterval(logits);
 const polynomial = fitSigmoidPolynomial(interval, 3);
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(20250101);
 /** Standard-normal-ish standardised values, clipped to ±3 (Irwin-Hall of 12 uniforms). */
 function tuple(): number[] {

@@ -13,20 +13,10 @@ import {
 } from "../../protocol/fhe/engine.js";
 import { FheError, type FheErrorCode } from "../../protocol/fhe/errors.js";
 import { DEFAULT_PARAMETER_SET } from "../../protocol/fhe/params.js";
+import { mulberry32 as prng } from "../../hospital/split.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
-/** Small deterministic PRNG (mulberry32) so every run exercises the same inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Plaintext reference, written out here rather than taken from the code under test. */
 function dot(weights: readonly number[], values: readonly number[], bias: number): number {

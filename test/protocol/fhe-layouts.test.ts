@@ -13,18 +13,8 @@ import { FheError, type FheErrorCode } from "../../protocol/fhe/errors.js";
 import { chooseLayout, layoutCapacity, layoutRotationSteps, LAYOUTS, type Layout } from "../../protocol/fhe/layouts.js";
 import { PARAMETER_SET_NAMES, type ParameterSetName } from "../../protocol/fhe/params.js";
 import { expectClose } from "../helpers/close.js";
+import { mulberry32 as prng } from "../../hospital/split.js";
 
-/** Small deterministic PRNG (mulberry32) so every run exercises the same inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Plaintext reference, written out here rather than taken from the code under test. */
 function dot(weights: readonly number[], values: readonly number[], bias: number): number {

@@ -14,17 +14,8 @@ import { sealHeapBytes } from "../../protocol/fhe/runtime.js";
 import { sealBytesProblem } from "../../protocol/fhe/serialized.js";
 import { fitSigmoidPolynomial } from "../../protocol/fhe/sigmoid.js";
 import { expectClose } from "../helpers/close.js";
+import { mulberry32 as prng } from "../../hospital/split.js";
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function fheErrorOf(fn: () => unknown): FheError | undefined {
   try {

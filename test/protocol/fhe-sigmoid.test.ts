@@ -20,19 +20,10 @@ import {
   type SigmoidPolynomial,
 } from "../../protocol/fhe/sigmoid.js";
 import { expectClose } from "../helpers/close.js";
+import { mulberry32 as prng } from "../../hospital/split.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** References written out here, independent of the code under test. */
 function sigma(t: number): number {
