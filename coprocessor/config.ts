@@ -17,6 +17,8 @@ export const CoprocessorConfigSchema = z.object({
   PMHE_REDIS_URL: z.string().regex(/^rediss?:\/\//, "a redis:// URL").default("redis://127.0.0.1:6379"),
   PMHE_QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]+$/).default("pmhe-predictions"),
   PMHE_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  /** Opened key bundles kept in memory (~10 MB of WASM heap each with the default layout's rotation keys). */
+  PMHE_KEY_CACHE_SIZE: z.coerce.number().int().min(1).max(256).default(16),
   PMHE_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   PMHE_API_HOST: z.string().default("127.0.0.1"),
   PMHE_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),

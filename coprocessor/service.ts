@@ -14,12 +14,25 @@ import { contractJobReader } from "./api/job-routes.js";
 import { contractRoleChecker } from "./api/upload-policy.js";
 import { FileBlobStore } from "./blobstore/file-blob-store.js";
 import { PmheChain } from "./chain/pmhe-chain.js";
+import { KeyBundleCache } from "./jobs/key-cache.js";
 import { RedisCursorStore } from "./chain/redis-cursor.js";
 import { RequestListener } from "./chain/request-listener.js";
 import type { CoprocessorConfig } from "./config.js";
 import { CoprocessorMetrics } from "./metrics.js";
 import { PredictionQueue } from "./queue/prediction-queue.js";
 import { startPredictionWorker } from "./queue/prediction-worker.js";
+
+/**
+ * Fault-injection hooks, for tests only: production code never passes them, and without them the coprocessor
+ * behaves exactly as configured.
+ */
+export interface CoprocessorOptions {
+  /**
+   * Applied to every result blob before it is uploaded and its hash committed, so a test can run a dishonest or
+   * slow operator (altered bytes change the committed hash; a returned promise delays the upload and the vote).
+   */
+  resultTransform?: (bytes: Uint8Array) => Uint8Array | Promise<Uint8Array>;
+}
 
 export interface RunningCoprocessor {
   apiUrl: string;
@@ -39,7 +52,7 @@ function listen(server: Server, host: string, port: number): Promise<number> {
  * turns PredictionRequested events into queue jobs, and a worker that evaluates them and settles each on-chain.
  * `stop()` lets in-flight jobs finish first.
  */
-export async function startCoprocessor(config: CoprocessorConfig, logger: Logger): Promise<RunningCoprocessor> {
+export async function startCoprocessor(config: CoprocessorConfig, logger: Logger, options: CoprocessorOptions = {}): Promise<RunningCoprocessor> {
   const stack: Array<() => Promise<unknown> | void> = [];
   const stop = async () => {
     for (const close of stack.reverse()) await close();
@@ -47,6 +60,8 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
   try {
     const engine = await CkksEngine.create(DEFAULT_PARAMETER_SET);
     stack.push(() => engine.dispose());
+    const keyCache = new KeyBundleCache(engine, config.PMHE_KEY_CACHE_SIZE);
+    stack.push(() => keyCache.dispose());
 
     const provider = new JsonRpcProvider(config.PMHE_RPC_URL, undefined, { pollingInterval: config.PMHE_POLL_INTERVAL_MS });
     stack.push(() => provider.destroy());
@@ -96,13 +111,18 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
     // The worker reads inputs from the store and uploads results signed by this coprocessor's operator key.
     const blobClient = new BlobClient(config.PMHE_BLOB_URL ?? apiUrl);
     const resultAuth: UploadAuth = { signer: wallet, purpose: "result", domain };
+    const { resultTransform } = options;
     const worker = startPredictionWorker(
       config.PMHE_QUEUE_NAME,
       connection,
       {
         engine,
+        keyCache,
         chain,
-        blobs: { get: (hash) => blobClient.get(hash), put: (bytes) => blobClient.put(bytes, resultAuth) },
+        blobs: {
+          get: (hash) => blobClient.get(hash),
+          put: async (bytes) => blobClient.put(resultTransform ? await resultTransform(bytes) : bytes, resultAuth),
+        },
         onFailure: (jobId, error) => logger.warn({ jobId, reason: error.reason }, "job failed permanently; reporting on-chain"),
       },
       { concurrency: config.PMHE_WORKER_CONCURRENCY, logger, metrics },

@@ -4,6 +4,7 @@ import { FailureReason, PermanentJobError, type FailureReasonName } from "../../
 import { contentHash, type Hash } from "../../protocol/hash.js";
 import { ModelFormatError, parseModelBytes, type Model } from "../../protocol/model.js";
 import { evaluateModelStage } from "./evaluate-stage.js";
+import type { KeyBundleCache } from "./key-cache.js";
 import { JobStatus, type JobChain } from "./job-chain.js";
 
 /** What a queue job carries: only the on-chain id. Everything else is read from the chain, the source of truth. */
@@ -25,6 +26,8 @@ export interface PredictionDeps {
   engine: CkksEngine;
   chain: JobChain;
   blobs: BlobSource;
+  /** Opened key bundles kept across jobs; without it every job fetches and opens its bundle. */
+  keyCache?: KeyBundleCache;
   /** Called with a reason and message whenever a job is failed on-chain (for logs and metrics). */
   onFailure?: (jobId: Hash, error: PermanentJobError) => void;
 }
@@ -69,15 +72,25 @@ export async function evaluatePrediction(deps: PredictionDeps, jobId: Hash): Pro
   if (job.status !== JobStatus.Requested) return { skipped: job.status };
 
   const model = await loadModel(deps.blobs, job.modelHash);
-  const keyBundle = await fetchVerified(deps.blobs, job.keyBundleHash, "KeyBundleBlobMissing", "KeyBundleHashMismatch");
   const recordBytes = await fetchVerified(deps.blobs, job.recordHash, "RecordBlobMissing", "RecordHashMismatch");
+  const cache = deps.keyCache;
+  const keyBundle = cache?.has(job.keyBundleHash)
+    ? undefined
+    : await fetchVerified(deps.blobs, job.keyBundleHash, "KeyBundleBlobMissing", "KeyBundleHashMismatch");
 
   if (model.fhe.parameterSet !== deps.engine.parameterSetName) {
     throw new PermanentJobError("ParameterMismatch", `model wants ${model.fhe.parameterSet}, this worker runs ${deps.engine.parameterSetName}`);
   }
   try {
     const binding = { jobId, recordHash: job.recordHash, modelHash: job.modelHash };
-    return { resultBytes: evaluateModelStage(deps.engine, keyBundle, recordBytes, model, binding) };
+    // From here to the return nothing awaits, so no other job can evict these keys while they are in use.
+    if (cache) return { resultBytes: evaluateModelStage(deps.engine, cache.acquire(job.keyBundleHash, keyBundle), recordBytes, model, binding) };
+    const keys = deps.engine.openEvaluationKeys(keyBundle!);
+    try {
+      return { resultBytes: evaluateModelStage(deps.engine, keys, recordBytes, model, binding) };
+    } finally {
+      keys.dispose();
+    }
   } catch (err) {
     if (err instanceof FheError) throw new PermanentJobError(FHE_TO_REASON[err.code], err.message, { cause: err });
     throw err;

@@ -1,0 +1,48 @@
+import { expect } from "chai";
+import { KeyBundleCache } from "../../coprocessor/jobs/key-cache.js";
+import { CkksEngine } from "../../protocol/fhe/engine.js";
+import { FheError } from "../../protocol/fhe/errors.js";
+import { DEFAULT_PARAMETER_SET } from "../../protocol/fhe/params.js";
+import { contentHash } from "../../protocol/hash.js";
+
+describe("coprocessor key-bundle cache", function () {
+  let engine: CkksEngine;
+  before(async function () {
+    engine = await CkksEngine.create(DEFAULT_PARAMETER_SET);
+  });
+  after(function () {
+    engine?.dispose();
+  });
+
+  it("returns the same opened keys on a hit and deletes the least recently used bundle's keys past capacity", function () {
+    const bundles = [0, 1, 2].map(() => engine.generateKeySetFor("packed-records").keyBundle);
+    const [a, b, c] = bundles.map(contentHash) as [`0x${string}`, `0x${string}`, `0x${string}`];
+    const cache = new KeyBundleCache(engine, 2);
+    let keysA: ReturnType<KeyBundleCache["acquire"]> | undefined;
+    try {
+      keysA = cache.acquire(a, bundles[0]);
+      const keysB = cache.acquire(b, bundles[1]);
+      expect(cache.acquire(a, undefined)).to.equal(keysA); // hit, and now A is the most recent
+      const keysC = cache.acquire(c, bundles[2]); // evicts B, the least recently used
+      expect(cache.size).to.equal(2);
+      expect(cache.has(b)).to.equal(false);
+      expect(cache.has(a) && cache.has(c)).to.equal(true);
+      expect(keysB.galoisKeys!.isDeleted()).to.equal(true);
+      expect(keysA.galoisKeys!.isDeleted()).to.equal(false);
+      expect(keysC).to.not.equal(keysA);
+      expect(() => cache.acquire(b, undefined)).to.throw(/not cached/);
+    } finally {
+      cache.dispose();
+    }
+    expect(cache.size).to.equal(0);
+    expect(keysA!.galoisKeys!.isDeleted()).to.equal(true);
+  });
+
+  it("caches nothing for a bundle SEAL refuses", function () {
+    const cache = new KeyBundleCache(engine, 2);
+    const garbage = new Uint8Array(64).fill(7);
+    expect(() => cache.acquire(contentHash(garbage), garbage)).to.throw(FheError);
+    expect(cache.size).to.equal(0);
+    expect(() => new KeyBundleCache(engine, 0)).to.throw(RangeError);
+  });
+});
