@@ -8,7 +8,7 @@ import type { PmheContract } from "../protocol/chain.js";
 import { uploadDomain, type UploadDomain } from "../protocol/upload-auth.js";
 import { CoprocessorConfigSchema } from "../coprocessor/config.js";
 import { createLogger } from "../coprocessor/logger.js";
-import { startCoprocessor, type RunningCoprocessor } from "../coprocessor/service.js";
+import { startCoprocessor, type CoprocessorOptions, type RunningCoprocessor } from "../coprocessor/service.js";
 import { deployPmhe } from "./deploy.js";
 import { startLocalChain, type LocalChain } from "./hardhat-node.js";
 import { startLocalRedis, type LocalRedis } from "./redis-server.js";
@@ -34,7 +34,10 @@ export interface LocalStack {
   uploadDomain: UploadDomain;
   admin: Signer;
   hospital: Signer;
+  /** The first coprocessor: its API is the stack's blob store (`apiUrl`, `blobs`). */
   coprocessor: RunningCoprocessor;
+  /** Every coprocessor, in the order of `LocalStackOptions.coprocessors` (the first is `coprocessor`). */
+  coprocessors: RunningCoprocessor[];
   /** A fresh patient wallet, funded by the admin account. */
   newPatient(): Promise<Signer>;
   stop(): Promise<void>;
@@ -45,6 +48,12 @@ export interface LocalStackOptions {
   logLevel?: string;
   /** Extra coprocessor environment (e.g. PMHE_JOB_ATTEMPTS for tests). */
   coprocessorEnv?: Record<string, string>;
+  /**
+   * The coprocessors to start, one per entry (default: one, with no extras). The i-th signs with Hardhat account
+   * #(2 + i) and gets its own queue; all share one blob store: the first one's directory, read and written through
+   * the first one's API. `env` adds to `coprocessorEnv` for that one; `options` are its test hooks.
+   */
+  coprocessors?: Array<{ env?: Record<string, string>; options?: CoprocessorOptions }>;
 }
 
 /**
@@ -66,24 +75,33 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cleanup.push(() => provider.destroy());
     const admin = new NonceManager(hardhatAccount(0, provider));
     const hospital = new NonceManager(hardhatAccount(1, provider));
-    const operator = hardhatAccount(2, provider);
-    const deployment = await deployPmhe(admin, { hospitals: [await hospital.getAddress()], coprocessors: [operator.address] });
+    const specs = options.coprocessors?.length ? options.coprocessors : [{}];
+    const operators = specs.map((_, i) => hardhatAccount(2 + i, provider));
+    const deployment = await deployPmhe(admin, { hospitals: [await hospital.getAddress()], coprocessors: operators.map((o) => o.address) });
 
-    const config = CoprocessorConfigSchema.parse({
-      PMHE_RPC_URL: chain.rpcUrl,
-      PMHE_CONTRACT_ADDRESS: deployment.address,
-      PMHE_START_BLOCK: String(deployment.blockNumber),
-      PMHE_COPROCESSOR_KEY: operator.privateKey,
-      PMHE_REDIS_URL: redis.url,
-      PMHE_BLOB_DIR: blobDir,
-      PMHE_API_PORT: "0",
-      PMHE_POLL_INTERVAL_MS: "100",
-      LOG_LEVEL: options.logLevel ?? "silent",
-      ...options.coprocessorEnv,
-    });
-    const logger = options.logger ?? createLogger(config.LOG_LEVEL);
-    const coprocessor = await startCoprocessor(config, logger);
-    cleanup.push(() => coprocessor.stop());
+    const coprocessors: RunningCoprocessor[] = [];
+    let logger = options.logger;
+    for (const [i, spec] of specs.entries()) {
+      const config = CoprocessorConfigSchema.parse({
+        PMHE_RPC_URL: chain.rpcUrl,
+        PMHE_CONTRACT_ADDRESS: deployment.address,
+        PMHE_START_BLOCK: String(deployment.blockNumber),
+        PMHE_COPROCESSOR_KEY: operators[i]!.privateKey,
+        PMHE_REDIS_URL: redis.url,
+        PMHE_BLOB_DIR: blobDir,
+        PMHE_API_PORT: "0",
+        PMHE_POLL_INTERVAL_MS: "100",
+        LOG_LEVEL: options.logLevel ?? "silent",
+        ...(i > 0 ? { PMHE_QUEUE_NAME: `pmhe-predictions-${i}`, PMHE_BLOB_URL: coprocessors[0]!.apiUrl } : {}),
+        ...options.coprocessorEnv,
+        ...spec.env,
+      });
+      logger ??= createLogger(config.LOG_LEVEL);
+      const started = await startCoprocessor(config, logger, spec.options);
+      cleanup.push(() => started.stop());
+      coprocessors.push(started);
+    }
+    const coprocessor = coprocessors[0]!;
 
     return {
       rpcUrl: chain.rpcUrl,
@@ -98,6 +116,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       admin,
       hospital,
       coprocessor,
+      coprocessors,
       async newPatient() {
         const wallet = Wallet.createRandom(provider);
         await (await admin.sendTransaction({ to: wallet.address, value: parseEther("1") })).wait();
