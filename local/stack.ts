@@ -12,6 +12,8 @@ import { startCoprocessor, type CoprocessorOptions, type RunningCoprocessor } fr
 import { deployPmhe } from "./deploy.js";
 import { startLocalChain, type LocalChain } from "./hardhat-node.js";
 import { startLocalRedis, type LocalRedis } from "./redis-server.js";
+import { PatientClient } from "../client/patient-client.js";
+import type { CkksEngine, KeySet } from "../protocol/fhe/engine.js";
 
 /** Hardhat's public development mnemonic: its accounts are funded on every local Hardhat chain. Never use elsewhere. */
 export const HARDHAT_MNEMONIC = "test test test test test test test test test test test junk";
@@ -40,6 +42,8 @@ export interface LocalStack {
   coprocessors: RunningCoprocessor[];
   /** A fresh patient wallet, funded by the admin account. */
   newPatient(): Promise<Signer>;
+  /** A fresh funded patient with its own CKKS key set (or `keys`), key bundle uploaded and registered on-chain. */
+  newPatientClient(engine: CkksEngine, options?: { keys?: KeySet; pollIntervalMs?: number }): Promise<{ client: PatientClient; signer: Signer }>;
   stop(): Promise<void>;
 }
 
@@ -102,6 +106,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       coprocessors.push(started);
     }
     const coprocessor = coprocessors[0]!;
+    const blobs = new BlobClient(coprocessor.apiUrl);
+    const newPatient = async (): Promise<Signer> => {
+      const wallet = Wallet.createRandom(provider);
+      await (await admin.sendTransaction({ to: wallet.address, value: parseEther("1") })).wait();
+      return new NonceManager(wallet);
+    };
 
     return {
       rpcUrl: chain.rpcUrl,
@@ -111,16 +121,30 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       contractAddress: deployment.address,
       contract: deployment.contract,
       provider,
-      blobs: new BlobClient(coprocessor.apiUrl),
+      blobs,
       uploadDomain: uploadDomain((await provider.getNetwork()).chainId, deployment.address),
       admin,
       hospital,
       coprocessor,
       coprocessors,
-      async newPatient() {
-        const wallet = Wallet.createRandom(provider);
-        await (await admin.sendTransaction({ to: wallet.address, value: parseEther("1") })).wait();
-        return new NonceManager(wallet);
+      newPatient,
+      async newPatientClient(engine, options = {}) {
+        const signer = await newPatient();
+        const client = new PatientClient({
+          engine,
+          signer,
+          contractAddress: deployment.address,
+          blobs,
+          keys: options.keys ?? engine.generateKeySet(),
+          pollIntervalMs: options.pollIntervalMs ?? 100,
+        });
+        try {
+          await client.register();
+        } catch (err) {
+          client.dispose();
+          throw err;
+        }
+        return { client, signer };
       },
       stop,
     };

@@ -10,6 +10,7 @@ import { JsonRpcProvider } from "ethers";
 import { auditJobs, type JobHistory } from "../auditor/job-history.js";
 import { connectPmhe } from "../protocol/chain.js";
 import { parseHash } from "../protocol/hash.js";
+import { integerOption } from "./lib/cli-options.js";
 
 if (existsSync(".env")) process.loadEnvFile(".env");
 
@@ -25,11 +26,7 @@ const program = new Command()
       throw new InvalidArgumentError((err as Error).message);
     }
   })
-  .option("--from-block <n>", "first block to read (the deployment block)", (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("a block number");
-    return n;
-  }, Number(process.env.PMHE_START_BLOCK ?? 0))
+  .option("--from-block <n>", "first block to read (the deployment block)", integerOption({ min: 0 }), Number(process.env.PMHE_START_BLOCK ?? 0))
   .option("--json", "print one JSON document")
   .parse();
 

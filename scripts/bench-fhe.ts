@@ -16,7 +16,7 @@ import { CkksEngine } from "../protocol/fhe/engine.js";
 import { chooseLayout, layoutCapacity, LAYOUTS, type Layout } from "../protocol/fhe/layouts.js";
 import { DEFAULT_PARAMETER_SET, PARAMETER_SET_NAMES, parameterSet, type ParameterSetName } from "../protocol/fhe/params.js";
 import { sealHeapBytes } from "../protocol/fhe/runtime.js";
-import { evaluateSigmoidPolynomial, fitSigmoidPolynomial, logistic, logitInterval, type SigmoidPolynomial } from "../protocol/fhe/sigmoid.js";
+import { evaluateSigmoidPolynomial, fitSigmoidPolynomial, logistic, logitInterval } from "../protocol/fhe/sigmoid.js";
 import { mulberry32 as prng } from "../hospital/split.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");

@@ -6,14 +6,14 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Command, InvalidArgumentError } from "commander";
-import { PatientClient } from "../client/patient-client.js";
+import { Command } from "commander";
 import { loadDataset, readingFromRow } from "../hospital/dataset.js";
 import { publishModel } from "../hospital/publish-model.js";
 import { stratifiedSplit } from "../hospital/split.js";
 import { startLocalStack } from "../local/stack.js";
 import { CkksEngine } from "../protocol/fhe/engine.js";
 import { parseModelBytes, predictPlaintext } from "../protocol/model.js";
+import { integerOption } from "./lib/cli-options.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 /** |p_encrypted - p_plaintext| above this is a disagreement: CKKS at Δ = 2^40 is ~1e-6 off on T. */
@@ -22,11 +22,7 @@ const TOLERANCE = 1e-4;
 const program = new Command()
   .name("demo")
   .description("Run held-out patients through the whole encrypted prediction path on a local stack.")
-  .option("--patients <n>", "number of held-out patients", (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a positive whole number");
-    return n;
-  }, 12)
+  .option("--patients <n>", "number of held-out patients", integerOption({ min: 1 }), 12)
   .option("--model <file>", "model file", join(ROOT, "models", "statlog-heart-logreg.v1.json"))
   .option("--data <file>", "CSV the model was trained on", join(ROOT, "data", "statlog_heart.csv"))
   .option("--json", "print one JSON document instead of the table")
@@ -70,16 +66,8 @@ try {
   for (const [i, index] of test.slice(0, opts.patients).entries()) {
     const reading = readingFromRow(dataset.columns, dataset.rows[index]!, [model.target.column]);
     const reference = predictPlaintext(model, reading);
-    const signer = await stack.newPatient();
-    const client = new PatientClient({
-      engine,
-      signer,
-      contractAddress: stack.contractAddress,
-      blobs: stack.blobs,
-      keys: engine.generateKeySet(),
-    });
+    const { client } = await stack.newPatientClient(engine);
     try {
-      await client.register();
       const result = await client.predict(model, reading);
       const difference = Math.abs(result.probability - reference.probability);
       rows.push({

@@ -9,7 +9,7 @@
  * Prints Markdown tables (or, with --json, one JSON document on stdout), writes the SVG chart, and prints PASS/FAIL
  * lines for the acceptance checks (to stderr with --json); exits 1 when a check fails.
  */
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -33,19 +33,12 @@ import {
   type ExperimentReport,
   type ExperimentSpec,
 } from "../hospital/experiment.js";
+import { integerOption } from "./lib/cli-options.js";
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-function integer(value: string): number {
-  const n = Number(value);
-  if (!/^[+-]?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError("expected an integer");
-  return n;
-}
-function folds(value: string): number {
-  const n = integer(value);
-  if (n < 2) throw new InvalidArgumentError("expected an integer >= 2");
-  return n;
-}
+const integer = integerOption();
+const folds = integerOption({ min: 2 });
 
 const program = new Command()
   .name("experiment")

@@ -27,29 +27,15 @@ import { HIDDEN_DEFAULTS } from "../hospital/hidden-layer.js";
 import { referenceFor } from "../hospital/references.js";
 import { STATLOG_HEART } from "../hospital/statlog-heart.js";
 import { DEFAULT_FOLDS, trainModel, type TrainOptions } from "../hospital/train.js";
+import { integerOption } from "./lib/cli-options.js";
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-function integer(value: string): number {
-  const n = Number(value);
-  if (!/^[+-]?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError("expected an integer");
-  return n;
-}
-function positiveInteger(value: string): number {
-  const n = integer(value);
-  if (n < 1) throw new InvalidArgumentError("expected a positive integer");
-  return n;
-}
-function folds(value: string): number {
-  const n = integer(value);
-  if (n < 0 || n === 1) throw new InvalidArgumentError("expected 0 (no cross-validation) or an integer >= 2");
-  return n;
-}
-function hiddenUnits(value: string): number {
-  const n = integer(value);
-  if (n < 1 || n > 16) throw new InvalidArgumentError("expected an integer from 1 to 16");
-  return n;
-}
+const integer = integerOption();
+const positiveInteger = integerOption({ min: 1 });
+/** 0 turns cross-validation off. */
+const folds = integerOption({ min: 2, also: [0] });
+const hiddenUnits = integerOption({ min: 1, max: 16 });
 function fraction(value: string): number {
   const n = Number(value);
   if (value.trim() === "" || !(n > 0 && n < 1)) throw new InvalidArgumentError("expected a number strictly between 0 and 1");

@@ -1,5 +1,5 @@
 import { randomBytes as nodeRandomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { JsonRpcProvider, keccak256, Network, randomBytes, Wallet, type Signer } from "ethers";
 import { Redis } from "ioredis";
 import { PredictionFailedError } from "../../client/errors.js";
-import { PatientClient } from "../../client/patient-client.js";
+import type { PatientClient } from "../../client/patient-client.js";
 import { createApiApp } from "../../coprocessor/api/app.js";
 import { chainBlockNumber, redisPing } from "../../coprocessor/api/health-routes.js";
 import { contractJobReader } from "../../coprocessor/api/job-routes.js";
@@ -28,6 +28,7 @@ import type { Hash } from "../../protocol/hash.js";
 import { modelHash as hashOfModel, parseModelBytes, type Model, type Reading } from "../../protocol/model.js";
 import { signUpload, uploadDomain, UPLOAD_HEADERS, type UploadDomain, type UploadPurpose } from "../../protocol/upload-auth.js";
 import { rejectionOf } from "../helpers/rejection.js";
+import { alterStoredBlob } from "../helpers/tamper.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const ADMIN_TOKEN = nodeRandomBytes(24).toString("hex");
@@ -87,16 +88,7 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
     stack = await startLocalStack({ coprocessorEnv: { PMHE_ADMIN_TOKEN: ADMIN_TOKEN, PMHE_JOB_RETRY_AFTER_SECONDS: "3" } });
     engine = await CkksEngine.create(model.fhe.parameterSet);
     modelHash = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
-    patientSigner = await stack.newPatient();
-    patient = new PatientClient({
-      engine,
-      signer: patientSigner,
-      contractAddress: stack.contractAddress,
-      blobs: stack.blobs,
-      keys: engine.generateKeySet(),
-      pollIntervalMs: 100,
-    });
-    await patient.register();
+    ({ client: patient, signer: patientSigner } = await stack.newPatientClient(engine));
   });
 
   after(async function () {
@@ -312,10 +304,7 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
 
     it("answers 200 Failed with the reason code and name, and counts the failure by reason", async function () {
       const recordHash = await patient.submitReading(model, readings[1]!);
-      const path = join(stack.blobDir, recordHash.slice(2));
-      const bytes = await readFile(path);
-      bytes[bytes.length - 1_000]! ^= 0x01;
-      await writeFile(path, bytes);
+      await alterStoredBlob(stack.blobDir, recordHash, 1_000);
       const { jobId, blockNumber } = await patient.requestPrediction(recordHash, modelHash);
       const err = await rejectionOf(patient.waitForResult(jobId, blockNumber, 60_000));
       expect(err).to.be.instanceOf(PredictionFailedError);

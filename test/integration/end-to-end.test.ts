@@ -17,6 +17,7 @@ import { CkksEngine } from "../../protocol/fhe/engine.js";
 import type { Hash } from "../../protocol/hash.js";
 import { forwardPlaintext, parseModelBytes, predictPlaintext, roundCount, type Model, type Reading } from "../../protocol/model.js";
 import { rejectionOf } from "../helpers/rejection.js";
+import { alterStoredBlob } from "../helpers/tamper.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -47,16 +48,7 @@ describe("encrypted prediction end to end (hardhat node, redis-server, BullMQ, n
   });
 
   async function newPatient(): Promise<PatientClient> {
-    const client = new PatientClient({
-      engine,
-      signer: await stack.newPatient(),
-      contractAddress: stack.contractAddress,
-      blobs: stack.blobs,
-      keys: engine.generateKeySet(),
-      pollIntervalMs: 100,
-    });
-    await client.register();
-    return client;
+    return (await stack.newPatientClient(engine)).client;
   }
 
   it("gives each patient the plaintext model's probability within 1e-4 and the same class", async function () {
@@ -85,10 +77,7 @@ describe("encrypted prediction end to end (hardhat node, redis-server, BullMQ, n
 
   it("refuses a record whose stored bytes were altered: the job fails on-chain with RecordHashMismatch and the worker serves the next job", async function () {
     const recordHash = await patient.submitReading(model, readings[7]!);
-    const path = join(stack.blobDir, recordHash.slice(2));
-    const bytes = await readFile(path);
-    bytes[bytes.length - 1_000]! ^= 0x01;
-    await writeFile(path, bytes);
+    await alterStoredBlob(stack.blobDir, recordHash, 1_000);
 
     const { jobId, blockNumber } = await patient.requestPrediction(recordHash, modelHash);
     const err = await rejectionOf(patient.waitForResult(jobId, blockNumber, 60_000));
@@ -126,10 +115,7 @@ describe("encrypted prediction end to end (hardhat node, redis-server, BullMQ, n
     const { jobId, blockNumber } = await patient.requestPrediction(recordHash, modelHash);
     const resultHash = await patient.waitForResult(jobId, blockNumber, 60_000);
 
-    const path = join(stack.blobDir, resultHash.slice(2));
-    const bytes = await readFile(path);
-    bytes[bytes.length - 10]! ^= 0x80;
-    await writeFile(path, bytes);
+    await alterStoredBlob(stack.blobDir, resultHash, 10, 0x80);
     const err = await rejectionOf(patient.fetchVerifiedResult(jobId));
     expect(err).to.be.instanceOf(ResultVerificationError);
     expect(err.message).to.contain(resultHash);

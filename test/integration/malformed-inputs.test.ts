@@ -1,8 +1,8 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { expect } from "chai";
 import { keccak256, randomBytes, Wallet, type Signer } from "ethers";
-import { PatientClient } from "../../client/patient-client.js";
+import type { PatientClient } from "../../client/patient-client.js";
 import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
 import { publishModel } from "../../hospital/publish-model.js";
 import { stratifiedSplit } from "../../hospital/split.js";
@@ -15,6 +15,7 @@ import { contentHash, type Hash } from "../../protocol/hash.js";
 import { buildTuple, parseModelBytes, predictPlaintext, type Model, type Reading } from "../../protocol/model.js";
 import { signedUploadHeaders, uploadDomain, UPLOAD_HEADERS } from "../../protocol/upload-auth.js";
 import { expectClose } from "../helpers/close.js";
+import { alterStoredBlob } from "../helpers/tamper.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 /** Small enough to test the size limit cheaply, large enough for a key bundle (~4.5 MB). */
@@ -63,11 +64,9 @@ describe("malformed uploads and jobs against a running stack (hardhat node, redi
     stack = await startLocalStack({ coprocessorEnv: { PMHE_JOB_ATTEMPTS: "1", PMHE_MAX_BLOB_BYTES: String(MAX_BLOB_BYTES) } });
     [engine, smallEngine] = await Promise.all([CkksEngine.create(model.fhe.parameterSet), CkksEngine.create("ckks-n4096-linear")]);
     modelHash = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
-    patientSigner = await stack.newPatient();
     const keys = engine.generateKeySet();
     keyBundle = keys.keyBundle;
-    patient = new PatientClient({ engine, signer: patientSigner, contractAddress: stack.contractAddress, blobs: stack.blobs, keys, pollIntervalMs: 100 });
-    await patient.register();
+    ({ client: patient, signer: patientSigner } = await stack.newPatientClient(engine, { keys }));
     contract = stack.contract.connect(patientSigner);
 
     const cipher = engine.openSecretKey(keys.secretKey);
@@ -287,10 +286,7 @@ describe("malformed uploads and jobs against a running stack (hardhat node, redi
       } else {
         recordHash = await stack.blobs.put(c.bytes, { signer: patientSigner, purpose: "record", domain: stack.uploadDomain });
         if (c.tamperStoredFile) {
-          const file = join(stack.blobDir, recordHash.slice(2));
-          const stored = await readFile(file);
-          stored[stored.length - 100]! ^= 0x01;
-          await writeFile(file, stored);
+          await alterStoredBlob(stack.blobDir, recordHash, 100);
         }
       }
       await (await contract.anchorRecord(recordHash)).wait();

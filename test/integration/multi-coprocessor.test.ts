@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { ZeroHash } from "ethers";
 import { auditJobs } from "../../auditor/job-history.js";
-import { PatientClient } from "../../client/patient-client.js";
+import type { PatientClient } from "../../client/patient-client.js";
 import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
 import { publishModel } from "../../hospital/publish-model.js";
 import { stratifiedSplit } from "../../hospital/split.js";
@@ -65,16 +65,7 @@ describe("three coprocessors, quorum 2, one of them dishonest (hardhat node, red
     engine = await CkksEngine.create(model.fhe.parameterSet);
     await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
     for (let i = 0; i < 2; i++) {
-      const client = new PatientClient({
-        engine,
-        signer: await stack.newPatient(),
-        contractAddress: stack.contractAddress,
-        blobs: stack.blobs,
-        keys: engine.generateKeySet(),
-        pollIntervalMs: 100,
-      });
-      await client.register();
-      patients.push(client);
+      patients.push((await stack.newPatientClient(engine)).client);
     }
   });
 
