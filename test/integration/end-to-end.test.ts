@@ -228,8 +228,9 @@ describe("encrypted prediction end to end (hardhat node, redis-server, BullMQ, n
       const reference = predictPlaintext(model, reading);
       expect(Math.abs(result.probability - reference.probability)).to.be.at.most(1e-4);
       expect(result.predictedClass).to.equal(reference.predictedClass);
-      // Nothing secret or medical on the terminal besides the patient's own result.
-      expect(out.stdout + out.stderr).to.not.contain(String(reading.chol));
+      // Nothing medical on the terminal besides the patient's own result: only the result's fields, no reading.
+      expect(Object.keys(result).sort()).to.deep.equal(["jobId", "logit", "predictedClass", "probability", "recordHash", "resultHash"]);
+      for (const feature of Object.keys(reading)) expect(out.stdout + out.stderr).to.not.contain(`"${feature}"`);
     });
 
     it("names the missing setting instead of failing obscurely", async function () {
