@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "a 0x-prefixed 32-byte hex private key");
@@ -16,10 +17,17 @@ export const CoprocessorConfigSchema = z.object({
   PMHE_COPROCESSOR_KEY: hex32,
   PMHE_REDIS_URL: z.string().regex(/^rediss?:\/\//, "a redis:// URL").default("redis://127.0.0.1:6379"),
   PMHE_QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]+$/).default("pmhe-predictions"),
-  PMHE_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
-  /** Opened key bundles kept in memory (~10 MB of WASM heap each with the default layout's rotation keys). */
+  /** Worker threads evaluating jobs, each with its own SEAL contexts and key cache; 0 evaluates on the main thread. */
+  PMHE_EVALUATION_THREADS: z.coerce.number().int().min(0).max(64).default(availableParallelism()),
+  /** Jobs in progress at once (fetching, evaluating, committing); unset: four per evaluation thread. */
+  PMHE_WORKER_CONCURRENCY: optional(z.coerce.number().int().min(1).max(256)),
+  /** Opened key bundles kept in memory per evaluation thread (~10 MB of WASM heap each with the default layout's rotation keys). */
   PMHE_KEY_CACHE_SIZE: z.coerce.number().int().min(1).max(256).default(16),
   PMHE_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  /** How long a worker's claim on a job lasts without renewal; a worker that dies loses its jobs after this. */
+  PMHE_LOCK_DURATION_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  /** How often expired claims are looked for and their jobs put back in the queue (stalled-job recovery). */
+  PMHE_STALLED_INTERVAL_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   PMHE_API_HOST: z.string().default("127.0.0.1"),
   PMHE_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   /** Blob store of this coprocessor, and where the worker reads blobs from (its own API by default). */
@@ -46,6 +54,11 @@ export const CoprocessorConfigSchema = z.object({
 });
 
 export type CoprocessorConfig = z.infer<typeof CoprocessorConfigSchema>;
+
+/** Jobs in progress at once: I/O (blobs, chain) overlaps evaluation, so a few per evaluation thread. */
+export function workerConcurrency(config: CoprocessorConfig): number {
+  return config.PMHE_WORKER_CONCURRENCY ?? 4 * Math.max(1, config.PMHE_EVALUATION_THREADS);
+}
 
 export class ConfigError extends Error {
   constructor(message: string) {

@@ -5,7 +5,6 @@ import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { BlobClient, type UploadAuth } from "../protocol/blob-client.js";
 import { connectPmhe } from "../protocol/chain.js";
-import { CkksEngine } from "../protocol/fhe/engine.js";
 import { DEFAULT_PARAMETER_SET } from "../protocol/fhe/params.js";
 import { uploadDomain } from "../protocol/upload-auth.js";
 import { createApiApp } from "./api/app.js";
@@ -14,10 +13,12 @@ import { contractJobReader } from "./api/job-routes.js";
 import { contractRoleChecker } from "./api/upload-policy.js";
 import { FileBlobStore } from "./blobstore/file-blob-store.js";
 import { PmheChain } from "./chain/pmhe-chain.js";
-import { KeyBundleCache } from "./jobs/key-cache.js";
+import { InlineEvaluator } from "./evaluation/inline-evaluator.js";
+import type { StageEvaluator } from "./evaluation/stage-evaluator.js";
+import { ThreadPoolEvaluator } from "./evaluation/thread-pool-evaluator.js";
 import { RedisCursorStore } from "./chain/redis-cursor.js";
 import { RequestListener } from "./chain/request-listener.js";
-import type { CoprocessorConfig } from "./config.js";
+import { workerConcurrency, type CoprocessorConfig } from "./config.js";
 import { CoprocessorMetrics } from "./metrics.js";
 import { PredictionQueue } from "./queue/prediction-queue.js";
 import { startPredictionWorker } from "./queue/prediction-worker.js";
@@ -47,6 +48,16 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
+function createEvaluator(config: CoprocessorConfig, logger: Logger): StageEvaluator {
+  if (config.PMHE_EVALUATION_THREADS === 0) return new InlineEvaluator(config.PMHE_KEY_CACHE_SIZE);
+  return new ThreadPoolEvaluator({
+    threads: config.PMHE_EVALUATION_THREADS,
+    keyCacheSize: config.PMHE_KEY_CACHE_SIZE,
+    warmParameterSets: [DEFAULT_PARAMETER_SET],
+    logger,
+  });
+}
+
 /**
  * One coprocessor: the API (blob store, job status, probes, metrics, queue dashboard), the chain listener that
  * turns PredictionRequested events into queue jobs, and a worker that evaluates them and settles each on-chain.
@@ -58,10 +69,8 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
     for (const close of stack.reverse()) await close();
   };
   try {
-    const engine = await CkksEngine.create(DEFAULT_PARAMETER_SET);
-    stack.push(() => engine.dispose());
-    const keyCache = new KeyBundleCache(engine, config.PMHE_KEY_CACHE_SIZE);
-    stack.push(() => keyCache.dispose());
+    const evaluator = createEvaluator(config, logger);
+    stack.push(() => evaluator.close());
 
     const provider = new JsonRpcProvider(config.PMHE_RPC_URL, undefined, { pollingInterval: config.PMHE_POLL_INTERVAL_MS });
     stack.push(() => provider.destroy());
@@ -116,8 +125,7 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
       config.PMHE_QUEUE_NAME,
       connection,
       {
-        engine,
-        keyCache,
+        evaluator,
         chain,
         blobs: {
           get: (hash) => blobClient.get(hash),
@@ -125,7 +133,13 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
         },
         onFailure: (jobId, error) => logger.warn({ jobId, reason: error.reason }, "job failed permanently; reporting on-chain"),
       },
-      { concurrency: config.PMHE_WORKER_CONCURRENCY, logger, metrics },
+      {
+        concurrency: workerConcurrency(config),
+        logger,
+        metrics,
+        lockDurationMs: config.PMHE_LOCK_DURATION_MS,
+        stalledIntervalMs: config.PMHE_STALLED_INTERVAL_MS,
+      },
     );
     stack.push(() => worker.close());
 

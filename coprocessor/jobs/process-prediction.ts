@@ -1,10 +1,8 @@
 import { FheError, type FheErrorCode } from "../../protocol/fhe/errors.js";
-import type { CkksEngine } from "../../protocol/fhe/engine.js";
 import { FailureReason, PermanentJobError, type FailureReasonName } from "../../protocol/failure-reasons.js";
 import { contentHash, type Hash } from "../../protocol/hash.js";
 import { ModelFormatError, parseModelBytes, type Model } from "../../protocol/model.js";
-import { evaluateModelStage } from "./evaluate-stage.js";
-import type { KeyBundleCache } from "./key-cache.js";
+import type { StageEvaluator } from "../evaluation/stage-evaluator.js";
 import { JobStatus, type JobChain } from "./job-chain.js";
 
 /** What a queue job carries: only the on-chain id. Everything else is read from the chain, the source of truth. */
@@ -18,16 +16,15 @@ export interface BlobSource {
 }
 
 export type PredictionOutcome =
-  | { outcome: "committed"; resultHash: Hash; txHash: string }
+  | { outcome: "committed"; resultHash: Hash; txHash: string; evaluationMs: number }
   | { outcome: "failed"; reason: FailureReasonName; txHash: string }
   | { outcome: "skipped"; status?: number; because?: "AlreadyVoted" | "JobNotPending" };
 
 export interface PredictionDeps {
-  engine: CkksEngine;
+  /** Runs the homomorphic part (in this thread or a pool of threads, with their key caches). */
+  evaluator: StageEvaluator;
   chain: JobChain;
   blobs: BlobSource;
-  /** Opened key bundles kept across jobs; without it every job fetches and opens its bundle. */
-  keyCache?: KeyBundleCache;
   /** Called with a reason and message whenever a job is failed on-chain (for logs and metrics). */
   onFailure?: (jobId: Hash, error: PermanentJobError) => void;
 }
@@ -67,30 +64,23 @@ async function fetchVerified(
  * runs the linear stage under encryption, stores the result and commits its hash. Inputs that can never work
  * become a PermanentJobError; anything else (chain or store unreachable) is thrown for the queue to retry.
  */
-export async function evaluatePrediction(deps: PredictionDeps, jobId: Hash): Promise<{ resultBytes: Uint8Array } | { skipped: number }> {
+export async function evaluatePrediction(
+  deps: PredictionDeps,
+  jobId: Hash,
+): Promise<{ resultBytes: Uint8Array; evaluationMs: number } | { skipped: number }> {
   const job = await deps.chain.readJob(jobId);
   if (job.status !== JobStatus.Requested) return { skipped: job.status };
 
   const model = await loadModel(deps.blobs, job.modelHash);
   const recordBytes = await fetchVerified(deps.blobs, job.recordHash, "RecordBlobMissing", "RecordHashMismatch");
-  const cache = deps.keyCache;
-  const keyBundle = cache?.has(job.keyBundleHash)
-    ? undefined
-    : await fetchVerified(deps.blobs, job.keyBundleHash, "KeyBundleBlobMissing", "KeyBundleHashMismatch");
-
-  if (model.fhe.parameterSet !== deps.engine.parameterSetName) {
-    throw new PermanentJobError("ParameterMismatch", `model wants ${model.fhe.parameterSet}, this worker runs ${deps.engine.parameterSetName}`);
-  }
   try {
-    const binding = { jobId, recordHash: job.recordHash, modelHash: job.modelHash };
-    // From here to the return nothing awaits, so no other job can evict these keys while they are in use.
-    if (cache) return { resultBytes: evaluateModelStage(deps.engine, cache.acquire(job.keyBundleHash, keyBundle), recordBytes, model, binding) };
-    const keys = deps.engine.openEvaluationKeys(keyBundle!);
-    try {
-      return { resultBytes: evaluateModelStage(deps.engine, keys, recordBytes, model, binding) };
-    } finally {
-      keys.dispose();
-    }
+    return await deps.evaluator.evaluate({
+      keyBundleHash: job.keyBundleHash,
+      loadKeyBundle: () => fetchVerified(deps.blobs, job.keyBundleHash, "KeyBundleBlobMissing", "KeyBundleHashMismatch"),
+      recordBytes,
+      model,
+      binding: { jobId, recordHash: job.recordHash, modelHash: job.modelHash },
+    });
   } catch (err) {
     if (err instanceof FheError) throw new PermanentJobError(FHE_TO_REASON[err.code], err.message, { cause: err });
     throw err;
@@ -119,7 +109,7 @@ export async function processPrediction(deps: PredictionDeps, data: PredictionJo
     const resultHash = await deps.blobs.put(evaluated.resultBytes);
     const vote = await deps.chain.commitResult(jobId, resultHash);
     if (!vote.settled) return { outcome: "skipped", because: vote.because };
-    return { outcome: "committed", resultHash, txHash: vote.txHash };
+    return { outcome: "committed", resultHash, txHash: vote.txHash, evaluationMs: evaluated.evaluationMs };
   } catch (err) {
     let permanent: PermanentJobError | undefined;
     if (err instanceof PermanentJobError) permanent = err;

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { KeyBundleCache } from "../../coprocessor/jobs/key-cache.js";
+import { KeyBundleCache } from "../../coprocessor/evaluation/key-cache.js";
 import { CkksEngine } from "../../protocol/fhe/engine.js";
 import { FheError } from "../../protocol/fhe/errors.js";
 import { DEFAULT_PARAMETER_SET } from "../../protocol/fhe/params.js";

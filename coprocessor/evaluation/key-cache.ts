@@ -5,7 +5,7 @@ import type { Hash } from "../../protocol/hash.js";
  * Opened evaluation keys of the most recently used key bundles, by bundle hash. A bundle is ~4.5 MB to fetch and
  * hash and ~100 ms to load into SEAL; a patient's jobs reuse it. Entries are SEAL objects: an evicted one is
  * deleted at once, so the cache must only be used from synchronous code that finishes with the keys before it
- * yields (see `evaluatePrediction`), or a concurrent job could evict keys still in use.
+ * yields (see `InlineEvaluator.evaluate`), or a concurrent job could evict keys still in use.
  */
 export class KeyBundleCache {
   private readonly entries = new Map<Hash, LayoutEvaluationKeys>();

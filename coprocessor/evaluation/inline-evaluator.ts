@@ -1,0 +1,63 @@
+import { CkksEngine } from "../../protocol/fhe/engine.js";
+import type { ParameterSetName } from "../../protocol/fhe/params.js";
+import { evaluateModelStage } from "./evaluate-stage.js";
+import { KeyBundleCache } from "./key-cache.js";
+import type { StageEvaluator, StageOutput, StageTask } from "./stage-evaluator.js";
+
+interface EngineSlot {
+  engine: CkksEngine;
+  keys: KeyBundleCache;
+}
+
+/**
+ * Evaluates in the calling thread: one SEAL context per parameter set (created on first use) and, for each, a
+ * bounded cache of opened key bundles. Each worker thread of the pool runs one of these.
+ */
+export class InlineEvaluator implements StageEvaluator {
+  private readonly slots = new Map<ParameterSetName, Promise<EngineSlot>>();
+  private closed = false;
+
+  constructor(private readonly keyCacheSize: number) {}
+
+  async evaluate(task: StageTask): Promise<StageOutput> {
+    if (this.closed) throw new Error("evaluator is closed");
+    const { engine, keys } = await this.slot(task.model.fhe.parameterSet);
+    const keyBundle = keys.has(task.keyBundleHash) ? undefined : await task.loadKeyBundle();
+    // From here to the return nothing awaits, so no other job can evict these keys while they are in use.
+    const started = performance.now();
+    const resultBytes = evaluateModelStage(engine, keys.acquire(task.keyBundleHash, keyBundle), task.recordBytes, task.model, task.binding);
+    return { resultBytes, evaluationMs: performance.now() - started };
+  }
+
+  /** Starts the SEAL context of `name` now, so the first job does not wait for it. */
+  warm(name: ParameterSetName): void {
+    this.slot(name).catch(() => undefined);
+  }
+
+  private slot(name: ParameterSetName): Promise<EngineSlot> {
+    let slot = this.slots.get(name);
+    if (!slot) {
+      slot = CkksEngine.create(name).then((engine) => {
+        if (this.closed) {
+          engine.dispose();
+          throw new Error("evaluator is closed");
+        }
+        return { engine, keys: new KeyBundleCache(engine, this.keyCacheSize) };
+      });
+      // A failed start (out of memory, say) is not remembered: the next job tries again.
+      slot.catch(() => this.slots.delete(name));
+      this.slots.set(name, slot);
+    }
+    return slot;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const slot of this.slots.values()) {
+      const { engine, keys } = await slot.catch(() => ({ engine: undefined, keys: undefined }));
+      keys?.dispose();
+      engine?.dispose();
+    }
+    this.slots.clear();
+  }
+}

@@ -1,0 +1,173 @@
+import { extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { Logger } from "pino";
+import type { ParameterSetName } from "../../protocol/fhe/params.js";
+import type { Hash } from "../../protocol/hash.js";
+import type { StageEvaluator, StageOutput, StageTask } from "./stage-evaluator.js";
+import { fromThreadError, type FromThread, type ThreadSettings, type ToThread } from "./thread-messages.js";
+
+/** The thread entry next to this file, with whatever extension this file has (.ts under tsx, .js when built). */
+const THREAD_ENTRY = new URL(`./evaluation-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+/**
+ * A TypeScript entry needs the TypeScript loader in the thread too. Threads inherit the command line's flags (so
+ * `tsx file.ts` works as is) but not loaders registered at run time (as test runners do), so add it when missing.
+ */
+function threadExecArgv(): string[] {
+  if (!THREAD_ENTRY.pathname.endsWith(".ts") || process.execArgv.some((arg) => arg.includes("tsx"))) return process.execArgv;
+  return [...process.execArgv, "--import", import.meta.resolve("tsx/esm")];
+}
+
+export class EvaluationThreadDiedError extends Error {
+  constructor(reason: string) {
+    super(`evaluation thread died: ${reason}`);
+    this.name = "EvaluationThreadDiedError";
+  }
+}
+
+interface Pending {
+  id: number;
+  task: StageTask;
+  resolve: (output: StageOutput) => void;
+  reject: (err: unknown) => void;
+}
+
+interface PoolThread {
+  worker: Worker;
+  current?: Pending;
+  /** Key bundles this thread was last given, most recent last: where a job of the same patient goes best. */
+  keys: Hash[];
+}
+
+export interface ThreadPoolOptions {
+  threads: number;
+  /** Key bundles each thread keeps open. */
+  keyCacheSize: number;
+  warmParameterSets?: ParameterSetName[];
+  logger?: Logger;
+  /** Called when a thread dies (a SEAL abort, out of memory) and is replaced. */
+  onThreadDied?: () => void;
+}
+
+/**
+ * Evaluates jobs on a fixed set of worker threads, each with its own SEAL contexts and key caches, one job per
+ * thread at a time. A job goes to an idle thread that already holds its patient's keys when there is one, so a
+ * returning patient's bundle is neither fetched nor opened again. A thread that dies fails only its own job (as a
+ * retryable error) and is replaced.
+ */
+export class ThreadPoolEvaluator implements StageEvaluator {
+  private readonly threads: PoolThread[] = [];
+  private readonly waiting: Pending[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly options: ThreadPoolOptions) {
+    if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`thread count must be a positive integer, got ${options.threads}`);
+    for (let i = 0; i < options.threads; i++) this.threads.push(this.spawn());
+  }
+
+  get size(): number {
+    return this.threads.length;
+  }
+
+  /** Jobs being evaluated right now. */
+  get busy(): number {
+    return this.threads.filter((thread) => thread.current).length;
+  }
+
+  evaluate(task: StageTask): Promise<StageOutput> {
+    if (this.closed) return Promise.reject(new Error("evaluation pool is closed"));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ id: this.nextId++, task, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  private spawn(): PoolThread {
+    const settings: ThreadSettings = { keyCacheSize: this.options.keyCacheSize, warmParameterSets: this.options.warmParameterSets ?? [] };
+    const worker = new Worker(THREAD_ENTRY, { workerData: settings, execArgv: threadExecArgv() });
+    const thread: PoolThread = { worker, keys: [] };
+    worker.on("message", (message: FromThread) => this.onMessage(thread, message));
+    worker.on("error", (err) => this.onDeath(thread, err.message));
+    worker.on("exit", (code) => this.onDeath(thread, `exit code ${code}`));
+    return thread;
+  }
+
+  private dispatch(): void {
+    while (this.waiting.length > 0) {
+      const idle = this.threads.filter((thread) => !thread.current);
+      if (idle.length === 0) return;
+      const next = this.waiting.shift()!;
+      const thread = idle.find((t) => t.keys.includes(next.task.keyBundleHash)) ?? idle[0]!;
+      this.assign(thread, next);
+    }
+  }
+
+  private assign(thread: PoolThread, pending: Pending): void {
+    thread.current = pending;
+    const hash = pending.task.keyBundleHash;
+    thread.keys = [...thread.keys.filter((k) => k !== hash), hash].slice(-this.options.keyCacheSize);
+    const { recordBytes, model, binding } = pending.task;
+    const message: ToThread = { type: "evaluate", id: pending.id, keyBundleHash: hash, recordBytes, model, binding };
+    thread.worker.postMessage(message);
+  }
+
+  private onMessage(thread: PoolThread, message: FromThread): void {
+    const pending = thread.current;
+    if (!pending || pending.id !== message.id) return;
+    switch (message.type) {
+      case "needKeys":
+        pending.task.loadKeyBundle().then(
+          (keyBundle) => thread.worker.postMessage({ type: "keys", id: pending.id, keyBundle } satisfies ToThread),
+          (err: unknown) => {
+            // The job fails with the loader's own error (missing blob, hash mismatch); the thread drops the task
+            // (told before it can be handed another one).
+            thread.worker.postMessage({ type: "keys", id: pending.id } satisfies ToThread);
+            this.finish(thread, pending);
+            pending.reject(err);
+          },
+        );
+        return;
+      case "done":
+        this.finish(thread, pending);
+        pending.resolve({ resultBytes: message.resultBytes, evaluationMs: message.evaluationMs });
+        return;
+      case "failed":
+        this.finish(thread, pending);
+        pending.reject(fromThreadError(message.error));
+        return;
+    }
+  }
+
+  private finish(thread: PoolThread, pending: Pending): void {
+    if (thread.current === pending) thread.current = undefined;
+    this.dispatch();
+  }
+
+  private onDeath(thread: PoolThread, reason: string): void {
+    const index = this.threads.indexOf(thread);
+    if (index < 0) return; // already replaced ("error" is followed by "exit")
+    const pending = thread.current;
+    thread.current = undefined;
+    if (this.closed) {
+      this.threads.splice(index, 1);
+      pending?.reject(new Error("evaluation pool is closed"));
+      return;
+    }
+    this.options.logger?.error({ reason }, "evaluation thread died; starting a new one");
+    this.options.onThreadDied?.();
+    this.threads[index] = this.spawn();
+    pending?.reject(new EvaluationThreadDiedError(reason));
+    this.dispatch();
+  }
+
+  /** Stops the threads; jobs still waiting are rejected (the queue runs them again). Call once the worker has stopped. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const pending of this.waiting.splice(0)) pending.reject(new Error("evaluation pool is closed"));
+    await Promise.all(this.threads.map((thread) => thread.worker.terminate()));
+    this.threads.length = 0;
+  }
+}
