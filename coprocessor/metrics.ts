@@ -9,6 +9,8 @@ export interface MetricsOptions {
   queueCounts?: (states: readonly QueueState[]) => Promise<Partial<Record<string, number>>>;
   /** How long a scrape waits for the queue counts before it reports none. */
   collectTimeoutMs?: number;
+  /** Evaluation threads busy right now, read on every scrape. */
+  busyThreads?: () => number;
   /** Also export Node's process metrics (CPU, memory, event loop). Default true. */
   processMetrics?: boolean;
 }
@@ -28,6 +30,10 @@ export class CoprocessorMetrics {
   readonly evaluationSeconds: Histogram;
   /** Jobs failed on-chain, by reason code name. */
   readonly jobFailures: Counter<"reason">;
+  /** Evaluation threads busy with a job, read on scrape. */
+  readonly evaluationThreadsBusy: Gauge;
+  /** Evaluation threads that died (a SEAL abort, out of memory) and were replaced. */
+  readonly evaluationThreadDeaths: Counter;
   /** Blob upload requests by purpose (`none`/`invalid` when unsigned or unknown) and HTTP status. */
   readonly blobUploads: Counter<"purpose" | "status">;
 
@@ -69,7 +75,7 @@ export class CoprocessorMetrics {
       name: "pmhe_job_latency_seconds",
       help: "Seconds from a job being enqueued to this coprocessor settling it on-chain, by outcome",
       labelNames: ["outcome"],
-      buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600],
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600],
       registers,
     });
     this.evaluationSeconds = new Histogram({
@@ -82,6 +88,20 @@ export class CoprocessorMetrics {
       name: "pmhe_job_failures_total",
       help: "Jobs this coprocessor reported as failed on-chain, by reason",
       labelNames: ["reason"],
+      registers,
+    });
+    const { busyThreads } = options;
+    this.evaluationThreadsBusy = new Gauge({
+      name: "pmhe_evaluation_threads_busy",
+      help: "Evaluation threads evaluating a job right now",
+      registers,
+      collect() {
+        if (busyThreads) this.set(busyThreads());
+      },
+    });
+    this.evaluationThreadDeaths = new Counter({
+      name: "pmhe_evaluation_thread_deaths_total",
+      help: "Evaluation threads that died and were replaced (their job is retried)",
       registers,
     });
     this.blobUploads = new Counter({

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { BlobClient, type UploadAuth } from "../protocol/blob-client.js";
 import { connectPmhe } from "../protocol/chain.js";
 import { DEFAULT_PARAMETER_SET } from "../protocol/fhe/params.js";
+import { contentHash } from "../protocol/hash.js";
 import { uploadDomain } from "../protocol/upload-auth.js";
 import { createApiApp } from "./api/app.js";
 import { chainBlockNumber, redisPing } from "./api/health-routes.js";
@@ -20,6 +21,7 @@ import { RedisCursorStore } from "./chain/redis-cursor.js";
 import { RequestListener } from "./chain/request-listener.js";
 import { workerConcurrency, type CoprocessorConfig } from "./config.js";
 import { CoprocessorMetrics } from "./metrics.js";
+import type { BlobSource } from "./jobs/process-prediction.js";
 import { PredictionQueue } from "./queue/prediction-queue.js";
 import { startPredictionWorker } from "./queue/prediction-worker.js";
 
@@ -48,14 +50,41 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
-function createEvaluator(config: CoprocessorConfig, logger: Logger): StageEvaluator {
+function createEvaluator(config: CoprocessorConfig, logger: Logger, onThreadDied: () => void): StageEvaluator {
   if (config.PMHE_EVALUATION_THREADS === 0) return new InlineEvaluator(config.PMHE_KEY_CACHE_SIZE);
   return new ThreadPoolEvaluator({
     threads: config.PMHE_EVALUATION_THREADS,
     keyCacheSize: config.PMHE_KEY_CACHE_SIZE,
     warmParameterSets: [DEFAULT_PARAMETER_SET],
     logger,
+    onThreadDied,
   });
+}
+
+/**
+ * Where the worker reads inputs and writes results: straight to this coprocessor's own store, or, when the store is
+ * another coprocessor's (PMHE_BLOB_URL), through its API with uploads signed by this operator's key.
+ */
+function workerBlobs(
+  remoteUrl: string | undefined,
+  store: FileBlobStore,
+  resultAuth: UploadAuth,
+  resultTransform: CoprocessorOptions["resultTransform"],
+): BlobSource {
+  const transform = async (bytes: Uint8Array) => (resultTransform ? await resultTransform(bytes) : bytes);
+  if (remoteUrl) {
+    const client = new BlobClient(remoteUrl);
+    return { get: (hash) => client.get(hash), put: async (bytes) => client.put(await transform(bytes), resultAuth) };
+  }
+  return {
+    get: (hash) => store.get(hash),
+    put: async (bytes) => {
+      const stored = await transform(bytes);
+      const hash = contentHash(stored);
+      await store.put(hash, stored);
+      return hash;
+    },
+  };
 }
 
 /**
@@ -69,8 +98,6 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
     for (const close of stack.reverse()) await close();
   };
   try {
-    const evaluator = createEvaluator(config, logger);
-    stack.push(() => evaluator.close());
 
     const provider = new JsonRpcProvider(config.PMHE_RPC_URL, undefined, { pollingInterval: config.PMHE_POLL_INTERVAL_MS });
     stack.push(() => provider.destroy());
@@ -87,10 +114,14 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
     stack.push(() => queue.close());
     const redis = new Redis(config.PMHE_REDIS_URL, { maxRetriesPerRequest: null });
     stack.push(() => redis.quit().then(() => undefined, () => redis.disconnect()));
+    let evaluator: StageEvaluator | undefined;
     const metrics = new CoprocessorMetrics({
       queueCounts: (states) => queue.queue.getJobCounts(...states),
       collectTimeoutMs: config.PMHE_READY_TIMEOUT_MS,
+      busyThreads: () => (evaluator instanceof ThreadPoolEvaluator ? evaluator.busy : 0),
     });
+    evaluator = createEvaluator(config, logger, () => metrics.evaluationThreadDeaths.inc());
+    stack.push(() => evaluator.close());
 
     const store = new FileBlobStore(config.PMHE_BLOB_DIR);
     const httpServer = createServer();
@@ -117,20 +148,15 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
     // Attached in the same tick as `listen` resolved, before the event loop can hand over a connection.
     httpServer.on("request", api);
 
-    // The worker reads inputs from the store and uploads results signed by this coprocessor's operator key.
-    const blobClient = new BlobClient(config.PMHE_BLOB_URL ?? apiUrl);
-    const resultAuth: UploadAuth = { signer: wallet, purpose: "result", domain };
     const { resultTransform } = options;
+    const blobs = workerBlobs(config.PMHE_BLOB_URL, store, { signer: wallet, purpose: "result", domain }, resultTransform);
     const worker = startPredictionWorker(
       config.PMHE_QUEUE_NAME,
       connection,
       {
         evaluator,
         chain,
-        blobs: {
-          get: (hash) => blobClient.get(hash),
-          put: async (bytes) => blobClient.put(resultTransform ? await resultTransform(bytes) : bytes, resultAuth),
-        },
+        blobs,
         onFailure: (jobId, error) => logger.warn({ jobId, reason: error.reason }, "job failed permanently; reporting on-chain"),
       },
       {
