@@ -14,6 +14,8 @@ export const CoprocessorConfigSchema = z.object({
   PMHE_START_BLOCK: z.coerce.number().int().nonnegative().default(0),
   PMHE_CONFIRMATIONS: z.coerce.number().int().nonnegative().default(0),
   PMHE_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(500),
+  /** Longest wait between polls while the chain (or Redis) keeps failing: the listener backs off exponentially up to it. */
+  PMHE_LISTENER_MAX_BACKOFF_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   PMHE_COPROCESSOR_KEY: hex32,
   PMHE_REDIS_URL: z.string().regex(/^rediss?:\/\//, "a redis:// URL").default("redis://127.0.0.1:6379"),
   PMHE_QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]+$/).default("pmhe-predictions"),

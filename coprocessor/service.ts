@@ -174,6 +174,7 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
       startBlock: config.PMHE_START_BLOCK,
       confirmations: config.PMHE_CONFIRMATIONS,
       pollIntervalMs: config.PMHE_POLL_INTERVAL_MS,
+      maxBackoffMs: config.PMHE_LISTENER_MAX_BACKOFF_MS,
       logger,
     });
     listener.start();

@@ -17,9 +17,22 @@ export interface ListenerOptions {
   startBlock: number;
   confirmations: number;
   pollIntervalMs: number;
+  /** Longest wait between polls while the chain or Redis keeps failing (exponential backoff up to this). */
+  maxBackoffMs?: number;
   /** Largest block range per log query; providers cap eth_getLogs ranges. */
   maxRange?: number;
   logger: Logger;
+}
+
+/**
+ * The wait before the next poll: the poll interval while healthy; after failures (a provider disconnect, Redis
+ * down) it doubles per failure up to `maxBackoffMs`, with up to 20% jitter so restarted fleets do not poll in step.
+ */
+export function pollDelayMs(failures: number, options: Pick<ListenerOptions, "pollIntervalMs" | "maxBackoffMs">, random = Math.random): number {
+  if (failures === 0) return options.pollIntervalMs;
+  const cap = Math.max(options.pollIntervalMs, options.maxBackoffMs ?? 30_000);
+  const backoff = Math.min(cap, options.pollIntervalMs * 2 ** Math.min(failures, 20));
+  return Math.round(backoff * (1 - 0.2 * random()));
 }
 
 /**
@@ -31,6 +44,7 @@ export class RequestListener {
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   private running: Promise<void> | undefined;
+  private consecutiveFailures = 0;
 
   constructor(
     private readonly source: RequestSource,
@@ -58,16 +72,25 @@ export class RequestListener {
     return enqueued;
   }
 
+  /** Consecutive polls that failed (chain or Redis unreachable); 0 while healthy. */
+  get failures(): number {
+    return this.consecutiveFailures;
+  }
+
   start(): void {
     this.stopped = false;
     const tick = async () => {
       try {
         const count = await this.poll();
+        if (this.consecutiveFailures > 0) this.options.logger.info({ after: this.consecutiveFailures }, "request listener reconnected");
+        this.consecutiveFailures = 0;
         if (count > 0) this.options.logger.debug({ count }, "enqueued requested jobs");
       } catch (err) {
-        this.options.logger.warn({ err: (err as Error).message }, "request listener poll failed; retrying");
+        this.consecutiveFailures++;
+        const delayMs = pollDelayMs(this.consecutiveFailures, this.options);
+        this.options.logger.warn({ err: (err as Error).message, failures: this.consecutiveFailures, retryInMs: delayMs }, "request listener poll failed; backing off");
       }
-      if (!this.stopped) this.timer = setTimeout(() => void (this.running = tick()), this.options.pollIntervalMs);
+      if (!this.stopped) this.timer = setTimeout(() => void (this.running = tick()), pollDelayMs(this.consecutiveFailures, this.options));
     };
     this.running = tick();
   }

@@ -3,7 +3,7 @@ import { keccak256, toUtf8Bytes } from "ethers";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { RedisCursorStore } from "../../coprocessor/chain/redis-cursor.js";
-import { RequestListener, type RequestSource } from "../../coprocessor/chain/request-listener.js";
+import { pollDelayMs, RequestListener, type RequestSource } from "../../coprocessor/chain/request-listener.js";
 import { PredictionQueue } from "../../coprocessor/queue/prediction-queue.js";
 import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
 import type { Hash } from "../../protocol/hash.js";
@@ -81,6 +81,57 @@ describe("job queue and listener cursor (real redis-server)", function () {
     expect(events.queries).to.deep.equal([[8, 10], [11, 12]]);
     expect(enqueued).to.deep.equal([id(1), id(2), id(3), id(4)]);
     expect(await restarted.poll()).to.equal(0);
+  });
+
+  it("backs off while the chain is unreachable and resumes where it stopped once it answers again", async function () {
+    const events = new ScriptedEvents(new Map([[4, [id(5)]], [6, [id(6)]]]));
+    let outage = 3;
+    const flaky: RequestSource = {
+      latestBlock: async () => {
+        if (outage > 0) {
+          outage--;
+          throw new Error("connect ECONNREFUSED");
+        }
+        return events.latestBlock();
+      },
+      requestedJobIds: (from, to) => events.requestedJobIds(from, to),
+    };
+    events.head = 6;
+    const enqueued: Hash[] = [];
+    const listener = new RequestListener(flaky, new RedisCursorStore(redis, "test:flaky-cursor"), async (j) => void enqueued.push(j), {
+      startBlock: 1,
+      confirmations: 0,
+      pollIntervalMs: 20,
+      maxBackoffMs: 100,
+      logger: pino({ level: "silent" }),
+    });
+    const failuresSeen: number[] = [];
+    listener.start();
+    try {
+      const deadline = Date.now() + 10_000;
+      while (enqueued.length < 2 && Date.now() < deadline) {
+        failuresSeen.push(listener.failures);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    } finally {
+      await listener.stop();
+    }
+    expect(enqueued).to.deep.equal([id(5), id(6)]);
+    expect(Math.max(...failuresSeen)).to.equal(3);
+    expect(listener.failures).to.equal(0);
+    expect(await new RedisCursorStore(redis, "test:flaky-cursor").load()).to.equal(7);
+  });
+
+  it("waits the poll interval while healthy and doubles it per failure up to the cap, with bounded jitter", function () {
+    const options = { pollIntervalMs: 500, maxBackoffMs: 30_000 };
+    const noJitter = () => 0;
+    expect(pollDelayMs(0, options, noJitter)).to.equal(500);
+    expect([1, 2, 3, 4].map((n) => pollDelayMs(n, options, noJitter))).to.deep.equal([1_000, 2_000, 4_000, 8_000]);
+    expect(pollDelayMs(7, options, noJitter)).to.equal(30_000);
+    expect(pollDelayMs(1_000, options, noJitter)).to.equal(30_000);
+    expect(pollDelayMs(3, options, () => 0.999)).to.be.within(3_200, 4_000);
+    // A cap below the interval never makes a failing listener poll faster than a healthy one.
+    expect(pollDelayMs(2, { pollIntervalMs: 500, maxBackoffMs: 100 }, noJitter)).to.equal(500);
   });
 
   it("refuses a corrupt cursor instead of rescanning from an arbitrary block", async function () {
