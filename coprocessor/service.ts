@@ -21,6 +21,7 @@ import { RedisCursorStore } from "./chain/redis-cursor.js";
 import { RequestListener } from "./chain/request-listener.js";
 import { workerConcurrency, type CoprocessorConfig } from "./config.js";
 import { CoprocessorMetrics } from "./metrics.js";
+import { ModelCache } from "./jobs/model-cache.js";
 import type { BlobSource } from "./jobs/process-prediction.js";
 import { PredictionQueue } from "./queue/prediction-queue.js";
 import { startPredictionWorker } from "./queue/prediction-worker.js";
@@ -155,6 +156,7 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
       connection,
       {
         evaluator,
+        models: new ModelCache(),
         chain,
         blobs,
         onFailure: (jobId, error) => logger.warn({ jobId, reason: error.reason }, "job failed permanently; reporting on-chain"),

@@ -2,6 +2,7 @@ import { FheError, type FheErrorCode } from "../../protocol/fhe/errors.js";
 import { FailureReason, PermanentJobError, type FailureReasonName } from "../../protocol/failure-reasons.js";
 import { contentHash, type Hash } from "../../protocol/hash.js";
 import { ModelFormatError, parseModelBytes, type Model } from "../../protocol/model.js";
+import type { ModelCache } from "./model-cache.js";
 import type { StageEvaluator } from "../evaluation/stage-evaluator.js";
 import { JobStatus, type JobChain } from "./job-chain.js";
 
@@ -25,6 +26,8 @@ export interface PredictionDeps {
   evaluator: StageEvaluator;
   chain: JobChain;
   blobs: BlobSource;
+  /** Models already verified and parsed; without it every job reads its model again. */
+  models?: ModelCache;
   /** Called with a reason and message whenever a job is failed on-chain (for logs and metrics). */
   onFailure?: (jobId: Hash, error: PermanentJobError) => void;
 }
@@ -71,7 +74,7 @@ export async function evaluatePrediction(
   const job = await deps.chain.readJob(jobId);
   if (job.status !== JobStatus.Requested) return { skipped: job.status };
 
-  const model = await loadModel(deps.blobs, job.modelHash);
+  const model = deps.models?.get(job.modelHash) ?? (await loadModel(deps.blobs, job.modelHash, deps.models));
   const recordBytes = await fetchVerified(deps.blobs, job.recordHash, "RecordBlobMissing", "RecordHashMismatch");
   try {
     return await deps.evaluator.evaluate({
@@ -87,10 +90,12 @@ export async function evaluatePrediction(
   }
 }
 
-async function loadModel(blobs: BlobSource, modelHash: Hash): Promise<Model> {
+async function loadModel(blobs: BlobSource, modelHash: Hash, cache: ModelCache | undefined): Promise<Model> {
   const bytes = await fetchVerified(blobs, modelHash, "ModelBlobMissing", "ModelHashMismatch");
   try {
-    return parseModelBytes(bytes);
+    const model = parseModelBytes(bytes);
+    cache?.set(modelHash, model);
+    return model;
   } catch (err) {
     if (err instanceof ModelFormatError) throw new PermanentJobError("MalformedModel", err.message, { cause: err });
     throw err;

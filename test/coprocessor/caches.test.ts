@@ -1,9 +1,12 @@
 import { expect } from "chai";
+import { readFile } from "node:fs/promises";
 import { KeyBundleCache } from "../../coprocessor/evaluation/key-cache.js";
+import { ModelCache } from "../../coprocessor/jobs/model-cache.js";
 import { CkksEngine } from "../../protocol/fhe/engine.js";
 import { FheError } from "../../protocol/fhe/errors.js";
 import { DEFAULT_PARAMETER_SET } from "../../protocol/fhe/params.js";
 import { contentHash } from "../../protocol/hash.js";
+import { parseModelBytes } from "../../protocol/model.js";
 
 describe("coprocessor key-bundle cache", function () {
   let engine: CkksEngine;
@@ -44,5 +47,22 @@ describe("coprocessor key-bundle cache", function () {
     expect(() => cache.acquire(contentHash(garbage), garbage)).to.throw(FheError);
     expect(cache.size).to.equal(0);
     expect(() => new KeyBundleCache(engine, 0)).to.throw(RangeError);
+  });
+});
+
+describe("coprocessor model cache", function () {
+  it("keeps the most recently used models up to its capacity", async function () {
+    const model = parseModelBytes(await readFile(new URL("../../models/statlog-heart-logreg.v1.json", import.meta.url)));
+    const hash = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as `0x${string}`;
+    const cache = new ModelCache(2);
+    cache.set(hash(1), model);
+    cache.set(hash(2), model);
+    expect(cache.get(hash(1))).to.equal(model); // 1 is now the most recent
+    cache.set(hash(3), model); // evicts 2
+    expect(cache.size).to.equal(2);
+    expect(cache.get(hash(2))).to.equal(undefined);
+    expect(cache.get(hash(1))).to.equal(model);
+    expect(cache.get(hash(3))).to.equal(model);
+    expect(() => new ModelCache(0)).to.throw(RangeError);
   });
 });
