@@ -26,6 +26,10 @@ export const CoprocessorConfigSchema = z.object({
   /** Opened key bundles kept in memory per evaluation thread (~10 MB of WASM heap each with the default layout's rotation keys). */
   PMHE_KEY_CACHE_SIZE: z.coerce.number().int().min(1).max(256).default(16),
   PMHE_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  /** How long a result commit waits for others to share its transaction (commitResults) when none is being sent. */
+  PMHE_COMMIT_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(5),
+  /** A vote transaction with no receipt after this long is re-sent with the same nonce and higher fees. */
+  PMHE_COMMIT_REPLACE_AFTER_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
   /** How long a worker's claim on a job lasts without renewal; a worker that dies loses its jobs after this. */
   PMHE_LOCK_DURATION_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   /** How often expired claims are looked for and their jobs put back in the queue (stalled-job recovery). */

@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
+import { JsonRpcProvider, Wallet } from "ethers";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { BlobClient, type UploadAuth } from "../protocol/blob-client.js";
@@ -13,6 +13,7 @@ import { chainBlockNumber, redisPing } from "./api/health-routes.js";
 import { contractJobReader } from "./api/job-routes.js";
 import { contractRoleChecker } from "./api/upload-policy.js";
 import { FileBlobStore } from "./blobstore/file-blob-store.js";
+import { Committer } from "./chain/committer.js";
 import { PmheChain } from "./chain/pmhe-chain.js";
 import { InlineEvaluator } from "./evaluation/inline-evaluator.js";
 import type { StageEvaluator } from "./evaluation/stage-evaluator.js";
@@ -22,6 +23,7 @@ import { RequestListener } from "./chain/request-listener.js";
 import { workerConcurrency, type CoprocessorConfig } from "./config.js";
 import { CoprocessorMetrics } from "./metrics.js";
 import { ModelCache } from "./jobs/model-cache.js";
+import type { JobChain } from "./jobs/job-chain.js";
 import type { BlobSource } from "./jobs/process-prediction.js";
 import { PredictionQueue } from "./queue/prediction-queue.js";
 import { startPredictionWorker } from "./queue/prediction-worker.js";
@@ -103,10 +105,22 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
     const provider = new JsonRpcProvider(config.PMHE_RPC_URL, undefined, { pollingInterval: config.PMHE_POLL_INTERVAL_MS });
     stack.push(() => provider.destroy());
     const wallet = new Wallet(config.PMHE_COPROCESSOR_KEY, provider);
-    // One signer per coprocessor; the NonceManager keeps back-to-back commits from reusing a nonce.
-    const contract = connectPmhe(config.PMHE_CONTRACT_ADDRESS, new NonceManager(wallet));
     const reader = connectPmhe(config.PMHE_CONTRACT_ADDRESS, provider);
-    const chain = new PmheChain(contract);
+    const pmhe = new PmheChain(reader);
+    // The one sender of this operator's votes: it owns the account's nonces, batches commits, replaces dropped txs.
+    const committer = new Committer({
+      wallet,
+      contractAddress: config.PMHE_CONTRACT_ADDRESS,
+      lingerMs: config.PMHE_COMMIT_LINGER_MS,
+      replaceAfterMs: config.PMHE_COMMIT_REPLACE_AFTER_MS,
+      logger,
+    });
+    stack.push(() => committer.close());
+    const chain: JobChain = {
+      readJob: (jobId) => pmhe.readJob(jobId),
+      commitResult: (jobId, resultHash) => committer.commitResult(jobId, resultHash),
+      reportFailure: (jobId, reason) => committer.reportFailure(jobId, reason),
+    };
     const { chainId } = await provider.getNetwork();
     const domain = uploadDomain(chainId, config.PMHE_CONTRACT_ADDRESS);
 
@@ -172,7 +186,7 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
     stack.push(() => worker.close());
 
     const cursorKey = `pmhe:listener:${chainId}:${config.PMHE_CONTRACT_ADDRESS.toLowerCase()}:${config.PMHE_QUEUE_NAME}:next-block`;
-    const listener = new RequestListener(chain, new RedisCursorStore(redis, cursorKey), (jobId) => queue.enqueue(jobId), {
+    const listener = new RequestListener(pmhe, new RedisCursorStore(redis, cursorKey), (jobId) => queue.enqueue(jobId), {
       startBlock: config.PMHE_START_BLOCK,
       confirmations: config.PMHE_CONFIRMATIONS,
       pollIntervalMs: config.PMHE_POLL_INTERVAL_MS,

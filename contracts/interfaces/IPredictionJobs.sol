@@ -23,8 +23,9 @@ import {IPMHEErrors} from "./IPMHEErrors.sol";
  *
  * Audit trail. Each job's history is rebuilt from events alone: {PredictionRequested} (who asked, for which
  * patient, record, model and key bundle, under which quorum and deadline), {PredictionRequestedFromBatch} for
- * batch jobs, every vote ({ResultCommitted}, {FailureReported}, {ResultConflict}), and the final status
- * ({JobFinalized}, {JobFailed} or {JobExpired}). `ModelPublished` gives the model's name and version.
+ * batch jobs, every vote ({ResultCommitted}, {FailureReported}, {ResultConflict}), every batch entry that did not
+ * count as a vote ({VoteSkipped}), and the final status ({JobFinalized}, {JobFailed} or {JobExpired}).
+ * `ModelPublished` gives the model's name and version.
  */
 interface IPredictionJobs is IPMHEErrors {
     /**
@@ -38,6 +39,19 @@ interface IPredictionJobs is IPMHEErrors {
         Finalized,
         Failed,
         Expired
+    }
+
+    /**
+     * @notice Why {commitResults} skipped an entry instead of recording its vote; carried by {VoteSkipped}.
+     * @dev The ABI encodes it as `uint8`: 1 `AlreadyVoted` (the sender has already voted on the job, possibly
+     * earlier in the same batch), 2 `JobNotPending` (the job is `Failed` or `Expired` and takes no more votes).
+     * `None` (0) is never emitted. These are exactly the cases in which {commitResult} reverts with
+     * {AlreadyVoted} or {JobNotPending}.
+     */
+    enum VoteSkipReason {
+        None,
+        AlreadyVoted,
+        JobNotPending
     }
 
     /**
@@ -169,6 +183,14 @@ interface IPredictionJobs is IPMHEErrors {
     event JobExpired(bytes32 indexed jobId, address indexed caller);
 
     /**
+     * @notice Emitted when {commitResults} skips an entry: its vote was not recorded and nothing changed for it.
+     * @param jobId The job id of the skipped entry.
+     * @param coprocessor The coprocessor account that sent the batch.
+     * @param why Why the entry was skipped, see {VoteSkipReason}.
+     */
+    event VoteSkipped(bytes32 indexed jobId, address indexed coprocessor, VoteSkipReason why);
+
+    /**
      * @notice A quorum of 0.
      * @param quorum The invalid quorum.
      */
@@ -234,6 +256,23 @@ interface IPredictionJobs is IPMHEErrors {
      */
     error ReservedResultHash(bytes32 resultHash);
 
+    /// @notice {commitResults} was called with no entries.
+    error EmptyCommitBatch();
+
+    /**
+     * @notice {commitResults} was called with arrays of different lengths.
+     * @param jobIds The number of job ids.
+     * @param resultHashes The number of result hashes.
+     */
+    error CommitBatchLengthMismatch(uint256 jobIds, uint256 resultHashes);
+
+    /**
+     * @notice {commitResults} was called with more entries than `MAX_COMMIT_BATCH`.
+     * @param size The number of entries.
+     * @param max The largest number of entries accepted.
+     */
+    error CommitBatchTooLarge(uint256 size, uint256 max);
+
     /**
      * @notice Sets the quorum of jobs requested from now on. Restricted to `DEFAULT_ADMIN_ROLE`.
      * @dev Jobs keep the quorum in force when they were requested. Default 1. Keep it at most the number of
@@ -296,6 +335,19 @@ interface IPredictionJobs is IPMHEErrors {
      * @param resultHash The hash of the encrypted result in the blob store; must be above `0xffff`.
      */
     function commitResult(bytes32 jobId, bytes32 resultHash) external;
+
+    /**
+     * @notice Votes for the results of several jobs in one transaction. Restricted to accounts with
+     * `COPROCESSOR_ROLE`.
+     * @dev Entry `i` is the vote {commitResult}`(jobIds[i], resultHashes[i])`, cast in order, with the same events,
+     * tallies and conflicts, except that an entry on which {commitResult} would revert with {AlreadyVoted} or
+     * {JobNotPending} is skipped: it emits {VoteSkipped} and changes nothing, and the other entries still count.
+     * A job id listed twice is therefore voted once, with the first entry's value. An unknown job id, a zero or
+     * reserved result hash, or a malformed batch is a caller error and reverts the whole call.
+     * @param jobIds The job ids, from 1 to `MAX_COMMIT_BATCH` (32) of them.
+     * @param resultHashes The result hash voted for each job, in the same order; each must be above `0xffff`.
+     */
+    function commitResults(bytes32[] calldata jobIds, bytes32[] calldata resultHashes) external;
 
     /**
      * @notice Votes for a job's failure with a reason code. Restricted to accounts with `COPROCESSOR_ROLE`.

@@ -25,6 +25,9 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
     /// @notice The longest job timeout governance can set.
     uint64 public constant MAX_JOB_TIMEOUT = 365 days;
 
+    /// @notice The most entries {commitResults} accepts in one call, which bounds its loop and its gas.
+    uint256 public constant MAX_COMMIT_BATCH = 32;
+
     /**
      * @dev The header of a job, in one slot.
      * @param requester The requesting account.
@@ -111,6 +114,15 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
     /// @inheritdoc IPredictionJobs
     function commitResult(bytes32 jobId, bytes32 resultHash) external virtual onlyRole(COPROCESSOR_ROLE) {
         _commitResult(_msgSender(), jobId, resultHash);
+    }
+
+    /// @inheritdoc IPredictionJobs
+    function commitResults(bytes32[] calldata jobIds, bytes32[] calldata resultHashes)
+        external
+        virtual
+        onlyRole(COPROCESSOR_ROLE)
+    {
+        _commitResults(_msgSender(), jobIds, resultHashes);
     }
 
     /// @inheritdoc IPredictionJobs
@@ -248,13 +260,39 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
 
     /// @dev Records a result vote, and finalizes the job if it reaches the quorum while `Requested`.
     function _commitResult(address coprocessor, bytes32 jobId, bytes32 resultHash) internal virtual {
-        if (resultHash == bytes32(0)) revert ZeroHash();
-        if (uint256(resultHash) <= type(uint16).max) revert ReservedResultHash(resultHash);
+        _requireResultHash(resultHash);
 
         (uint8 votes, bool settles) = _castVote(coprocessor, jobId, resultHash, JobStatus.Finalized);
 
-        emit ResultCommitted(jobId, coprocessor, resultHash, votes);
-        if (settles) emit JobFinalized(jobId, resultHash, votes);
+        _emitCommitted(coprocessor, jobId, resultHash, votes, settles);
+    }
+
+    /**
+     * @dev Records the result votes of a batch in order, skipping (with {VoteSkipped}) the entries that
+     * {_commitResult} would revert on for being already voted or no longer pending. Any other invalid entry
+     * reverts the whole batch, so a batch is applied entirely or not at all apart from its skips. Nothing here
+     * calls out of the contract.
+     */
+    function _commitResults(address coprocessor, bytes32[] calldata jobIds, bytes32[] calldata resultHashes)
+        internal
+        virtual
+    {
+        uint256 size = jobIds.length;
+        if (size == 0) revert EmptyCommitBatch();
+        if (size != resultHashes.length) revert CommitBatchLengthMismatch(size, resultHashes.length);
+        if (size > MAX_COMMIT_BATCH) revert CommitBatchTooLarge(size, MAX_COMMIT_BATCH);
+
+        for (uint256 i = 0; i < size; ++i) {
+            bytes32 jobId = jobIds[i];
+            bytes32 resultHash = resultHashes[i];
+            _requireResultHash(resultHash);
+
+            (VoteSkipReason skipped, uint8 votes, bool settles) =
+                _tryCastVote(coprocessor, jobId, resultHash, JobStatus.Finalized);
+
+            if (skipped == VoteSkipReason.None) _emitCommitted(coprocessor, jobId, resultHash, votes, settles);
+            else emit VoteSkipped(jobId, coprocessor, skipped);
+        }
     }
 
     /// @dev Records a failure vote, and fails the job if it reaches the quorum while `Requested`.
@@ -326,10 +364,23 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
         );
     }
 
+    /// @dev Reverts with {ZeroHash} or {ReservedResultHash} unless `resultHash` can be a result vote.
+    function _requireResultHash(bytes32 resultHash) private pure {
+        if (resultHash == bytes32(0)) revert ZeroHash();
+        if (uint256(resultHash) <= type(uint16).max) revert ReservedResultHash(resultHash);
+    }
+
+    /// @dev Emits {ResultCommitted}, then {JobFinalized} if the vote settled the job.
+    function _emitCommitted(address coprocessor, bytes32 jobId, bytes32 resultHash, uint8 votes, bool settles)
+        private
+    {
+        emit ResultCommitted(jobId, coprocessor, resultHash, votes);
+        if (settles) emit JobFinalized(jobId, resultHash, votes);
+    }
+
     /**
-     * @notice Records the vote of `coprocessor` for `value` on job `jobId`, emits {ResultConflict} if it disagrees
-     * with the job's reference value, and settles the job with `settledStatus` if `value` reaches the quorum while
-     * the job is `Requested`.
+     * @notice Records the vote of `coprocessor` for `value` on job `jobId`, see {_tryCastVote}, and reverts with
+     * {JobNotPending} or {AlreadyVoted} where that skips it.
      * @param coprocessor The voting coprocessor.
      * @param jobId The job id.
      * @param value The vote's value: a result hash, or `bytes32(uint256(reason))` for a failure.
@@ -341,14 +392,38 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
         private
         returns (uint8 votes, bool settles)
     {
+        VoteSkipReason skipped;
+        (skipped, votes, settles) = _tryCastVote(coprocessor, jobId, value, settledStatus);
+        if (skipped == VoteSkipReason.JobNotPending) revert JobNotPending(jobId, _jobs[jobId].header.status);
+        if (skipped == VoteSkipReason.AlreadyVoted) revert AlreadyVoted(jobId, coprocessor);
+    }
+
+    /**
+     * @notice Records the vote of `coprocessor` for `value` on job `jobId`, emits {ResultConflict} if it disagrees
+     * with the job's reference value, and settles the job with `settledStatus` if `value` reaches the quorum while
+     * the job is `Requested`. A vote the job no longer takes, or a second vote of `coprocessor`, is skipped:
+     * nothing is written. Reverts with {UnknownJob} if the job does not exist, which unlike a skip can never be
+     * caused by another transaction landing first.
+     * @param coprocessor The voting coprocessor.
+     * @param jobId The job id.
+     * @param value The vote's value: a result hash, or `bytes32(uint256(reason))` for a failure.
+     * @param settledStatus The status the job takes if this vote settles it.
+     * @return skipped `None` if the vote was recorded, else why it was not.
+     * @return votes The number of votes for `value`, this one included; 0 if skipped.
+     * @return settles Whether this vote settled the job.
+     */
+    function _tryCastVote(address coprocessor, bytes32 jobId, bytes32 value, JobStatus settledStatus)
+        private
+        returns (VoteSkipReason skipped, uint8 votes, bool settles)
+    {
         JobData storage job = _jobs[jobId];
         JobStatus status = job.header.status;
         if (status != JobStatus.Requested && status != JobStatus.Finalized) {
             if (status == JobStatus.None) revert UnknownJob(jobId);
-            revert JobNotPending(jobId, status);
+            return (VoteSkipReason.JobNotPending, 0, false);
         }
         mapping(address => bytes32) storage ballots = _ballots[jobId];
-        if (ballots[coprocessor] != bytes32(0)) revert AlreadyVoted(jobId, coprocessor);
+        if (ballots[coprocessor] != bytes32(0)) return (VoteSkipReason.AlreadyVoted, 0, false);
 
         ballots[coprocessor] = value;
         bytes32 first = job.firstVote;

@@ -1,13 +1,12 @@
-import type { ContractTransactionResponse } from "ethers";
-import { revertErrorName, type JobStatusCode, type PmheContract } from "../../protocol/chain.js";
+import type { JobStatusCode, PmheContract } from "../../protocol/chain.js";
 import type { Hash } from "../../protocol/hash.js";
-import type { JobChain, OnChainJob, SettleResult } from "../jobs/job-chain.js";
+import type { JobChain, OnChainJob } from "../jobs/job-chain.js";
 import type { RequestSource } from "./request-listener.js";
 
 const lower = (value: string) => value.toLowerCase() as Hash;
 
-/** JobChain and RequestSource over the PMHE contract, connected to this coprocessor's signer. */
-export class PmheChain implements JobChain, RequestSource {
+/** What the coprocessor reads from the PMHE contract: job inputs for the worker, job requests for the listener. */
+export class PmheChain implements Pick<JobChain, "readJob">, RequestSource {
   constructor(private readonly contract: PmheContract) {}
 
   async readJob(jobId: Hash): Promise<OnChainJob> {
@@ -20,29 +19,6 @@ export class PmheChain implements JobChain, RequestSource {
       resultHash: lower(job.resultHash),
       failureReason: Number(job.failureReason),
     };
-  }
-
-  commitResult(jobId: Hash, resultHash: Hash): Promise<SettleResult> {
-    return this.settle(() => this.contract.commitResult(jobId, resultHash));
-  }
-
-  reportFailure(jobId: Hash, reason: number): Promise<SettleResult> {
-    return this.settle(() => this.contract.reportFailure(jobId, reason));
-  }
-
-  /**
-   * Sends a vote. A retry after a crash may find its earlier vote already mined, or the job settled by other
-   * operators: those are outcomes, not errors. Anything else (RPC down, nonce trouble) is thrown to be retried.
-   */
-  private async settle(send: () => Promise<ContractTransactionResponse>): Promise<SettleResult> {
-    try {
-      const receipt = await (await send()).wait();
-      return { settled: true, txHash: receipt!.hash };
-    } catch (err) {
-      const name = revertErrorName(this.contract, err);
-      if (name === "AlreadyVoted" || name === "JobNotPending") return { settled: false, because: name };
-      throw err;
-    }
   }
 
   async latestBlock(): Promise<number> {
