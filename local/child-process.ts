@@ -18,7 +18,8 @@ export interface ManagedProcess {
   readonly child: ChildProcess;
   /** Last lines the process wrote, for error messages when it fails to start. */
   output(): string;
-  stop(): Promise<void>;
+  /** SIGTERM to the group, then SIGKILL if it has not exited after `graceMs` (default 5 s). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -54,7 +55,7 @@ export function startProcess(command: string, args: string[], options: { cwd?: s
   return {
     child,
     output: () => lines.join("\n"),
-    async stop() {
+    async stop(graceMs = 5_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       try {
         process.kill(-child.pid!, "SIGTERM");
@@ -67,7 +68,7 @@ export function startProcess(command: string, args: string[], options: { cwd?: s
         } catch {
           // already gone
         }
-      }, 5_000);
+      }, graceMs);
       await exited;
       clearTimeout(timer);
     },

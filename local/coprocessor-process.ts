@@ -9,8 +9,11 @@ export interface CoprocessorProcess {
   readonly pid: number;
   readonly apiUrl: string;
   readonly process: ManagedProcess;
-  /** SIGTERM, then wait for the exit (in-flight jobs finish first). */
-  stop(): Promise<void>;
+  /**
+   * SIGTERM, then wait for the exit (in-flight jobs finish first); SIGKILL only if it has not exited after
+   * `graceMs` (default 30 s: in-flight jobs may take a while to settle).
+   */
+  stop(graceMs?: number): Promise<void>;
   /** SIGKILL, no chance to clean up: what a crash or the OOM killer does. Resolves once the process is gone. */
   kill(): Promise<void>;
   /** Resident set size of the process (all its threads), bytes, from /proc. */
@@ -44,7 +47,8 @@ export async function startCoprocessorProcess(env: Record<string, string>): Prom
     pid,
     apiUrl,
     process: proc,
-    stop: () => proc.stop(),
+    // In-flight jobs may take a while to settle on-chain before the process exits by itself.
+    stop: (graceMs = 30_000) => proc.stop(graceMs),
     async kill() {
       try {
         process.kill(-pid, "SIGKILL");

@@ -7,6 +7,15 @@ import { freePort, startProcess, waitUntil, type ManagedProcess } from "./child-
 export interface LocalRedis {
   url: string;
   port: number;
+  /** The data directory (AOF and RDB files); removed by `stop()`. */
+  dir: string;
+  /**
+   * Stops the server cleanly (SIGTERM: Redis flushes its AOF and exits) and starts it again on the same port and
+   * data directory, as an operator's restart or a host reboot does. Resolves once it answers PING again; with
+   * `appendOnly` the data set survives. Clients see a dropped connection in between; `whileDown` runs while the
+   * server is stopped (to act during the outage).
+   */
+  restart(options?: { whileDown?: () => Promise<void> }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -36,18 +45,32 @@ export async function startLocalRedis(options: { appendOnly?: boolean } = {}): P
     "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "",
     "--appendonly", options.appendOnly ? "yes" : "no", "--maxmemory-policy", "noeviction",
   ];
+  const launch = async (): Promise<ManagedProcess> => {
+    const started = startProcess("redis-server", args);
+    started.child.once("error", () => undefined);
+    await waitUntil("redis-server", started, () => ping(port), 20_000);
+    return started;
+  };
   let proc: ManagedProcess;
   try {
-    proc = startProcess("redis-server", args);
+    proc = await launch();
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  proc.child.once("error", () => undefined);
-  await waitUntil("redis-server", proc, () => ping(port), 20_000);
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    dir,
+    async restart(restartOptions = {}) {
+      await proc.stop();
+      if (proc.child.exitCode !== 0) throw new Error(`redis-server did not stop cleanly (exit ${proc.child.exitCode}, signal ${proc.child.signalCode}):\n${proc.output()}`);
+      try {
+        await restartOptions.whileDown?.();
+      } finally {
+        proc = await launch();
+      }
+    },
     async stop() {
       await proc.stop();
       await rm(dir, { recursive: true, force: true });

@@ -1,0 +1,423 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Queue } from "bullmq";
+import { expect } from "chai";
+import { id, JsonRpcProvider, NonceManager, parseEther, Wallet, zeroPadValue } from "ethers";
+import { Redis } from "ioredis";
+import { PatientClient } from "../../client/patient-client.js";
+import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
+import { publishModel } from "../../hospital/publish-model.js";
+import { stratifiedSplit } from "../../hospital/split.js";
+import { freePort } from "../../local/child-process.js";
+import { startCoprocessorProcess, type CoprocessorProcess } from "../../local/coprocessor-process.js";
+import { deployPmhe } from "../../local/deploy.js";
+import { startLocalChain, type LocalChain } from "../../local/hardhat-node.js";
+import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
+import { hardhatAccount } from "../../local/stack.js";
+import { BlobClient } from "../../protocol/blob-client.js";
+import { JobStatus, type PmheContract } from "../../protocol/chain.js";
+import { CkksEngine } from "../../protocol/fhe/engine.js";
+import type { Hash } from "../../protocol/hash.js";
+import { parseModelBytes, predictPlaintext, type Model, type Reading } from "../../protocol/model.js";
+import { expectClose } from "../helpers/close.js";
+import { startBlobProxy, type BlobProxy } from "../helpers/blob-proxy.js";
+import { waitFor, within } from "../helpers/wait.js";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const QUEUE_NAME = "pmhe-fault-tolerance";
+const PATIENTS = 2;
+const lower = (value: string) => value.toLowerCase() as Hash;
+
+interface Submitted {
+  client: PatientClient;
+  reading: Reading;
+  recordHash: Hash;
+}
+interface Requested extends Submitted {
+  jobId: Hash;
+}
+
+/**
+ * Faults injected into real processes: a `hardhat node`, a redis-server with AOF, and the coprocessor run as
+ * `coprocessor/main.ts` in a child process (killed, stopped and restarted between jobs). All scenarios share one
+ * chain, deployment, Redis, queue, blob directory and API port, so every restarted coprocessor resumes from the
+ * same listener cursor and queue, and patients keep uploading to the same address.
+ */
+describe("fault tolerance with real processes (hardhat node, redis-server with AOF, coprocessor child process)", function () {
+  let chain: LocalChain;
+  let redis: LocalRedis;
+  let provider: JsonRpcProvider;
+  let contract: PmheContract;
+  let operator: string;
+  let env: Record<string, string>;
+  let coprocessor: CoprocessorProcess | undefined;
+  let queue: Queue;
+  /** A plain Redis client on the coprocessor's Redis, to look at what BullMQ and the listener keep there. */
+  let probe: Redis;
+  let proxy: BlobProxy | undefined;
+  let blobDir: string;
+  let engine: CkksEngine;
+  let model: Model;
+  let modelHash: Hash;
+  let readings: Reading[];
+  let nextReading = 0;
+  const patients: PatientClient[] = [];
+
+  before(async function () {
+    this.timeout(180_000);
+    model = parseModelBytes(await readFile(join(ROOT, "models", "statlog-heart-logreg.v1.json")));
+    const dataset = loadDataset(await readFile(join(ROOT, "data", "statlog_heart.csv"), "utf8"), model.target.column);
+    const { test } = stratifiedSplit(dataset.labels, model.training.testFraction, model.training.seed);
+    readings = test.map((i) => readingFromRow(dataset.columns, dataset.rows[i]!, [model.target.column]));
+
+    const engineReady = CkksEngine.create(model.fhe.parameterSet);
+    [chain, redis] = await Promise.all([startLocalChain(), startLocalRedis({ appendOnly: true })]);
+    engine = await engineReady;
+    blobDir = await mkdtemp(join(tmpdir(), "pmhe-ft-blobs-"));
+    provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100 });
+    const admin = new NonceManager(hardhatAccount(0, provider));
+    const hospital = new NonceManager(hardhatAccount(1, provider));
+    const operatorWallet = hardhatAccount(2, provider);
+    operator = operatorWallet.address;
+    const deployment = await deployPmhe(admin, { hospitals: [await hospital.getAddress()], coprocessors: [operator] });
+    contract = deployment.contract;
+
+    env = {
+      PMHE_RPC_URL: chain.rpcUrl,
+      PMHE_CONTRACT_ADDRESS: deployment.address,
+      PMHE_START_BLOCK: String(deployment.blockNumber),
+      PMHE_COPROCESSOR_KEY: operatorWallet.privateKey,
+      PMHE_REDIS_URL: redis.url,
+      PMHE_QUEUE_NAME: QUEUE_NAME,
+      PMHE_BLOB_DIR: blobDir,
+      // A fixed port, so the patients' blob client reaches every incarnation of the coprocessor.
+      PMHE_API_PORT: String(await freePort()),
+      PMHE_POLL_INTERVAL_MS: "100",
+      PMHE_RATE_LIMIT_MAX: "0",
+      // A dead worker's claim lapses after 2 s and is looked for every second (30 s each by default).
+      PMHE_LOCK_DURATION_MS: "2000",
+      PMHE_STALLED_INTERVAL_MS: "1000",
+      LOG_LEVEL: "warn",
+    };
+    coprocessor = await startCoprocessorProcess(env);
+    queue = new Queue(QUEUE_NAME, { connection: { url: redis.url, maxRetriesPerRequest: null } });
+    queue.on("error", () => undefined); // reconnects on its own while Redis restarts
+    probe = new Redis(redis.url, { maxRetriesPerRequest: null });
+    probe.on("error", () => undefined);
+
+    const blobs = new BlobClient(coprocessor.apiUrl);
+    modelHash = await publishModel(hospital, deployment.address, blobs, model);
+    for (let i = 0; i < PATIENTS; i++) {
+      const wallet = Wallet.createRandom(provider);
+      await (await admin.sendTransaction({ to: wallet.address, value: parseEther("1") })).wait();
+      const client = new PatientClient({
+        engine,
+        signer: new NonceManager(wallet),
+        contractAddress: deployment.address,
+        blobs,
+        keys: engine.generateKeySet(),
+        pollIntervalMs: 100,
+      });
+      patients.push(client);
+      await client.register();
+    }
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await coprocessor?.stop();
+    await queue?.close();
+    probe?.disconnect();
+    await proxy?.close();
+    patients.forEach((p) => p.dispose());
+    engine?.dispose();
+    provider?.destroy();
+    await redis?.stop();
+    await chain?.stop();
+    if (blobDir) await rm(blobDir, { recursive: true, force: true });
+  });
+
+  // Each scenario starts from a running coprocessor and an idle queue, whatever the previous one left behind.
+  beforeEach(async function () {
+    this.timeout(90_000);
+    if (!coprocessor) await startAgain();
+    await waitFor(
+      "an idle queue",
+      async () => ((await queue.getWaitingCount()) + (await queue.getActiveCount()) + (await queue.getDelayedCount()) === 0 ? true : undefined),
+      { timeoutMs: 60_000, intervalMs: 100, describe: logs },
+    );
+  });
+
+  function running(): CoprocessorProcess {
+    if (!coprocessor) throw new Error("the coprocessor is not running");
+    return coprocessor;
+  }
+
+  function logs(): string {
+    return coprocessor ? `coprocessor output:\n${coprocessor.process.output()}` : "(coprocessor not running)";
+  }
+
+  /** Encrypts, uploads (through the running coprocessor's API) and anchors `count` fresh readings. */
+  async function submitRecords(count: number): Promise<Submitted[]> {
+    const submitted: Submitted[] = [];
+    for (let i = 0; i < count; i++) {
+      const client = patients[i % patients.length]!;
+      const reading = readings[nextReading++ % readings.length]!;
+      submitted.push({ client, reading, recordHash: await client.submitReading(model, reading) });
+    }
+    return submitted;
+  }
+
+  async function request(record: Submitted): Promise<Requested> {
+    const { jobId } = await record.client.requestPrediction(record.recordHash, modelHash);
+    return { ...record, jobId };
+  }
+
+  async function status(jobId: Hash): Promise<number> {
+    return Number((await contract.jobOf(jobId)).status);
+  }
+
+  /** Waits for a job that is active in the queue and not yet settled on-chain; returns its id. */
+  async function inFlightJob(timeoutMs = 30_000): Promise<Hash> {
+    return waitFor(
+      "a job active in the queue and still Requested on-chain",
+      async () => {
+        for (const job of await queue.getJobs(["active"])) {
+          if (job.id && (await status(job.id as Hash)) === JobStatus.Requested) return job.id as Hash;
+        }
+        return undefined;
+      },
+      { timeoutMs, intervalMs: 10, describe: logs },
+    );
+  }
+
+  async function startAgain(extra: Record<string, string> = {}): Promise<void> {
+    coprocessor = await startCoprocessorProcess({ ...env, ...extra });
+  }
+
+  /** Where the chain and the operator stand before a scenario, to count exactly what the scenario added. */
+  async function mark(): Promise<{ block: number; nonce: number }> {
+    return { block: await provider.getBlockNumber(), nonce: await provider.getTransactionCount(operator) };
+  }
+
+  /**
+   * Every job ends Finalized; since `since`, each has exactly one JobFinalized, exactly one ResultCommitted from
+   * the operator and no FailureReported, the operator voted on nothing else, attempted no second vote (no reverted
+   * transaction, no skipped batch entry), and the queue holds each job as completed (none failed or left behind).
+   */
+  async function expectEachProcessedOnce(jobs: Requested[], since: { block: number; nonce: number }): Promise<void> {
+    const ids = jobs.map((j) => j.jobId);
+    expect(new Set(ids).size, "distinct job ids").to.equal(jobs.length);
+    await waitFor(
+      `all ${jobs.length} jobs Finalized on-chain`,
+      async () => {
+        const statuses = await Promise.all(ids.map(status));
+        statuses.forEach((s, i) => {
+          if (s === JobStatus.Failed || s === JobStatus.Expired) throw new Error(`job ${ids[i]} ended with status ${s}\n${logs()}`);
+        });
+        return statuses.every((s) => s === JobStatus.Finalized) ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 200, describe: logs },
+    );
+
+    const count = (events: Array<{ args: { jobId: string } }>) => {
+      const byJob = new Map<Hash, number>();
+      for (const e of events) byJob.set(lower(e.args.jobId), (byJob.get(lower(e.args.jobId)) ?? 0) + 1);
+      return byJob;
+    };
+    const finalized = count(await contract.queryFilter(contract.filters.JobFinalized(), since.block + 1));
+    const committed = count(await contract.queryFilter(contract.filters.ResultCommitted(undefined, operator), since.block + 1));
+    const failures = await contract.queryFilter(contract.filters.FailureReported(undefined, operator), since.block + 1);
+    for (const id of ids) {
+      expect(finalized.get(id) ?? 0, `JobFinalized events of ${id}`).to.equal(1);
+      expect(committed.get(id) ?? 0, `ResultCommitted events of ${id} from the operator`).to.equal(1);
+    }
+    expect([...committed.keys()].sort(), "jobs the operator voted on").to.deep.equal([...ids].sort());
+    expect(failures, "FailureReported events from the operator").to.have.length(0);
+    // No second vote either: none reverted on-chain (AlreadyVoted), none skipped inside a batch (VoteSkipped, when
+    // votes are batched), and no more transactions than jobs.
+    const skipped = await provider.getLogs({
+      address: await contract.getAddress(),
+      topics: [id("VoteSkipped(bytes32,address,uint8)"), null, zeroPadValue(operator, 32)],
+      fromBlock: since.block + 1,
+    });
+    expect(skipped, "VoteSkipped events for the operator").to.have.length(0);
+    const sent = await operatorTransactions(since.block + 1);
+    expect(sent.length, "transactions the operator sent").to.equal((await provider.getTransactionCount(operator)) - since.nonce);
+    expect(sent.length, "transactions the operator sent").to.be.within(1, jobs.length);
+    for (const hash of sent) expect((await provider.getTransactionReceipt(hash))?.status, `status of the operator's transaction ${hash}`).to.equal(1);
+
+    // The chain settles a job before the worker acknowledges it to the queue: wait for the acknowledgements.
+    await waitFor(
+      "every job completed in the queue",
+      async () => {
+        const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
+        const wrong = states.findIndex((s) => s === "failed" || s === "unknown");
+        if (wrong >= 0) throw new Error(`queue job ${ids[wrong]} is ${states[wrong]}\n${logs()}`);
+        return states.every((s) => s === "completed") ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, describe: logs },
+    );
+  }
+
+  /** Hashes of the transactions the operator sent (mined, whether they succeeded or not) from `fromBlock` on. */
+  async function operatorTransactions(fromBlock: number): Promise<string[]> {
+    const hashes: string[] = [];
+    const head = await provider.getBlockNumber();
+    for (let n = fromBlock; n <= head; n++) {
+      const block = await provider.getBlock(n, true);
+      for (const tx of block?.prefetchedTransactions ?? []) if (tx.from === operator) hashes.push(tx.hash);
+    }
+    return hashes;
+  }
+
+  /** The patient fetches the result, checks it against the chain, decrypts it: the plaintext model's answer. */
+  async function expectDecryptsCorrectly(job: Requested): Promise<void> {
+    const { bytes } = await job.client.fetchVerifiedResult(job.jobId);
+    const decrypted = job.client.decryptPrediction(model, bytes);
+    const reference = predictPlaintext(model, job.reading);
+    expectClose(decrypted.probability, reference.probability, 1e-4, `probability of ${job.jobId}`);
+    expect(decrypted.predictedClass, `class of ${job.jobId}`).to.equal(reference.predictedClass);
+  }
+
+  it("recovers a job whose worker was SIGKILLed mid-job: a new process finishes every job, each voted exactly once", async function () {
+    this.timeout(120_000);
+    const since = await mark();
+    const records = await submitRecords(6);
+
+    // Kill as soon as a job is being worked on; the requests go on meanwhile (those after the kill reach the chain
+    // while no coprocessor runs).
+    let killedJob: Hash | undefined;
+    const killer = (async () => {
+      killedJob = await inFlightJob();
+      await running().kill();
+      coprocessor = undefined;
+    })();
+    const jobs: Requested[] = [];
+    for (const record of records) jobs.push(await request(record));
+    await killer;
+    const victim = killedJob!;
+    expect(jobs.map((j) => j.jobId)).to.include(victim);
+
+    // The dead worker's claim is still in Redis: the job sits in `active` with nobody working on it.
+    expect((await queue.getJobs(["active"])).map((j) => j.id), "active jobs after the kill").to.include(victim);
+    const unfinished = (await Promise.all(jobs.map((j) => status(j.jobId)))).filter((s) => s !== JobStatus.Finalized);
+    expect(unfinished.length, "jobs not Finalized when the worker died").to.be.at.least(jobs.length - 1);
+
+    await startAgain();
+    await expectEachProcessedOnce(jobs, since);
+    // It came back through stalled-job recovery, not by being re-enqueued (which the job id would refuse anyway).
+    const recovered = await queue.getJob(victim);
+    expect(recovered?.stalledCounter, "times the killed job was found stalled").to.be.at.least(1);
+    for (const job of jobs) await expectDecryptsCorrectly(job);
+  });
+
+  it("loses no job when Redis is stopped and restarted mid-run (jobs requested before, during and after the outage)", async function () {
+    this.timeout(120_000);
+    const since = await mark();
+    const records = await submitRecords(6);
+    const runId = async () => /run_id:(\w+)/.exec(await probe.info("server"))![1]!;
+
+    const before = [await request(records[0]!), await request(records[1]!)];
+    // Stop Redis while a job is in flight and the other may still be waiting.
+    await inFlightJob();
+    const runIdBefore = await runId();
+    // When each job the listener had already enqueued was created in the queue.
+    const queuedBefore = new Map<Hash, number>();
+    for (const { jobId } of before) {
+      const job = await queue.getJob(jobId);
+      if (job) queuedBefore.set(jobId, job.timestamp);
+    }
+    expect(queuedBefore.size, "jobs in the queue when Redis stops").to.be.at.least(1);
+    const during: Requested[] = [];
+    await redis.restart({
+      whileDown: async () => {
+        for (const record of records.slice(2, 4)) during.push(await request(record));
+      },
+    });
+    const after = [await request(records[4]!), await request(records[5]!)];
+
+    // It really was a new server, and it came back with the data set (the AOF): the same queue jobs, not ones the
+    // listener would have created again from scratch had the queue and its cursor been lost.
+    expect(await runId(), "redis run_id after the restart").to.not.equal(runIdBefore);
+    for (const [jobId, created] of queuedBefore) expect((await queue.getJob(jobId))?.timestamp, `queue job ${jobId} after the restart`).to.equal(created);
+
+    await expectEachProcessedOnce([...before, ...during, ...after], since);
+    expect(running().process.child.exitCode, "the coprocessor kept running through the outage").to.equal(null);
+    await expectDecryptsCorrectly(during[0]!);
+  });
+
+  it("exits 0 on SIGTERM after finishing its in-flight job, and after a restart processes jobs requested before and while it was down exactly once", async function () {
+    this.timeout(120_000);
+    const since = await mark();
+    const records = await submitRecords(6);
+
+    const before: Requested[] = [];
+    for (const record of records.slice(0, 3)) before.push(await request(record));
+    const inFlight = await inFlightJob();
+    const stopped = running();
+    await stopped.stop();
+    coprocessor = undefined;
+    expect(stopped.process.child.signalCode, "killed by a signal instead of exiting").to.equal(null);
+    expect(stopped.process.child.exitCode, `exit code on SIGTERM\n${stopped.process.output()}`).to.equal(0);
+    // The job it was working on was finished, not abandoned: settled on-chain and acknowledged to the queue.
+    expect(await status(inFlight), "in-flight job on-chain after the stop").to.equal(JobStatus.Finalized);
+    expect(await queue.getJobState(inFlight), "in-flight job in the queue after the stop").to.equal("completed");
+    expect(await queue.getActiveCount(), "jobs left active by the stopped worker").to.equal(0);
+
+    // Requested while no coprocessor runs: only the chain knows about them.
+    const whileDown: Requested[] = [];
+    for (const record of records.slice(3)) whileDown.push(await request(record));
+    // Nothing enqueued them: the restarted listener must find them from its cursor.
+    for (const job of whileDown) expect(await queue.getJobState(job.jobId), "queue job requested while down").to.equal("unknown");
+
+    await startAgain();
+    await expectEachProcessedOnce([...before, ...whileDown], since);
+    await expectDecryptsCorrectly(whileDown.at(-1)!);
+  });
+
+  it("votes once for a job handed out again while its first run is still going (process frozen past its lock, then resumed), and keeps serving", async function () {
+    this.timeout(120_000);
+    // This coprocessor reads and writes blobs through a proxy that can hold a result upload back: a job in flight.
+    proxy = await startBlobProxy(`http://127.0.0.1:${env.PMHE_API_PORT}`);
+    await running().stop();
+    coprocessor = undefined;
+    await startAgain({ PMHE_BLOB_URL: proxy.url });
+    const since = await mark();
+    const records = await submitRecords(3);
+
+    const held = proxy.holdNextResultUpload();
+    const first = await request(records[0]!);
+    await within(held.arrived, 30_000, "the first run's result upload", logs);
+    // Freeze the whole process (as a VM pause or a long GC pause would) until its claim on the job has lapsed.
+    const lockKey = `bull:${QUEUE_NAME}:${first.jobId}:lock`;
+    const frozen = running().pid;
+    process.kill(frozen, "SIGSTOP");
+    try {
+      await waitFor("the frozen worker's lock to lapse", async () => ((await probe.exists(lockKey)) === 0 ? true : undefined), { timeoutMs: 15_000 });
+    } finally {
+      process.kill(frozen, "SIGCONT");
+    }
+    // Resumed, the worker's own stalled-job check puts the job back in the queue and the worker takes it again,
+    // while the first run still waits on its upload.
+    await waitFor(
+      "the job handed out again",
+      async () => (((await queue.getJob(first.jobId))?.stalledCounter ?? 0) >= 1 && (await probe.exists(lockKey)) === 1 ? true : undefined),
+      { timeoutMs: 15_000, describe: logs },
+    );
+    // Let the first run vote, and hold back any second run's result until that vote is in: a second run would
+    // then vote on a job already settled.
+    const secondUpload = proxy.holdNextResultUpload();
+    held.release();
+    await waitFor("the first run's vote", async () => ((await status(first.jobId)) === JobStatus.Finalized ? true : undefined), {
+      timeoutMs: 30_000,
+      describe: logs,
+    });
+    secondUpload.release();
+
+    const later = [await request(records[1]!), await request(records[2]!)];
+    await expectEachProcessedOnce([first, ...later], since);
+    await expectDecryptsCorrectly(first);
+  });
+});
