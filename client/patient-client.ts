@@ -219,16 +219,30 @@ export class PatientClient {
    * and the server's work are those of a single ciphertext (or n), not one per reading.
    */
   async predictMany(model: Model, readings: readonly Reading[], options: { timeoutMs?: number } = {}): Promise<BatchPredictionResult> {
+    const { recordHash, layout } = await this.submitReadings(model, readings);
+    const { jobId, blockNumber } = await this.requestPrediction(recordHash, hashOfModel(model));
+    await this.waitForResult(jobId, blockNumber, options.timeoutMs);
+    const { bytes, resultHash } = await this.fetchVerifiedResult(jobId);
+    const predictions = this.decryptPredictions(model, bytes);
+    if (predictions.length !== readings.length) throw new ResultVerificationError(jobId, `result holds ${predictions.length} values for ${readings.length} readings`);
+    return { jobId, recordHash, resultHash, layout, predictions };
+  }
+
+  /**
+   * First client stage for many readings of a one-round model as one record (the layout `predictMany` uses):
+   * tuples → one encrypted record → blob store → anchored on-chain. Requesting the prediction is left to the caller.
+   */
+  async submitReadings(model: Model, readings: readonly Reading[]): Promise<{ recordHash: Hash; layout: Layout }> {
     if (roundCount(model) !== 1) throw new ReadingError(`model ${model.name} has ${roundCount(model)} rounds; predict its readings one by one`);
     if (readings.length === 0) throw new ReadingError("no readings to predict");
     const tuples = readings.map((reading) => buildTuple(model, reading));
     const layout = chooseLayout(tuples.length, tuples[0]!.length, this.options.engine.parameterSetName);
     const recordHash = await this.anchorRecordBlob(this.cipher.encryptRecords(layout, tuples));
-    const { jobId, blockNumber } = await this.requestPrediction(recordHash, hashOfModel(model));
-    await this.waitForResult(jobId, blockNumber, options.timeoutMs);
-    const { bytes, resultHash } = await this.fetchVerifiedResult(jobId);
-    const { values } = this.cipher.decryptBatch(bytes);
-    if (values.length !== readings.length) throw new ResultVerificationError(jobId, `result holds ${values.length} values for ${readings.length} readings`);
-    return { jobId, recordHash, resultHash, layout, predictions: values.map((logit) => finalPrediction(model, logit)) };
+    return { recordHash, layout };
+  }
+
+  /** Second client stage for a result of any layout: one prediction per record, in record order. */
+  decryptPredictions(model: Model, resultBytes: Uint8Array): Prediction[] {
+    return this.cipher.decryptBatch(resultBytes).values.map((logit) => finalPrediction(model, logit));
   }
 }

@@ -21,7 +21,7 @@ export const CoprocessorConfigSchema = z.object({
   PMHE_QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]+$/).default("pmhe-predictions"),
   /** Worker threads evaluating jobs, each with its own SEAL contexts and key cache; 0 evaluates on the main thread. */
   PMHE_EVALUATION_THREADS: z.coerce.number().int().min(0).max(64).default(availableParallelism()),
-  /** Jobs in progress at once (fetching, evaluating, committing); unset: four per evaluation thread. */
+  /** Jobs in progress at once (fetching, evaluating, committing); unset: 16 per evaluation thread. */
   PMHE_WORKER_CONCURRENCY: optional(z.coerce.number().int().min(1).max(256)),
   /** Opened key bundles kept in memory per evaluation thread (~10 MB of WASM heap each with the default layout's rotation keys). */
   PMHE_KEY_CACHE_SIZE: z.coerce.number().int().min(1).max(256).default(16),
@@ -61,9 +61,17 @@ export const CoprocessorConfigSchema = z.object({
 
 export type CoprocessorConfig = z.infer<typeof CoprocessorConfigSchema>;
 
-/** Jobs in progress at once: I/O (blobs, chain) overlaps evaluation, so a few per evaluation thread. */
+/**
+ * Jobs in progress at once when not configured. Most of a job's time is spent waiting (on the chain for its request
+ * data and its vote's receipt, on the store), not evaluating, and commits waiting together share one transaction:
+ * measured on 2 cores, 2 jobs in flight gave 12 jobs/s and 32 gave 28.5 (docs/coprocessor.md).
+ */
+export function defaultWorkerConcurrency(evaluationThreads: number): number {
+  return 16 * Math.max(1, evaluationThreads);
+}
+
 export function workerConcurrency(config: CoprocessorConfig): number {
-  return config.PMHE_WORKER_CONCURRENCY ?? 4 * Math.max(1, config.PMHE_EVALUATION_THREADS);
+  return config.PMHE_WORKER_CONCURRENCY ?? defaultWorkerConcurrency(config.PMHE_EVALUATION_THREADS);
 }
 
 export class ConfigError extends Error {

@@ -27,6 +27,24 @@ export class BlobStoreError extends Error {
   }
 }
 
+/** Socket-level codes of a request that went out on a connection the server had just closed. */
+const STALE_CONNECTION_CODES = new Set(["EPIPE", "ECONNRESET", "UND_ERR_SOCKET"]);
+
+/**
+ * fetch reuses keep-alive connections, and a request sent on one the server is closing for idleness fails with
+ * "fetch failed" (EPIPE, ECONNRESET) before the server saw it. Blob requests are idempotent (uploads are
+ * content-addressed), so such a request is sent once more, on a new connection.
+ */
+export async function retryStaleConnection<T>(attempt: () => Promise<T>): Promise<T> {
+  try {
+    return await attempt();
+  } catch (err) {
+    const code = (err as { cause?: { code?: unknown } }).cause?.code;
+    if (!(err instanceof TypeError && typeof code === "string" && STALE_CONNECTION_CODES.has(code))) throw err;
+    return attempt();
+  }
+}
+
 /** HTTP client of the blob store (`fetch`, so it runs in a browser as well as in Node). */
 export class BlobClient {
   private readonly base: string;
@@ -49,18 +67,20 @@ export class BlobClient {
   async upload(bytes: Uint8Array, auth?: UploadAuth): Promise<UploadReceipt> {
     const hash = contentHash(bytes);
     const signed = auth ? await signedUploadHeaders(auth.signer, auth.domain, hash, auth.purpose, { ttlSeconds: auth.ttlSeconds }) : {};
-    const response = await fetch(this.urlOf(hash), {
-      method: "PUT",
-      headers: { "content-type": "application/octet-stream", ...signed },
-      body: bytes as Uint8Array<ArrayBuffer>,
-    });
+    const response = await retryStaleConnection(() =>
+      fetch(this.urlOf(hash), {
+        method: "PUT",
+        headers: { "content-type": "application/octet-stream", ...signed },
+        body: bytes as Uint8Array<ArrayBuffer>,
+      }),
+    );
     if (response.status !== 201 && response.status !== 200) throw await this.errorFrom(response, `upload of ${hash}`);
     return (await response.json()) as UploadReceipt;
   }
 
   /** Raw bytes stored under `hash`, or undefined if the store has none. Callers verify them against the chain. */
   async get(hash: Hash): Promise<Uint8Array | undefined> {
-    const response = await fetch(this.urlOf(hash));
+    const response = await retryStaleConnection(() => fetch(this.urlOf(hash)));
     if (response.status === 404) return undefined;
     if (!response.ok) throw await this.errorFrom(response, `download of ${hash}`);
     return new Uint8Array(await response.arrayBuffer());

@@ -22,3 +22,22 @@ export function integerOption(range: { min?: number; max?: number; also?: readon
     return n;
   };
 }
+
+/** A commander parser for a finite number (decimals allowed) of at least `min`. */
+export function numberOption(range: { min?: number } = {}): (value: string) => number {
+  const { min = -Infinity } = range;
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n) || n < min) {
+      throw new InvalidArgumentError(Number.isFinite(min) ? `expected a number >= ${min}` : "expected a number");
+    }
+    return n;
+  };
+}
+
+/** A commander parser for repeatable `KEY=VALUE` options, collected into one object (later ones win). */
+export function keyValueOption(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(value);
+  if (!match) throw new InvalidArgumentError("expected KEY=VALUE");
+  return { ...previous, [match[1]!]: match[2]! };
+}
