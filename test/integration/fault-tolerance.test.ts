@@ -22,6 +22,7 @@ import type { Hash } from "../../protocol/hash.js";
 import { parseModelBytes, predictPlaintext, type Model, type Reading } from "../../protocol/model.js";
 import { expectClose } from "../helpers/close.js";
 import { startBlobProxy, type BlobProxy } from "../helpers/blob-proxy.js";
+import { startTcpProxy } from "../helpers/tcp-proxy.js";
 import { waitFor, within } from "../helpers/wait.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -419,5 +420,40 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     const later = [await request(records[1]!), await request(records[2]!)];
     await expectEachProcessedOnce([first, ...later], since);
     await expectDecryptsCorrectly(first);
+  });
+
+  it("rides out the chain's RPC going away: backs off, answers /readyz 503, and after it returns processes every job requested meanwhile once", async function () {
+    this.timeout(120_000);
+    // This coprocessor reaches the chain only through a relay the test can cut; patients still reach it directly.
+    await running().stop();
+    const relay = await startTcpProxy(chain.rpcUrl);
+    try {
+      await startAgain({ PMHE_RPC_URL: relay.url, PMHE_LISTENER_MAX_BACKOFF_MS: "1000" });
+      const since = await mark();
+      const records = await submitRecords(5);
+      const before = [await request(records[0]!), await request(records[1]!)];
+      await expectEachProcessedOnce(before, since);
+
+      await relay.cut();
+      const during = [await request(records[2]!), await request(records[3]!), await request(records[4]!)];
+      await waitFor(
+        "the listener to report its failed polls",
+        async () => (running().process.output().includes("request listener poll failed; backing off") ? true : undefined),
+        { timeoutMs: 30_000, intervalMs: 100, describe: logs },
+      );
+      const ready = await fetch(`${running().apiUrl}/readyz`);
+      expect(ready.status, "/readyz while the chain is unreachable").to.equal(503);
+      expect(JSON.stringify(await ready.json())).to.contain("chain");
+      for (const job of during) expect(await status(job.jobId), "a job requested during the outage").to.equal(JobStatus.Requested);
+
+      await relay.restore();
+      await expectEachProcessedOnce([...before, ...during], since);
+      expect((await fetch(`${running().apiUrl}/readyz`)).status, "/readyz once the chain is back").to.equal(200);
+      await expectDecryptsCorrectly(during[0]!);
+    } finally {
+      await running().stop();
+      coprocessor = undefined;
+      await relay.close();
+    }
   });
 });
