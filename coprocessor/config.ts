@@ -25,7 +25,11 @@ export const CoprocessorConfigSchema = z.object({
   PMHE_WORKER_CONCURRENCY: optional(z.coerce.number().int().min(1).max(256)),
   /** Opened key bundles kept in memory per evaluation thread (~10 MB of WASM heap each with the default layout's rotation keys). */
   PMHE_KEY_CACHE_SIZE: z.coerce.number().int().min(1).max(256).default(16),
+  /** Attempts before a blob that is still not in the store (an upload racing its request) fails the job on-chain. */
   PMHE_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  /** Longest wait between attempts of a job after transient failures (chain, Redis or store unreachable), which are
+   * retried until the job is settled or expires on-chain. */
+  PMHE_RETRY_MAX_DELAY_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
   /** How long a result commit waits for others to share its transaction (commitResults) when none is being sent. */
   PMHE_COMMIT_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(5),
   /** A vote transaction with no receipt after this long is re-sent with the same nonce and higher fees. */

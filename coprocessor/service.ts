@@ -125,7 +125,7 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
     const domain = uploadDomain(chainId, config.PMHE_CONTRACT_ADDRESS);
 
     const connection = { url: config.PMHE_REDIS_URL, maxRetriesPerRequest: null };
-    const queue = new PredictionQueue(config.PMHE_QUEUE_NAME, connection, config.PMHE_JOB_ATTEMPTS);
+    const queue = new PredictionQueue(config.PMHE_QUEUE_NAME, connection);
     stack.push(() => queue.close());
     const redis = new Redis(config.PMHE_REDIS_URL, { maxRetriesPerRequest: null });
     stack.push(() => redis.quit().then(() => undefined, () => redis.disconnect()));
@@ -179,6 +179,8 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
         concurrency: workerConcurrency(config),
         logger,
         metrics,
+        blobAttempts: config.PMHE_JOB_ATTEMPTS,
+        maxRetryDelayMs: config.PMHE_RETRY_MAX_DELAY_MS,
         lockDurationMs: config.PMHE_LOCK_DURATION_MS,
         stalledIntervalMs: config.PMHE_STALLED_INTERVAL_MS,
       },

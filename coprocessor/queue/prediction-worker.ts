@@ -2,6 +2,7 @@ import { Worker, type ConnectionOptions, type Job } from "bullmq";
 import type { Logger } from "pino";
 import { processPrediction, type PredictionDeps, type PredictionJobData, type PredictionOutcome } from "../jobs/process-prediction.js";
 import type { CoprocessorMetrics } from "../metrics.js";
+import { retryDelayMs } from "./prediction-queue.js";
 
 /**
  * How often a job may be found stalled (its worker died, or its lock lapsed) and put back in the queue before
@@ -20,12 +21,22 @@ export function startPredictionWorker(
   name: string,
   connection: ConnectionOptions,
   deps: PredictionDeps,
-  options: { concurrency: number; logger: Logger; metrics?: CoprocessorMetrics; lockDurationMs?: number; stalledIntervalMs?: number },
+  options: {
+    concurrency: number;
+    logger: Logger;
+    metrics?: CoprocessorMetrics;
+    /** Attempts before a blob that is still missing is reported on-chain (PMHE_JOB_ATTEMPTS). */
+    blobAttempts: number;
+    /** Longest wait between attempts after transient failures. */
+    maxRetryDelayMs: number;
+    lockDurationMs?: number;
+    stalledIntervalMs?: number;
+  },
 ): Worker<PredictionJobData, PredictionOutcome> {
   const { logger, metrics } = options;
   const run = async (job: Job<PredictionJobData>): Promise<PredictionOutcome> => {
-    const attempts = job.opts.attempts ?? 1;
-    const finalAttempt = job.attemptsMade + 1 >= attempts;
+    // A missing blob may still be uploaded (the upload racing the request); after `blobAttempts` it is reported.
+    const finalAttempt = job.attemptsMade + 1 >= options.blobAttempts;
     const started = performance.now();
     const outcome = await processPrediction(deps, job.data, finalAttempt);
     if (metrics && outcome.outcome !== "skipped") {
@@ -67,6 +78,10 @@ export function startPredictionWorker(
       connection,
       concurrency: options.concurrency,
       maxStalledCount: MAX_STALLED_COUNT,
+      settings: {
+        // BullMQ calls this for backoff types it does not know itself: ours (RETRY_BACKOFF) is the only one.
+        backoffStrategy: (attemptsMade: number) => retryDelayMs(attemptsMade, options.maxRetryDelayMs),
+      },
       ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs } : {}),
       ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs } : {}),
     },

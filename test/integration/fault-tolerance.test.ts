@@ -428,17 +428,25 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     await running().stop();
     const relay = await startTcpProxy(chain.rpcUrl);
     try {
-      await startAgain({ PMHE_RPC_URL: relay.url, PMHE_LISTENER_MAX_BACKOFF_MS: "1000" });
+      // Two attempts would once have been all a job got: the one in flight during the outage outlives them.
+      await startAgain({ PMHE_RPC_URL: relay.url, PMHE_LISTENER_MAX_BACKOFF_MS: "1000", PMHE_JOB_ATTEMPTS: "2", PMHE_RETRY_MAX_DELAY_MS: "1000" });
       const since = await mark();
-      const records = await submitRecords(5);
+      const records = await submitRecords(6);
       const before = [await request(records[0]!), await request(records[1]!)];
       await expectEachProcessedOnce(before, since);
 
+      const caught = await request(records[2]!);
+      await inFlightJob();
       await relay.cut();
-      const during = [await request(records[2]!), await request(records[3]!), await request(records[4]!)];
+      const during = [await request(records[3]!), await request(records[4]!), await request(records[5]!)];
       await waitFor(
         "the listener to report its failed polls",
         async () => (running().process.output().includes("request listener poll failed; backing off") ? true : undefined),
+        { timeoutMs: 30_000, intervalMs: 100, describe: logs },
+      );
+      await waitFor(
+        "the job caught by the outage to be retried past its blob budget",
+        async () => ((await queue.getJob(caught.jobId))?.attemptsMade ?? 0) >= 3 || (await status(caught.jobId)) === JobStatus.Finalized ? true : undefined,
         { timeoutMs: 30_000, intervalMs: 100, describe: logs },
       );
       const ready = await fetch(`${running().apiUrl}/readyz`);
@@ -447,7 +455,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
       for (const job of during) expect(await status(job.jobId), "a job requested during the outage").to.equal(JobStatus.Requested);
 
       await relay.restore();
-      await expectEachProcessedOnce([...before, ...during], since);
+      await expectEachProcessedOnce([...before, caught, ...during], since);
       expect((await fetch(`${running().apiUrl}/readyz`)).status, "/readyz once the chain is back").to.equal(200);
       await expectDecryptsCorrectly(during[0]!);
     } finally {

@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { RedisCursorStore } from "../../coprocessor/chain/redis-cursor.js";
 import { pollDelayMs, RequestListener, type RequestSource } from "../../coprocessor/chain/request-listener.js";
-import { PredictionQueue } from "../../coprocessor/queue/prediction-queue.js";
+import { PredictionQueue, RETRY_BACKOFF, retryDelayMs, TRANSIENT_ATTEMPTS } from "../../coprocessor/queue/prediction-queue.js";
 import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
 import type { Hash } from "../../protocol/hash.js";
 
@@ -46,7 +46,7 @@ describe("job queue and listener cursor (real redis-server)", function () {
   });
 
   it("enqueues an on-chain job once however often its event is seen", async function () {
-    const queue = new PredictionQueue("test-predictions", { url: redisServer.url, maxRetriesPerRequest: null }, 3);
+    const queue = new PredictionQueue("test-predictions", { url: redisServer.url, maxRetriesPerRequest: null });
     try {
       await queue.enqueue(id(1));
       await queue.enqueue(id(1));
@@ -54,7 +54,9 @@ describe("job queue and listener cursor (real redis-server)", function () {
       expect(await queue.queue.getWaitingCount()).to.equal(2);
       const job = await queue.queue.getJob(id(1));
       expect(job?.data).to.deep.equal({ jobId: id(1) });
-      expect(job?.opts.attempts).to.equal(3);
+      // Transient failures are retried until the chain settles or expires the job, never given up on.
+      expect(job?.opts.attempts).to.equal(TRANSIENT_ATTEMPTS);
+      expect(job?.opts.backoff).to.deep.equal({ type: RETRY_BACKOFF });
     } finally {
       await queue.close();
     }
@@ -132,6 +134,13 @@ describe("job queue and listener cursor (real redis-server)", function () {
     expect(pollDelayMs(3, options, () => 0.999)).to.be.within(3_200, 4_000);
     // A cap below the interval never makes a failing listener poll faster than a healthy one.
     expect(pollDelayMs(2, { pollIntervalMs: 500, maxBackoffMs: 100 }, noJitter)).to.equal(500);
+  });
+
+  it("spaces job retries 1 s, 2 s, 4 s, ... apart, never more than the configured cap", function () {
+    expect([1, 2, 3, 4, 5].map((n) => retryDelayMs(n, 60_000))).to.deep.equal([1_000, 2_000, 4_000, 8_000, 16_000]);
+    expect(retryDelayMs(7, 60_000)).to.equal(60_000);
+    expect(retryDelayMs(99_999, 60_000)).to.equal(60_000);
+    expect(retryDelayMs(3, 2_500)).to.equal(2_500);
   });
 
   it("refuses a corrupt cursor instead of rescanning from an arbitrary block", async function () {
