@@ -6,7 +6,6 @@ import type { Logger } from "pino";
 import { BlobClient, type UploadAuth } from "../protocol/blob-client.js";
 import { connectPmhe } from "../protocol/chain.js";
 import { DEFAULT_PARAMETER_SET } from "../protocol/fhe/params.js";
-import { contentHash } from "../protocol/hash.js";
 import { uploadDomain } from "../protocol/upload-auth.js";
 import { createApiApp } from "./api/app.js";
 import { chainBlockNumber, redisPing } from "./api/health-routes.js";
@@ -81,12 +80,7 @@ function workerBlobs(
   }
   return {
     get: (hash) => store.get(hash),
-    put: async (bytes) => {
-      const stored = await transform(bytes);
-      const hash = contentHash(stored);
-      await store.put(hash, stored);
-      return hash;
-    },
+    put: async (bytes) => (await store.add(await transform(bytes))).hash,
   };
 }
 

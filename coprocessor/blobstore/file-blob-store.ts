@@ -33,9 +33,19 @@ export class FileBlobStore {
   async put(expected: Hash, bytes: Uint8Array): Promise<{ created: boolean }> {
     const actual = contentHash(bytes);
     if (actual !== expected) throw new BlobHashMismatchError(expected, actual);
+    return this.write(expected, bytes);
+  }
+
+  /** Stores bytes under the hash it computes (for bytes made here, such as results). Returns the hash. */
+  async add(bytes: Uint8Array): Promise<{ hash: Hash; created: boolean }> {
+    const hash = contentHash(bytes);
+    return { hash, ...(await this.write(hash, bytes)) };
+  }
+
+  private async write(hash: Hash, bytes: Uint8Array): Promise<{ created: boolean }> {
     await this.ensureDirectory();
-    const path = this.pathOf(expected);
-    if (await this.has(expected)) return { created: false };
+    const path = this.pathOf(hash);
+    if (await this.has(hash)) return { created: false };
     // Write then rename, so a reader never sees a half-written blob under its final name.
     const temporary = `${path}.${randomBytes(6).toString("hex")}.partial`;
     try {

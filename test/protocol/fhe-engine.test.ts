@@ -14,48 +14,19 @@ import {
 import { FheError, type FheErrorCode } from "../../protocol/fhe/errors.js";
 import { DEFAULT_PARAMETER_SET } from "../../protocol/fhe/params.js";
 import { mulberry32 as prng } from "../../hospital/split.js";
+import { dot, expectFheError as expectCodedFheError, headerEnd } from "../helpers/fhe.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-
-
-/** Plaintext reference, written out here rather than taken from the code under test. */
-function dot(weights: readonly number[], values: readonly number[], bias: number): number {
-  expect(weights.length).to.equal(values.length);
-  let sum = bias;
-  for (let i = 0; i < values.length; i++) sum += weights[i]! * values[i]!;
-  return sum;
-}
 
 function logistic(t: number): number {
   return 1 / (1 + Math.exp(-t));
 }
 
-function fheErrorOf(fn: () => unknown): FheError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  if (thrown === undefined) expect.fail("expected an FheError, but nothing was thrown");
-  if (!(thrown instanceof FheError)) {
-    expect.fail(`expected an FheError, got ${thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown)}`);
-  }
-  return thrown;
-}
-
+/** The shared check, plus the code prefix the engine puts on every message. */
 function expectFheError(fn: () => unknown, code: FheErrorCode, message?: RegExp): FheError {
-  const err = fheErrorOf(fn);
-  expect(err.code, err.message).to.equal(code);
+  const err = expectCodedFheError(fn, code, message);
   expect(err.message.startsWith(`${code}: `)).to.equal(true);
-  if (message) expect(err.message).to.match(message);
   return err;
-}
-
-/** Byte offsets of a blob's header JSON, read straight from the documented container prefix. */
-function headerEnd(bytes: Uint8Array): number {
-  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(5, false);
-  return 9 + length;
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -328,12 +299,14 @@ describe("CkksEngine (node-seal CKKS)", function () {
         );
         let lyingKeys: EvaluationKeys | undefined;
         try {
-          const err = fheErrorOf(() => {
-            lyingKeys = engine.openKeyBundle(lying);
-            return engine.evaluateLinear(lyingKeys, record, weights, bias, binding);
-          });
-          expect(err.code).to.equal("MalformedKeyBundle");
-          expect(err.message).to.match(/claims rotation steps 8/);
+          expectCodedFheError(
+            () => {
+              lyingKeys = engine.openKeyBundle(lying);
+              return engine.evaluateLinear(lyingKeys, record, weights, bias, binding);
+            },
+            "MalformedKeyBundle",
+            /claims rotation steps 8/,
+          );
         } finally {
           lyingKeys?.dispose();
         }

@@ -14,27 +14,8 @@ import { chooseLayout, layoutCapacity, layoutRotationSteps, LAYOUTS, type Layout
 import { PARAMETER_SET_NAMES, type ParameterSetName } from "../../protocol/fhe/params.js";
 import { expectClose } from "../helpers/close.js";
 import { mulberry32 as prng } from "../../hospital/split.js";
+import { dot, expectFheError } from "../helpers/fhe.js";
 
-
-/** Plaintext reference, written out here rather than taken from the code under test. */
-function dot(weights: readonly number[], values: readonly number[], bias: number): number {
-  let sum = bias;
-  for (let i = 0; i < values.length; i++) sum += weights[i]! * values[i]!;
-  return sum;
-}
-
-function expectFheError(fn: () => unknown, code: FheErrorCode, message?: RegExp): FheError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  if (!(thrown instanceof FheError)) expect.fail(`expected an FheError ${code}, got ${thrown === undefined ? "no error" : String(thrown)}`);
-  expect(thrown.code, thrown.message).to.equal(code);
-  if (message) expect(thrown.message).to.match(message);
-  return thrown;
-}
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));

@@ -15,29 +15,8 @@ import { sealBytesProblem } from "../../protocol/fhe/serialized.js";
 import { fitSigmoidPolynomial } from "../../protocol/fhe/sigmoid.js";
 import { expectClose } from "../helpers/close.js";
 import { mulberry32 as prng } from "../../hospital/split.js";
+import { expectFheError, fheErrorOf, headerEnd } from "../helpers/fhe.js";
 
-
-function fheErrorOf(fn: () => unknown): FheError | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FheError) return err;
-    expect.fail(`expected an FheError, got ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
-  }
-  return undefined;
-}
-
-function expectFheError(fn: () => unknown, code: FheErrorCode, message?: RegExp): FheError {
-  const err = fheErrorOf(fn);
-  if (!err) expect.fail(`expected an FheError ${code}, but nothing was thrown`);
-  expect(err.code, err.message).to.equal(code);
-  if (message) expect(err.message).to.match(message);
-  return err;
-}
-
-function headerEnd(bytes: Uint8Array): number {
-  return 9 + new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(5, false);
-}
 
 const isJsonWhitespace = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
 

@@ -21,6 +21,7 @@ import {
 } from "../../protocol/fhe/sigmoid.js";
 import { expectClose } from "../helpers/close.js";
 import { mulberry32 as prng } from "../../hospital/split.js";
+import { dot, expectFheError } from "../helpers/fhe.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -29,29 +30,11 @@ const root = fileURLToPath(new URL("../../", import.meta.url));
 function sigma(t: number): number {
   return 1 / (1 + Math.exp(-t));
 }
-function dot(weights: readonly number[], values: readonly number[], bias: number): number {
-  let sum = bias;
-  for (let i = 0; i < values.length; i++) sum += weights[i]! * values[i]!;
-  return sum;
-}
 /** The fitted polynomial in plaintext: Σ c_k u^k with u = (2T − a − b)/(b − a). */
 function polyAt(poly: SigmoidPolynomial, t: number): number {
   const [a, b] = poly.interval;
   const u = (2 * t - a - b) / (b - a);
   return poly.coefficients.reduce((sum, c, k) => sum + c * u ** k, 0);
-}
-
-function expectFheError(fn: () => unknown, code: FheErrorCode, message?: RegExp): FheError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  if (!(thrown instanceof FheError)) expect.fail(`expected an FheError ${code}, got ${thrown === undefined ? "no error" : String(thrown)}`);
-  expect(thrown.code, thrown.message).to.equal(code);
-  if (message) expect(thrown.message).to.match(message);
-  return thrown;
 }
 
 interface RawModel {
