@@ -9,43 +9,51 @@ import {IPMHEErrors} from "./IPMHEErrors.sol";
  * @dev A record is a CKKS ciphertext of a patient's features, stored off-chain in a content-addressed blob store.
  * Anchoring it pins its hash on-chain together with the key version it was encrypted under.
  *
- * A batch anchors many records at a fixed cost: its root is the root of a Merkle tree over the record hashes,
- * with OpenZeppelin's `StandardMerkleTree` conventions (the shared implementation is `protocol/merkle.ts`):
+ * Ownership. Anchors live in the anchoring patient's own namespace: a record is identified by (patient, hash) and
+ * a batch by (patient, root). Nobody can anchor a hash in another patient's namespace, so anchoring a victim's
+ * hash first blocks nothing, and a copy anchored elsewhere belongs to whoever anchored it, whose consents alone
+ * govern it. The record blob itself names its patient and key bundle in its header (`protocol/fhe`), which the
+ * blob store checks against the uploader and the coprocessor against the job, so a ciphertext re-wrapped under
+ * another patient's name is refused off-chain as well.
+ *
+ * A batch anchors many records at a fixed cost: its root is the root of a Merkle tree over the record hashes
+ * (the shared implementation is `protocol/merkle.ts`):
  *  - leaf = `keccak256(bytes.concat(keccak256(abi.encode(recordHash))))`; hashing twice makes a leaf a hash of 32
  *    bytes while inner nodes are hashes of 64 bytes, so an inner node can never be passed off as a record;
  *  - inner node = `keccak256` of its two children in ascending order (sorted pairs), so a proof is just the list
  *    of sibling hashes from the leaf up, checked with {MerkleProof-verify}.
  *
- * Erasure: the patient deletes the blob off-chain and flags the anchor as erased. The hash stays, so past jobs
- * and results remain auditable, but no new prediction can be requested on it.
+ * Erasure: the patient flags the record (or batch, or one record of a batch) as erased; coprocessors delete the
+ * blob when they see the event. The hash stays, so past jobs and results remain auditable, but no new prediction
+ * can be requested on it by any route: an erased record is refused whether it is requested on its own or as a
+ * leaf of a batch, and an erased batch refuses all its leaves.
  */
 interface IRecordRegistry is IPMHEErrors {
     /**
-     * @notice On-chain data of an anchored record; fits in a single storage slot.
-     * @param patient The patient who anchored the record.
-     * @param keyVersion The patient's key version when the record was anchored (the keys it is encrypted under).
-     * @param anchoredAt The block timestamp of the anchoring.
+     * @notice On-chain data of a record in a patient's namespace; fits in a single storage slot.
+     * @param keyVersion The patient's key version when the record was anchored (the keys it is encrypted under);
+     * 0 for a batch leaf that was erased without being anchored on its own.
+     * @param anchoredAt The block timestamp of the anchoring (0 for such an erased leaf).
      * @param erased Whether the patient has erased the record.
      */
     struct RecordAnchor {
-        address patient;
         uint32 keyVersion;
         uint40 anchoredAt;
         bool erased;
     }
 
     /**
-     * @notice On-chain data of an anchored batch; fits in a single storage slot (its erased flag is kept apart).
-     * @param patient The patient who anchored the batch.
+     * @notice On-chain data of a batch in a patient's namespace; fits in a single storage slot.
      * @param keyVersion The patient's key version when the batch was anchored (the keys all its records use).
      * @param anchoredAt The block timestamp of the anchoring.
      * @param count The number of record hashes under the root, at most `MAX_BATCH_SIZE` (`2**24 - 1`).
+     * @param erased Whether the patient has erased the batch.
      */
     struct BatchAnchor {
-        address patient;
         uint32 keyVersion;
         uint40 anchoredAt;
         uint24 count;
+        bool erased;
     }
 
     /**
@@ -70,7 +78,8 @@ interface IRecordRegistry is IPMHEErrors {
     );
 
     /**
-     * @notice Emitted when a patient erases one of their records.
+     * @notice Emitted when a patient erases one of their records, anchored on its own or as a leaf of a batch.
+     * Coprocessors delete the record's blob when they see it.
      * @param patient The patient who owns the record.
      * @param recordHash The hash of the erased record.
      */
@@ -84,28 +93,30 @@ interface IRecordRegistry is IPMHEErrors {
     event BatchErased(address indexed patient, bytes32 indexed root);
 
     /**
-     * @notice The record hash has already been anchored (by this or another patient).
+     * @notice The caller has already anchored this record hash.
      * @param recordHash The record hash.
      */
     error RecordAlreadyAnchored(bytes32 recordHash);
 
     /**
-     * @notice No record has been anchored under this hash.
+     * @notice The patient has not anchored a record under this hash.
+     * @param patient The patient.
      * @param recordHash The record hash.
      */
-    error UnknownRecord(bytes32 recordHash);
+    error UnknownRecord(address patient, bytes32 recordHash);
 
     /**
-     * @notice The batch root has already been anchored (by this or another patient).
+     * @notice The caller has already anchored this batch root.
      * @param root The batch root.
      */
     error BatchAlreadyAnchored(bytes32 root);
 
     /**
-     * @notice No batch has been anchored under this root.
+     * @notice The patient has not anchored a batch under this root.
+     * @param patient The patient.
      * @param root The batch root.
      */
-    error UnknownBatch(bytes32 root);
+    error UnknownBatch(address patient, bytes32 root);
 
     /**
      * @notice A batch size outside `1..MAX_BATCH_SIZE`.
@@ -114,11 +125,11 @@ interface IRecordRegistry is IPMHEErrors {
     error InvalidBatchSize(uint32 count);
 
     /**
-     * @notice The caller does not own the record or batch.
-     * @param recordHash The record hash, or the batch root.
-     * @param caller The caller.
+     * @notice The Merkle proof does not show that the record belongs to the batch.
+     * @param root The batch root.
+     * @param recordHash The record hash.
      */
-    error NotRecordOwner(bytes32 recordHash, address caller);
+    error InvalidProof(bytes32 root, bytes32 recordHash);
 
     /**
      * @notice The record or batch has been erased.
@@ -127,9 +138,10 @@ interface IRecordRegistry is IPMHEErrors {
     error RecordIsErased(bytes32 recordHash);
 
     /**
-     * @notice Anchors the hash of an encrypted record owned by the caller.
+     * @notice Anchors the hash of an encrypted record in the caller's namespace.
      * @dev The caller must be a registered patient. The record is bound to the caller's current key version.
-     * @param recordHash The hash of the encrypted record; must be non-zero and not anchored yet.
+     * @param recordHash The hash of the encrypted record; must be non-zero, not anchored by the caller yet and
+     * not erased by the caller.
      */
     function anchorRecord(bytes32 recordHash) external;
 
@@ -139,79 +151,82 @@ interface IRecordRegistry is IPMHEErrors {
      * version. Costs the same whatever `count` is. `count` is informational (the tree cannot prove it) and lets
      * readers size the batch; a record is proven to belong to the batch with {batchIncludes}.
      * @param root The Merkle root over the record hashes, see the contract-level documentation; must be non-zero
-     * and not anchored yet.
+     * and not anchored by the caller yet.
      * @param count The number of record hashes under the root, from 1 to `MAX_BATCH_SIZE` (`2**24 - 1`).
      */
     function anchorBatch(bytes32 root, uint32 count) external;
 
     /**
-     * @notice Flags one of the caller's records as erased, after its blob has been deleted off-chain.
-     * @dev The hash and its anchor data stay readable through {recordOf}; no new job can be requested on it.
-     * Jobs requested before are unaffected on-chain.
+     * @notice Flags one of the caller's records, anchored on its own, as erased.
+     * @dev The anchor stays readable through {recordOf}; no new job can be requested on it by any route. Jobs
+     * requested before are failed by the coprocessors with the reason `RecordErased` if still pending.
      * @param recordHash The hash of a record anchored by the caller and not erased yet.
      */
     function eraseRecord(bytes32 recordHash) external;
 
     /**
-     * @notice Flags one of the caller's batches as erased, after its blobs have been deleted off-chain.
-     * @dev As {eraseRecord}, for every record of the batch.
+     * @notice Flags one record of one of the caller's batches as erased, leaving the batch's other records usable.
+     * @param root The root of a batch anchored by the caller.
+     * @param recordHash The hash of a record of that batch, not erased yet.
+     * @param proof The Merkle proof of `recordHash` under `root`.
+     */
+    function eraseBatchRecord(bytes32 root, bytes32 recordHash, bytes32[] calldata proof) external;
+
+    /**
+     * @notice Flags one of the caller's batches as erased: none of its records can be requested any more.
      * @param root The root of a batch anchored by the caller and not erased yet.
      */
     function eraseBatch(bytes32 root) external;
 
     /**
-     * @notice Returns an anchored record, erased or not.
+     * @notice Returns a record anchored by a patient on its own, erased or not.
+     * @param patient The patient.
      * @param recordHash The record hash.
-     * @return patient The patient who owns the record.
      * @return keyBundleHash The hash of the key bundle the record is encrypted under.
      * @return keyVersion The version of that key bundle.
      * @return anchoredAt The block timestamp of the anchoring.
+     * @return erased Whether the patient has erased the record.
      */
-    function recordOf(bytes32 recordHash)
+    function recordOf(address patient, bytes32 recordHash)
         external
         view
-        returns (address patient, bytes32 keyBundleHash, uint32 keyVersion, uint64 anchoredAt);
+        returns (bytes32 keyBundleHash, uint32 keyVersion, uint64 anchoredAt, bool erased);
 
     /**
-     * @notice Returns whether a record anchored on its own has been erased.
+     * @notice Returns whether a patient has erased a record, anchored on its own or as a leaf of a batch.
+     * @param patient The patient.
      * @param recordHash The record hash.
-     * @return erased True if the record was anchored with {anchorRecord} and then erased; false otherwise,
-     * including for hashes never anchored.
+     * @return erased True if erased with {eraseRecord} or {eraseBatchRecord}; false otherwise, including for
+     * hashes never anchored. A record of an erased batch is refused through the batch's own flag, see {batchOf}.
      */
-    function isErased(bytes32 recordHash) external view returns (bool erased);
+    function isErased(address patient, bytes32 recordHash) external view returns (bool erased);
 
     /**
-     * @notice Returns an anchored batch.
+     * @notice Returns a batch anchored by a patient.
+     * @param patient The patient.
      * @param root The batch root.
-     * @return patient The patient who owns the batch.
      * @return keyBundleHash The hash of the key bundle the batch's records are encrypted under.
      * @return keyVersion The version of that key bundle.
      * @return count The number of record hashes under the root.
      * @return anchoredAt The block timestamp of the anchoring.
      * @return erased Whether the patient has erased the batch.
      */
-    function batchOf(bytes32 root)
+    function batchOf(address patient, bytes32 root)
         external
         view
-        returns (
-            address patient,
-            bytes32 keyBundleHash,
-            uint32 keyVersion,
-            uint32 count,
-            uint64 anchoredAt,
-            bool erased
-        );
+        returns (bytes32 keyBundleHash, uint32 keyVersion, uint32 count, uint64 anchoredAt, bool erased);
 
     /**
-     * @notice Checks a Merkle proof that `recordHash` belongs to the anchored batch `root`.
-     * @dev Reverts with {UnknownBatch} if `root` was never anchored. Erased batches still answer, so past jobs
-     * stay verifiable.
-     * @param root The root of an anchored batch.
+     * @notice Checks a Merkle proof that `recordHash` belongs to a patient's anchored batch `root`.
+     * @dev Reverts with {UnknownBatch} if the patient never anchored `root`. Erased batches still answer, so past
+     * jobs stay verifiable.
+     * @param patient The patient.
+     * @param root The root of a batch anchored by `patient`.
      * @param recordHash The record hash.
      * @param proof The sibling hashes from the record's leaf up to the root.
      * @return included True if the proof is valid.
      */
-    function batchIncludes(bytes32 root, bytes32 recordHash, bytes32[] calldata proof)
+    function batchIncludes(address patient, bytes32 root, bytes32 recordHash, bytes32[] calldata proof)
         external
         view
         returns (bool included);

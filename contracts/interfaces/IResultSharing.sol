@@ -6,9 +6,17 @@ import {IPMHEErrors} from "./IPMHEErrors.sol";
 /**
  * @title IResultSharing
  * @notice Patients sharing a finalized prediction result with a hospital.
- * @dev The patient decrypts the result on their device and re-encrypts it under the hospital's public key (see
- * `IHospitalRegistry`); only the hash of that shared copy and where to fetch it go on-chain. Sharing again with
- * the same hospital replaces the previous shared hash.
+ * @dev The patient decrypts the result on their device and shares only a rounded value, re-encrypted to the
+ * hospital's registered X25519 key (see `IHospitalRegistry`); only the hash of that shared copy and where to fetch
+ * it go on-chain. Sharing again with the same hospital replaces the previous shared hash.
+ *
+ * What a share holds (`protocol/result-share.ts`): a PMHE envelope of kind `result-share` whose header names the
+ * job, patient, hospital, the scheme and the ephemeral X25519 public key, and whose one section is AES-256-GCM
+ * (key from HKDF-SHA256 over the X25519 shared secret, salted with both public keys and bound to the header) of
+ * the canonical JSON `{jobId, modelId, probability, predictedClass}`, the probability rounded to two decimals.
+ * Never a raw CKKS decryption: the full decrypted polynomial of a ciphertext, together with that public ciphertext,
+ * gives away the secret key (Li and Micciancio, "On the security of homomorphic encryption on approximate numbers",
+ * EUROCRYPT 2021), and the rounding removes the noise bits that attack needs.
  */
 interface IResultSharing is IPMHEErrors {
     /**
@@ -45,8 +53,8 @@ interface IResultSharing is IPMHEErrors {
 
     /**
      * @notice Shares a finalized job's result with a hospital. Restricted to the job's patient.
-     * @dev The hospital must still hold `HOSPITAL_ROLE` and an active consent from the patient with
-     * `mayReceiveResults`.
+     * @dev The hospital must still hold `HOSPITAL_ROLE`, have a registered key, and an active consent from the
+     * patient with `mayReceiveResults`. See the contract-level documentation for what the shared copy must be.
      * @param jobId The id of a `Finalized` job.
      * @param hospital The hospital.
      * @param sharedHash The hash of the copy of the result encrypted for the hospital; must be non-zero.

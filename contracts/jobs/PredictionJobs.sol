@@ -10,52 +10,50 @@ import {RecordRegistry} from "../records/RecordRegistry.sol";
 /**
  * @title PredictionJobs
  * @notice Prediction requests on anchored records, and their settlement by a quorum of coprocessor votes.
- * @dev Storage per job: `recordHash`, `modelHash` and a packed header are written at request time (three slots,
- * which keeps a request under 120k gas); the first vote's value takes a fourth slot, and a fifth is only used
- * when the final value differs from the first vote. The patient, key version and key bundle are not stored:
- * they are read from the job's record (or batch) anchor, which never changes. A job exists iff its status is
- * not `None`.
+ * @dev Storage per job: `recordHash`, `modelId` and a packed header are written at request time (three slots);
+ * the first vote's value takes a fourth slot, and a fifth is only used when the final value differs from the first
+ * vote. The requester is not stored (it is in {PredictionRequested}); the key version and key bundle are read from
+ * the job's record (or batch) anchor, which never changes. A job exists iff its status is not `None`.
  *
- * Vote counts: the first vote of a job is not added to the per-value tally, so that a quorum-1 commit writes
- * only the voter's ballot and the first-vote slot. The count of a value is its tally, plus one if it is the
- * first vote's value. Counts are `uint8`, like the quorum: each coprocessor votes once per job, so they hold as long
- * as fewer than 256 coprocessors vote on the same job.
+ * Vote counts: each value's voters are a bitmap of operator indexes (see {PMHERoles}), except the first vote,
+ * whose voter index sits in the job header, so that a quorum-1 commit writes only the voter's ballot, the
+ * first-vote slot and the header. A value's count is the number of its voters holding `COPROCESSOR_ROLE` now.
  */
 abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, ConsentRegistry, IPredictionJobs {
     /// @notice The longest job timeout governance can set.
     uint64 public constant MAX_JOB_TIMEOUT = 365 days;
 
-    /// @notice The most entries {commitResults} accepts in one call, which bounds its loop and its gas.
+    /// @notice The most entries a batch vote ({commitResults}, {castVotes}) accepts, which bounds its loop and gas.
     uint256 public constant MAX_COMMIT_BATCH = 32;
 
     /**
      * @dev The header of a job, in one slot.
-     * @param requester The requesting account.
+     * @param patient The patient who owns the record.
      * @param status The job's status.
      * @param quorum The number of agreeing votes that settles the job.
-     * @param requestedAt The block timestamp of the request.
-     * @param deadline The timestamp after which the job can be expired.
+     * @param deadline The timestamp after which no vote is taken and the job can be expired.
+     * @param firstVoter The operator index of the first vote's voter (meaningful once `firstVote` is set).
      */
     // solhint-disable-next-line gas-struct-packing
     struct JobHeader {
-        address requester;
+        address patient;
         JobStatus status;
         uint8 quorum;
-        uint40 requestedAt;
         uint40 deadline;
+        uint8 firstVoter;
     }
 
     /**
      * @dev A job as stored.
      * @param recordHash The encrypted record to evaluate.
-     * @param modelHash The model to evaluate it with.
+     * @param modelId The model to evaluate it with.
      * @param header The packed header.
      * @param firstVote The value of the job's first vote, 0 before any vote.
      * @param outcome The final value when it differs from `firstVote`, 0 otherwise.
      */
     struct JobData {
         bytes32 recordHash;
-        bytes32 modelHash;
+        bytes32 modelId;
         JobHeader header;
         bytes32 firstVote;
         bytes32 outcome;
@@ -76,15 +74,18 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
     /// @dev Batch root of batch jobs; absent for single-record jobs.
     mapping(bytes32 jobId => bytes32 root) private _jobBatchRoots;
     mapping(bytes32 jobId => mapping(address coprocessor => bytes32 value)) private _ballots;
-    /// @dev Votes per value, not counting the job's first vote.
-    mapping(bytes32 jobId => mapping(bytes32 value => uint8)) private _tallies;
+    /// @dev Operator bits of each value's voters, the job's first voter excepted (it is in the header).
+    mapping(bytes32 jobId => mapping(bytes32 value => uint256 voterBits)) private _voterBits;
     mapping(bytes32 jobId => uint8) private _conflicts;
 
-    /// @dev Starts with a quorum of 1 and a timeout of one hour, and emits both so the history starts at deployment.
-    constructor() {
-        _settings = JobSettings({quorum: 1, timeout: 1 hours});
-        emit QuorumChanged(0, 1);
-        emit JobTimeoutChanged(0, 1 hours);
+    /**
+     * @notice Sets the quorum and timeout of the first jobs, and emits both so the history starts at deployment.
+     * @param quorum_ The quorum of new jobs; at least 1 (1 is for development only, see the interface).
+     * @param timeout_ The timeout of new jobs, in seconds; from 1 to `MAX_JOB_TIMEOUT`.
+     */
+    constructor(uint8 quorum_, uint64 timeout_) {
+        _setQuorum(quorum_);
+        _setJobTimeout(timeout_);
     }
 
     /// @inheritdoc IPredictionJobs
@@ -98,22 +99,37 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
     }
 
     /// @inheritdoc IPredictionJobs
-    function requestPrediction(bytes32 recordHash, bytes32 modelHash) external virtual returns (bytes32 jobId) {
-        return _requestPrediction(_msgSender(), recordHash, modelHash);
-    }
-
-    /// @inheritdoc IPredictionJobs
-    function requestBatchPrediction(bytes32 root, bytes32 recordHash, bytes32[] calldata proof, bytes32 modelHash)
+    function requestPrediction(address patient, bytes32 recordHash, bytes32 modelId)
         external
         virtual
         returns (bytes32 jobId)
     {
-        return _requestBatchPrediction(_msgSender(), root, recordHash, proof, modelHash);
+        return _requestPrediction(_msgSender(), patient, recordHash, modelId);
+    }
+
+    /// @inheritdoc IPredictionJobs
+    function anchorAndRequest(bytes32 recordHash, bytes32 modelId) external virtual returns (bytes32 jobId) {
+        address patient = _msgSender();
+        _anchorRecord(patient, recordHash);
+        return _requestPrediction(patient, patient, recordHash, modelId);
+    }
+
+    /// @inheritdoc IPredictionJobs
+    function requestBatchPrediction(
+        address patient,
+        bytes32 root,
+        bytes32 recordHash,
+        bytes32[] calldata proof,
+        bytes32 modelId
+    ) external virtual returns (bytes32 jobId) {
+        return _requestBatchPrediction(_msgSender(), patient, root, recordHash, proof, modelId);
     }
 
     /// @inheritdoc IPredictionJobs
     function commitResult(bytes32 jobId, bytes32 resultHash) external virtual onlyRole(COPROCESSOR_ROLE) {
-        _commitResult(_msgSender(), jobId, resultHash);
+        _requireResultHash(resultHash);
+        (uint8 votes, bool settles) = _castVote(_msgSender(), jobId, resultHash, JobStatus.Finalized);
+        _emitCommitted(_msgSender(), jobId, resultHash, votes, settles);
     }
 
     /// @inheritdoc IPredictionJobs
@@ -122,12 +138,33 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
         virtual
         onlyRole(COPROCESSOR_ROLE)
     {
-        _commitResults(_msgSender(), jobIds, resultHashes);
+        uint256 size = jobIds.length;
+        if (size != resultHashes.length) revert CommitBatchLengthMismatch(size, resultHashes.length);
+        _requireBatchSize(size);
+        _commitEntries(_msgSender(), jobIds, resultHashes);
+    }
+
+    /// @inheritdoc IPredictionJobs
+    function castVotes(
+        bytes32[] calldata commitJobIds,
+        bytes32[] calldata resultHashes,
+        bytes32[] calldata failedJobIds,
+        uint16[] calldata reasons
+    ) external virtual onlyRole(COPROCESSOR_ROLE) {
+        if (commitJobIds.length != resultHashes.length) {
+            revert CommitBatchLengthMismatch(commitJobIds.length, resultHashes.length);
+        }
+        if (failedJobIds.length != reasons.length) revert CommitBatchLengthMismatch(failedJobIds.length, reasons.length);
+        _requireBatchSize(commitJobIds.length + failedJobIds.length);
+        _commitEntries(_msgSender(), commitJobIds, resultHashes);
+        _failureEntries(_msgSender(), failedJobIds, reasons);
     }
 
     /// @inheritdoc IPredictionJobs
     function reportFailure(bytes32 jobId, uint16 reason) external virtual onlyRole(COPROCESSOR_ROLE) {
-        _reportFailure(_msgSender(), jobId, reason);
+        if (reason == 0) revert InvalidFailureReason(reason);
+        (uint8 votes, bool settles) = _castVote(_msgSender(), jobId, bytes32(uint256(reason)), JobStatus.Failed);
+        _emitFailure(_msgSender(), jobId, reason, votes, settles);
     }
 
     /// @inheritdoc IPredictionJobs
@@ -151,21 +188,22 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
         JobHeader memory header = data.header;
         if (header.status == JobStatus.None) revert UnknownJob(jobId);
 
+        job.patient = header.patient;
         job.recordHash = data.recordHash;
-        job.modelHash = data.modelHash;
-        job.requester = header.requester;
+        job.batchRoot = _jobBatchRoots[jobId];
+        job.modelId = data.modelId;
+        job.modelHash = _modelHash(data.modelId);
+        job.keyVersion = _anchorKeyVersion(header.patient, data.recordHash, job.batchRoot);
+        job.keyBundleHash = _keyBundle(header.patient, job.keyVersion);
         job.status = header.status;
-        job.requestedAt = header.requestedAt;
         job.quorum = header.quorum;
         job.deadline = header.deadline;
-        if (header.status == JobStatus.Finalized) {
-            job.resultHash = _finalValue(data);
-        } else if (header.status == JobStatus.Failed) {
-            job.failureReason = uint16(uint256(_finalValue(data)));
+        if (header.status == JobStatus.Finalized || header.status == JobStatus.Failed) {
+            bytes32 outcome = _finalValue(data);
+            if (header.status == JobStatus.Finalized) job.resultHash = outcome;
+            else job.failureReason = uint16(uint256(outcome));
+            job.votes = _votesFor(data, jobId, outcome);
         }
-        job.batchRoot = _jobBatchRoots[jobId];
-        (job.patient, job.keyVersion) = _anchorOwner(job.recordHash, job.batchRoot);
-        job.keyBundleHash = _keyBundle(job.patient, job.keyVersion);
     }
 
     /// @inheritdoc IPredictionJobs
@@ -214,35 +252,37 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
         emit JobTimeoutChanged(previous, seconds_);
     }
 
-    /// @dev Creates a job on the record `recordHash` for `requester`.
-    function _requestPrediction(address requester, bytes32 recordHash, bytes32 modelHash)
+    /// @dev Creates a job on the record `recordHash` that `patient` anchored, for `requester`.
+    function _requestPrediction(address requester, address patient, bytes32 recordHash, bytes32 modelId)
         internal
         virtual
         returns (bytes32 jobId)
     {
-        RecordAnchor memory record = _requireRecord(recordHash);
-        _authorizeRequest(requester, recordHash, record.patient);
+        RecordAnchor memory record = _requireRecord(patient, recordHash);
+        _authorizeRequest(requester, patient, recordHash);
         if (record.erased) revert RecordIsErased(recordHash);
-        _requireUsableModel(modelHash);
+        _requireUsableModel(modelId);
 
-        jobId = _createJob(requester, record.patient, record.keyVersion, recordHash, modelHash);
+        jobId = _createJob(requester, patient, record.keyVersion, recordHash, modelId);
     }
 
-    /// @dev Creates a job on the record `recordHash` of the batch `root` for `requester`.
+    /// @dev Creates a job on the record `recordHash` of the batch `root` of `patient`, for `requester`.
     function _requestBatchPrediction(
         address requester,
+        address patient,
         bytes32 root,
         bytes32 recordHash,
         bytes32[] calldata proof,
-        bytes32 modelHash
+        bytes32 modelId
     ) internal virtual returns (bytes32 jobId) {
-        BatchAnchor memory batch = _requireBatch(root);
-        _authorizeRequest(requester, root, batch.patient);
-        if (_isBatchErased(root)) revert RecordIsErased(root);
+        BatchAnchor memory batch = _requireBatch(patient, root);
+        _authorizeRequest(requester, patient, root);
+        if (batch.erased) revert RecordIsErased(root);
+        if (_isRecordErased(patient, recordHash)) revert RecordIsErased(recordHash);
         if (!_batchIncludes(root, recordHash, proof)) revert InvalidProof(root, recordHash);
-        _requireUsableModel(modelHash);
+        _requireUsableModel(modelId);
 
-        jobId = _createJob(requester, batch.patient, batch.keyVersion, recordHash, modelHash);
+        jobId = _createJob(requester, patient, batch.keyVersion, recordHash, modelId);
         _jobBatchRoots[jobId] = root;
 
         emit PredictionRequestedFromBatch(jobId, root);
@@ -252,57 +292,10 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
      * @dev Reverts with {NotAuthorizedRequester} unless `requester` is `patient`, or a hospital holding an active
      * consent from `patient`. `anchorId` is the record hash or batch root, for the error.
      */
-    function _authorizeRequest(address requester, bytes32 anchorId, address patient) internal view virtual {
+    function _authorizeRequest(address requester, address patient, bytes32 anchorId) internal view virtual {
         if (requester == patient) return;
         if (hasRole(HOSPITAL_ROLE, requester) && _isActive(_consent(patient, requester))) return;
-        revert NotAuthorizedRequester(anchorId, requester);
-    }
-
-    /// @dev Records a result vote, and finalizes the job if it reaches the quorum while `Requested`.
-    function _commitResult(address coprocessor, bytes32 jobId, bytes32 resultHash) internal virtual {
-        _requireResultHash(resultHash);
-
-        (uint8 votes, bool settles) = _castVote(coprocessor, jobId, resultHash, JobStatus.Finalized);
-
-        _emitCommitted(coprocessor, jobId, resultHash, votes, settles);
-    }
-
-    /**
-     * @dev Records the result votes of a batch in order, skipping (with {VoteSkipped}) the entries that
-     * {_commitResult} would revert on for being already voted or no longer pending. Any other invalid entry
-     * reverts the whole batch, so a batch is applied entirely or not at all apart from its skips. Nothing here
-     * calls out of the contract.
-     */
-    function _commitResults(address coprocessor, bytes32[] calldata jobIds, bytes32[] calldata resultHashes)
-        internal
-        virtual
-    {
-        uint256 size = jobIds.length;
-        if (size == 0) revert EmptyCommitBatch();
-        if (size != resultHashes.length) revert CommitBatchLengthMismatch(size, resultHashes.length);
-        if (size > MAX_COMMIT_BATCH) revert CommitBatchTooLarge(size, MAX_COMMIT_BATCH);
-
-        for (uint256 i = 0; i < size; ++i) {
-            bytes32 jobId = jobIds[i];
-            bytes32 resultHash = resultHashes[i];
-            _requireResultHash(resultHash);
-
-            (VoteSkipReason skipped, uint8 votes, bool settles) =
-                _tryCastVote(coprocessor, jobId, resultHash, JobStatus.Finalized);
-
-            if (skipped == VoteSkipReason.None) _emitCommitted(coprocessor, jobId, resultHash, votes, settles);
-            else emit VoteSkipped(jobId, coprocessor, skipped);
-        }
-    }
-
-    /// @dev Records a failure vote, and fails the job if it reaches the quorum while `Requested`.
-    function _reportFailure(address coprocessor, bytes32 jobId, uint16 reason) internal virtual {
-        if (reason == 0) revert InvalidFailureReason(reason);
-
-        (uint8 votes, bool settles) = _castVote(coprocessor, jobId, bytes32(uint256(reason)), JobStatus.Failed);
-
-        emit FailureReported(jobId, coprocessor, reason, votes);
-        if (settles) emit JobFailed(jobId, reason, votes);
+        revert NotAuthorizedRequester(patient, anchorId, requester);
     }
 
     /// @dev Expires a `Requested` job past its deadline.
@@ -321,9 +314,8 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
 
     /// @dev The patient who owns the record of job `jobId` and the job's status (`None` if it does not exist).
     function _jobPatient(bytes32 jobId) internal view virtual returns (address patient, JobStatus status) {
-        JobData storage job = _jobs[jobId];
-        status = job.header.status;
-        if (status != JobStatus.None) (patient,) = _anchorOwner(job.recordHash, _jobBatchRoots[jobId]);
+        JobHeader storage header = _jobs[jobId].header;
+        return (header.patient, header.status);
     }
 
     /// @dev `keccak256(abi.encode(block.chainid, address(this), patient, nonce))`.
@@ -332,36 +324,77 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
     }
 
     /// @dev Stores a new `Requested` job under the next id of `patient` and emits {PredictionRequested}.
-    function _createJob(address requester, address patient, uint32 keyVersion, bytes32 recordHash, bytes32 modelHash)
+    function _createJob(address requester, address patient, uint32 keyVersion, bytes32 recordHash, bytes32 modelId)
         private
         returns (bytes32 jobId)
     {
         JobSettings memory settings = _settings;
         jobId = _computeJobId(patient, _useJobNonce(patient));
-        uint40 requestedAt = uint40(block.timestamp);
-        uint40 deadline = requestedAt + uint40(settings.timeout);
+        uint40 deadline = uint40(block.timestamp) + uint40(settings.timeout);
 
         JobData storage job = _jobs[jobId];
         job.recordHash = recordHash;
-        job.modelHash = modelHash;
+        job.modelId = modelId;
         job.header = JobHeader({
-            requester: requester,
+            patient: patient,
             status: JobStatus.Requested,
             quorum: settings.quorum,
-            requestedAt: requestedAt,
-            deadline: deadline
+            deadline: deadline,
+            firstVoter: 0
         });
 
         emit PredictionRequested(
             jobId,
             patient,
             recordHash,
-            modelHash,
+            modelId,
             _keyBundle(patient, keyVersion),
             requester,
             settings.quorum,
             deadline
         );
+    }
+
+    /// @dev Reverts with {EmptyCommitBatch} or {CommitBatchTooLarge} unless a batch of `size` entries is accepted.
+    function _requireBatchSize(uint256 size) private pure {
+        if (size == 0) revert EmptyCommitBatch();
+        if (size > MAX_COMMIT_BATCH) revert CommitBatchTooLarge(size, MAX_COMMIT_BATCH);
+    }
+
+    /**
+     * @dev Records result votes in order, skipping (with {VoteSkipped}) the entries that {commitResult} would revert
+     * on for being already voted, no longer pending or past the deadline. Any other invalid entry reverts the whole
+     * call. Nothing here calls out of the contract.
+     */
+    function _commitEntries(address coprocessor, bytes32[] calldata jobIds, bytes32[] calldata resultHashes) private {
+        uint256 size = jobIds.length;
+        for (uint256 i = 0; i < size; ++i) {
+            bytes32 jobId = jobIds[i];
+            bytes32 resultHash = resultHashes[i];
+            _requireResultHash(resultHash);
+
+            (VoteSkipReason skipped, uint8 votes, bool settles) =
+                _tryCastVote(coprocessor, jobId, resultHash, JobStatus.Finalized);
+
+            if (skipped == VoteSkipReason.None) _emitCommitted(coprocessor, jobId, resultHash, votes, settles);
+            else emit VoteSkipped(jobId, coprocessor, skipped);
+        }
+    }
+
+    /// @dev Records failure votes in order, with the skips of {_commitEntries}.
+    function _failureEntries(address coprocessor, bytes32[] calldata jobIds, uint16[] calldata reasons) private {
+        uint256 size = jobIds.length;
+        for (uint256 i = 0; i < size; ++i) {
+            bytes32 jobId = jobIds[i];
+            uint16 reason = reasons[i];
+            if (reason == 0) revert InvalidFailureReason(reason);
+
+            (VoteSkipReason skipped, uint8 votes, bool settles) =
+                _tryCastVote(coprocessor, jobId, bytes32(uint256(reason)), JobStatus.Failed);
+
+            if (skipped == VoteSkipReason.None) _emitFailure(coprocessor, jobId, reason, votes, settles);
+            else emit VoteSkipped(jobId, coprocessor, skipped);
+        }
     }
 
     /// @dev Reverts with {ZeroHash} or {ReservedResultHash} unless `resultHash` can be a result vote.
@@ -378,14 +411,20 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
         if (settles) emit JobFinalized(jobId, resultHash, votes);
     }
 
+    /// @dev Emits {FailureReported}, then {JobFailed} if the vote settled the job.
+    function _emitFailure(address coprocessor, bytes32 jobId, uint16 reason, uint8 votes, bool settles) private {
+        emit FailureReported(jobId, coprocessor, reason, votes);
+        if (settles) emit JobFailed(jobId, reason, votes);
+    }
+
     /**
      * @notice Records the vote of `coprocessor` for `value` on job `jobId`, see {_tryCastVote}, and reverts with
-     * {JobNotPending} or {AlreadyVoted} where that skips it.
+     * {JobNotPending}, {VotingClosed} or {AlreadyVoted} where that skips it.
      * @param coprocessor The voting coprocessor.
      * @param jobId The job id.
      * @param value The vote's value: a result hash, or `bytes32(uint256(reason))` for a failure.
      * @param settledStatus The status the job takes if this vote settles it.
-     * @return votes The number of votes for `value`, this one included.
+     * @return votes The votes for `value` from operators in office, this one included.
      * @return settles Whether this vote settled the job.
      */
     function _castVote(address coprocessor, bytes32 jobId, bytes32 value, JobStatus settledStatus)
@@ -395,21 +434,23 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
         VoteSkipReason skipped;
         (skipped, votes, settles) = _tryCastVote(coprocessor, jobId, value, settledStatus);
         if (skipped == VoteSkipReason.JobNotPending) revert JobNotPending(jobId, _jobs[jobId].header.status);
+        if (skipped == VoteSkipReason.VotingClosed) revert VotingClosed(jobId, _jobs[jobId].header.deadline);
         if (skipped == VoteSkipReason.AlreadyVoted) revert AlreadyVoted(jobId, coprocessor);
     }
 
     /**
      * @notice Records the vote of `coprocessor` for `value` on job `jobId`, emits {ResultConflict} if it disagrees
-     * with the job's reference value, and settles the job with `settledStatus` if `value` reaches the quorum while
-     * the job is `Requested`. A vote the job no longer takes, or a second vote of `coprocessor`, is skipped:
-     * nothing is written. Reverts with {UnknownJob} if the job does not exist, which unlike a skip can never be
-     * caused by another transaction landing first.
+     * with the job's reference value, and settles the job with `settledStatus` if `value` has the quorum among the
+     * operators in office while the job is `Requested`. A vote the job no longer takes (settled other than
+     * `Finalized`, or past its deadline), or a second vote of `coprocessor`, is skipped: nothing is written.
+     * Reverts with {UnknownJob} if the job does not exist, which unlike a skip can never be caused by another
+     * transaction landing first. `coprocessor` holds `COPROCESSOR_ROLE` (the callers check it).
      * @param coprocessor The voting coprocessor.
      * @param jobId The job id.
      * @param value The vote's value: a result hash, or `bytes32(uint256(reason))` for a failure.
      * @param settledStatus The status the job takes if this vote settles it.
      * @return skipped `None` if the vote was recorded, else why it was not.
-     * @return votes The number of votes for `value`, this one included; 0 if skipped.
+     * @return votes The votes for `value` from operators in office, this one included; 0 if skipped.
      * @return settles Whether this vote settled the job.
      */
     function _tryCastVote(address coprocessor, bytes32 jobId, bytes32 value, JobStatus settledStatus)
@@ -417,23 +458,28 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
         returns (VoteSkipReason skipped, uint8 votes, bool settles)
     {
         JobData storage job = _jobs[jobId];
-        JobStatus status = job.header.status;
+        JobHeader memory header = job.header;
+        JobStatus status = header.status;
         if (status != JobStatus.Requested && status != JobStatus.Finalized) {
             if (status == JobStatus.None) revert UnknownJob(jobId);
             return (VoteSkipReason.JobNotPending, 0, false);
         }
+        if (block.timestamp > header.deadline) return (VoteSkipReason.VotingClosed, 0, false);
         mapping(address => bytes32) storage ballots = _ballots[jobId];
         if (ballots[coprocessor] != bytes32(0)) return (VoteSkipReason.AlreadyVoted, 0, false);
 
         ballots[coprocessor] = value;
         bytes32 first = job.firstVote;
+        bool headerChanged;
         if (first == bytes32(0)) {
+            // The voter holds the role, so the first vote counts as one without reading the active set.
             job.firstVote = value;
+            header.firstVoter = _operatorIndex(coprocessor);
+            headerChanged = true;
             votes = 1;
         } else {
-            uint8 tally = _tallies[jobId][value] + 1;
-            _tallies[jobId][value] = tally;
-            votes = value == first ? tally + 1 : tally;
+            _voterBits[jobId][value] |= 1 << _operatorIndex(coprocessor);
+            votes = _votesFor(job, jobId, value);
 
             bytes32 referenceValue = status == JobStatus.Finalized ? _finalValue(job) : first;
             if (value != referenceValue) {
@@ -442,11 +488,13 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
             }
         }
 
-        if (status == JobStatus.Requested && votes >= job.header.quorum) {
+        if (status == JobStatus.Requested && votes >= header.quorum) {
             settles = true;
             if (first != bytes32(0) && value != first) job.outcome = value;
-            job.header.status = settledStatus;
+            header.status = settledStatus;
+            headerChanged = true;
         }
+        if (headerChanged) job.header = header;
     }
 
     /// @dev The final value of a settled job: `outcome` if set, else the first vote.
@@ -455,9 +503,12 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
         return outcome != bytes32(0) ? outcome : job.firstVote;
     }
 
-    /// @dev The number of votes for `value` on `job`.
+    /// @dev The votes for `value` on `job` from the accounts holding `COPROCESSOR_ROLE` now.
     function _votesFor(JobData storage job, bytes32 jobId, bytes32 value) private view returns (uint8) {
-        uint8 tally = _tallies[jobId][value];
-        return value != bytes32(0) && value == job.firstVote ? tally + 1 : tally;
+        if (value == bytes32(0)) return 0;
+        uint256 bits = _voterBits[jobId][value];
+        if (value == job.firstVote) bits |= 1 << job.header.firstVoter;
+        // At most MAX_OPERATORS (255) bits can be set.
+        return uint8(_popcount(bits & _activeOperatorBits()));
     }
 }

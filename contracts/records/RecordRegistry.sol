@@ -7,19 +7,18 @@ import {PatientRegistry} from "../patients/PatientRegistry.sol";
 
 /**
  * @title RecordRegistry
- * @notice Anchors hashes of encrypted patient records, one by one or as Merkle batches, each bound to the key
- * version it is encrypted under, and lets their owners flag them as erased.
- * @dev Each record and each batch takes one storage slot; a record or batch exists iff its `patient` is non-zero.
- * A batch's erased flag lives in a separate mapping because the batch slot is full; it is only written on
- * erasure and only read when a prediction is requested on the batch.
+ * @notice Anchors hashes of encrypted patient records in each patient's own namespace, one by one or as Merkle
+ * batches, each bound to the key version it is encrypted under, and lets their owners erase them.
+ * @dev Each record and each batch takes one storage slot, keyed by (patient, hash). A record exists iff its
+ * `keyVersion` is non-zero (versions start at 1); a batch leaf erased on its own is a slot with `keyVersion` 0
+ * and `erased` set, which no route can request and {anchorRecord} refuses.
  */
 abstract contract RecordRegistry is PatientRegistry, IRecordRegistry {
     /// @notice The largest number of records a batch may hold, so that a batch anchor fits in one slot.
     uint32 public constant MAX_BATCH_SIZE = type(uint24).max;
 
-    mapping(bytes32 recordHash => RecordAnchor) private _records;
-    mapping(bytes32 root => BatchAnchor) private _batches;
-    mapping(bytes32 root => bool) private _erasedBatches;
+    mapping(address patient => mapping(bytes32 recordHash => RecordAnchor)) private _records;
+    mapping(address patient => mapping(bytes32 root => BatchAnchor)) private _batches;
 
     /// @inheritdoc IRecordRegistry
     function anchorRecord(bytes32 recordHash) external virtual {
@@ -37,74 +36,63 @@ abstract contract RecordRegistry is PatientRegistry, IRecordRegistry {
     }
 
     /// @inheritdoc IRecordRegistry
+    function eraseBatchRecord(bytes32 root, bytes32 recordHash, bytes32[] calldata proof) external virtual {
+        _eraseBatchRecord(_msgSender(), root, recordHash, proof);
+    }
+
+    /// @inheritdoc IRecordRegistry
     function eraseBatch(bytes32 root) external virtual {
         _eraseBatch(_msgSender(), root);
     }
 
     /// @inheritdoc IRecordRegistry
-    function recordOf(bytes32 recordHash)
+    function recordOf(address patient, bytes32 recordHash)
         external
         view
         virtual
-        returns (address patient, bytes32 keyBundleHash, uint32 keyVersion, uint64 anchoredAt)
+        returns (bytes32 keyBundleHash, uint32 keyVersion, uint64 anchoredAt, bool erased)
     {
-        RecordAnchor memory record = _requireRecord(recordHash);
-        return (record.patient, _keyBundle(record.patient, record.keyVersion), record.keyVersion, record.anchoredAt);
+        RecordAnchor memory record = _requireRecord(patient, recordHash);
+        return (_keyBundle(patient, record.keyVersion), record.keyVersion, record.anchoredAt, record.erased);
     }
 
     /// @inheritdoc IRecordRegistry
-    function isErased(bytes32 recordHash) external view virtual returns (bool erased) {
-        return _records[recordHash].erased;
+    function isErased(address patient, bytes32 recordHash) external view virtual returns (bool erased) {
+        return _records[patient][recordHash].erased;
     }
 
     /// @inheritdoc IRecordRegistry
-    function batchOf(bytes32 root)
+    function batchOf(address patient, bytes32 root)
         external
         view
         virtual
-        returns (
-            address patient,
-            bytes32 keyBundleHash,
-            uint32 keyVersion,
-            uint32 count,
-            uint64 anchoredAt,
-            bool erased
-        )
+        returns (bytes32 keyBundleHash, uint32 keyVersion, uint32 count, uint64 anchoredAt, bool erased)
     {
-        BatchAnchor memory batch = _requireBatch(root);
-        return (
-            batch.patient,
-            _keyBundle(batch.patient, batch.keyVersion),
-            batch.keyVersion,
-            batch.count,
-            batch.anchoredAt,
-            _erasedBatches[root]
-        );
+        BatchAnchor memory batch = _requireBatch(patient, root);
+        return (_keyBundle(patient, batch.keyVersion), batch.keyVersion, batch.count, batch.anchoredAt, batch.erased);
     }
 
     /// @inheritdoc IRecordRegistry
-    function batchIncludes(bytes32 root, bytes32 recordHash, bytes32[] calldata proof)
+    function batchIncludes(address patient, bytes32 root, bytes32 recordHash, bytes32[] calldata proof)
         external
         view
         virtual
         returns (bool included)
     {
-        _requireBatch(root);
+        _requireBatch(patient, root);
         return _batchIncludes(root, recordHash, proof);
     }
 
-    /// @dev Anchors `recordHash` for `patient` under the patient's current key version.
+    /// @dev Anchors `recordHash` in the namespace of `patient` under the patient's current key version.
     function _anchorRecord(address patient, bytes32 recordHash) internal virtual {
         uint32 keyVersion = _requirePatient(patient);
         if (recordHash == bytes32(0)) revert ZeroHash();
-        if (_records[recordHash].patient != address(0)) revert RecordAlreadyAnchored(recordHash);
+        RecordAnchor storage record = _records[patient][recordHash];
+        if (record.keyVersion != 0) revert RecordAlreadyAnchored(recordHash);
+        if (record.erased) revert RecordIsErased(recordHash);
 
-        _records[recordHash] = RecordAnchor({
-            patient: patient,
-            keyVersion: keyVersion,
-            anchoredAt: uint40(block.timestamp),
-            erased: false
-        });
+        _records[patient][recordHash] =
+            RecordAnchor({keyVersion: keyVersion, anchoredAt: uint40(block.timestamp), erased: false});
 
         emit RecordAnchored(patient, recordHash, keyVersion, _keyBundle(patient, keyVersion));
     }
@@ -114,70 +102,83 @@ abstract contract RecordRegistry is PatientRegistry, IRecordRegistry {
         uint32 keyVersion = _requirePatient(patient);
         if (root == bytes32(0)) revert ZeroHash();
         if (count == 0 || count > MAX_BATCH_SIZE) revert InvalidBatchSize(count);
-        if (_batches[root].patient != address(0)) revert BatchAlreadyAnchored(root);
+        if (_batches[patient][root].keyVersion != 0) revert BatchAlreadyAnchored(root);
 
-        _batches[root] = BatchAnchor({
-            patient: patient,
+        _batches[patient][root] = BatchAnchor({
             keyVersion: keyVersion,
             anchoredAt: uint40(block.timestamp),
-            count: uint24(count)
+            count: uint24(count),
+            erased: false
         });
 
         emit BatchAnchored(patient, root, count, keyVersion, _keyBundle(patient, keyVersion));
     }
 
-    /// @dev Flags the record `recordHash` of `patient` as erased.
+    /// @dev Flags the record `recordHash` that `patient` anchored on its own as erased.
     function _eraseRecord(address patient, bytes32 recordHash) internal virtual {
-        RecordAnchor memory record = _requireRecord(recordHash);
-        if (record.patient != patient) revert NotRecordOwner(recordHash, patient);
+        RecordAnchor memory record = _requireRecord(patient, recordHash);
         if (record.erased) revert RecordIsErased(recordHash);
 
-        _records[recordHash].erased = true;
+        _records[patient][recordHash].erased = true;
+
+        emit RecordErased(patient, recordHash);
+    }
+
+    /// @dev Flags the leaf `recordHash` of the batch `root` of `patient` as erased.
+    function _eraseBatchRecord(address patient, bytes32 root, bytes32 recordHash, bytes32[] calldata proof)
+        internal
+        virtual
+    {
+        _requireBatch(patient, root);
+        if (!_batchIncludes(root, recordHash, proof)) revert InvalidProof(root, recordHash);
+        RecordAnchor storage record = _records[patient][recordHash];
+        if (record.erased) revert RecordIsErased(recordHash);
+
+        record.erased = true;
 
         emit RecordErased(patient, recordHash);
     }
 
     /// @dev Flags the batch `root` of `patient` as erased.
     function _eraseBatch(address patient, bytes32 root) internal virtual {
-        BatchAnchor memory batch = _requireBatch(root);
-        if (batch.patient != patient) revert NotRecordOwner(root, patient);
-        if (_erasedBatches[root]) revert RecordIsErased(root);
+        BatchAnchor memory batch = _requireBatch(patient, root);
+        if (batch.erased) revert RecordIsErased(root);
 
-        _erasedBatches[root] = true;
+        _batches[patient][root].erased = true;
 
         emit BatchErased(patient, root);
     }
 
-    /// @dev Returns the anchor of `recordHash`; reverts with {UnknownRecord} if it was never anchored.
-    function _requireRecord(bytes32 recordHash) internal view virtual returns (RecordAnchor memory record) {
-        record = _records[recordHash];
-        if (record.patient == address(0)) revert UnknownRecord(recordHash);
-    }
-
-    /// @dev Returns the anchor of `root`; reverts with {UnknownBatch} if it was never anchored.
-    function _requireBatch(bytes32 root) internal view virtual returns (BatchAnchor memory batch) {
-        batch = _batches[root];
-        if (batch.patient == address(0)) revert UnknownBatch(root);
-    }
-
-    /// @dev Whether the batch `root` has been erased.
-    function _isBatchErased(bytes32 root) internal view virtual returns (bool) {
-        return _erasedBatches[root];
-    }
-
-    /// @dev Owner and key version of an anchor known to exist: the batch `root` if non-zero, else `recordHash`.
-    function _anchorOwner(bytes32 recordHash, bytes32 root)
+    /// @dev The anchor of `recordHash` in the namespace of `patient`; reverts with {UnknownRecord} if there is none.
+    function _requireRecord(address patient, bytes32 recordHash)
         internal
         view
         virtual
-        returns (address patient, uint32 keyVersion)
+        returns (RecordAnchor memory record)
     {
-        if (root == bytes32(0)) {
-            RecordAnchor storage record = _records[recordHash];
-            return (record.patient, record.keyVersion);
-        }
-        BatchAnchor storage batch = _batches[root];
-        return (batch.patient, batch.keyVersion);
+        record = _records[patient][recordHash];
+        if (record.keyVersion == 0) revert UnknownRecord(patient, recordHash);
+    }
+
+    /// @dev The anchor of `root` in the namespace of `patient`; reverts with {UnknownBatch} if there is none.
+    function _requireBatch(address patient, bytes32 root) internal view virtual returns (BatchAnchor memory batch) {
+        batch = _batches[patient][root];
+        if (batch.keyVersion == 0) revert UnknownBatch(patient, root);
+    }
+
+    /// @dev Whether `patient` erased `recordHash` on its own or as a batch leaf.
+    function _isRecordErased(address patient, bytes32 recordHash) internal view virtual returns (bool) {
+        return _records[patient][recordHash].erased;
+    }
+
+    /// @dev Key version of an anchor known to exist: the batch `root` if non-zero, else the record `recordHash`.
+    function _anchorKeyVersion(address patient, bytes32 recordHash, bytes32 root)
+        internal
+        view
+        virtual
+        returns (uint32)
+    {
+        return root == bytes32(0) ? _records[patient][recordHash].keyVersion : _batches[patient][root].keyVersion;
     }
 
     /// @dev Checks `proof` for the leaf of `recordHash` under `root` (see the interface for the tree format).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {HospitalRegistry} from "../hospitals/HospitalRegistry.sol";
 import {IResultSharing} from "../interfaces/IResultSharing.sol";
 import {PredictionJobs} from "../jobs/PredictionJobs.sol";
 
@@ -9,7 +10,7 @@ import {PredictionJobs} from "../jobs/PredictionJobs.sol";
  * @notice Lets a patient share a finalized result with a hospital they consented to.
  * @dev One slot per (job, hospital) for the last shared hash; the locator is emitted, not stored.
  */
-abstract contract ResultSharing is PredictionJobs, IResultSharing {
+abstract contract ResultSharing is HospitalRegistry, PredictionJobs, IResultSharing {
     mapping(bytes32 jobId => mapping(address hospital => bytes32 sharedHash)) private _sharedResults;
 
     /// @inheritdoc IResultSharing
@@ -39,6 +40,7 @@ abstract contract ResultSharing is PredictionJobs, IResultSharing {
         if (status != JobStatus.Finalized) revert JobNotFinalized(jobId);
         if (sharedHash == bytes32(0)) revert ZeroHash();
         if (!hasRole(HOSPITAL_ROLE, hospital)) revert NotAHospital(hospital);
+        _requireHospitalKey(hospital);
         Consent memory consent = _consent(patient, hospital);
         if (!_isActive(consent) || !consent.mayReceiveResults) revert ConsentDoesNotCoverResults(patient, hospital);
 
