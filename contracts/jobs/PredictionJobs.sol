@@ -258,9 +258,10 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
         virtual
         returns (bytes32 jobId)
     {
+        // Erasure first: a batch leaf erased on its own has no anchor of its own, and must read as erased too.
+        if (_isRecordErased(patient, recordHash)) revert RecordIsErased(recordHash);
         RecordAnchor memory record = _requireRecord(patient, recordHash);
         _authorizeRequest(requester, patient, recordHash);
-        if (record.erased) revert RecordIsErased(recordHash);
         _requireUsableModel(modelId);
 
         jobId = _createJob(requester, patient, record.keyVersion, recordHash, modelId);

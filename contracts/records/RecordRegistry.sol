@@ -88,8 +88,8 @@ abstract contract RecordRegistry is PatientRegistry, IRecordRegistry {
         uint32 keyVersion = _requirePatient(patient);
         if (recordHash == bytes32(0)) revert ZeroHash();
         RecordAnchor storage record = _records[patient][recordHash];
-        if (record.keyVersion != 0) revert RecordAlreadyAnchored(recordHash);
         if (record.erased) revert RecordIsErased(recordHash);
+        if (record.keyVersion != 0) revert RecordAlreadyAnchored(recordHash);
 
         _records[patient][recordHash] =
             RecordAnchor({keyVersion: keyVersion, anchoredAt: uint40(block.timestamp), erased: false});

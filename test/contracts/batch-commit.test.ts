@@ -1,52 +1,31 @@
 import { expect } from "chai";
-import type { ContractTransactionResponse, LogDescription } from "ethers";
-import { globalOptions, network } from "hardhat";
 
+import { FailureReason } from "../../protocol/failure-reasons.js";
 import type { Hash } from "../../protocol/hash.js";
-
-const { ethers, networkHelpers } = await network.create();
-const { loadFixture, time } = networkHelpers;
-
-/** Mirrors `IPredictionJobs.JobStatus`. */
-const JobStatus = { Requested: 1n, Finalized: 2n, Failed: 3n, Expired: 4n } as const;
-/** Mirrors `IPredictionJobs.VoteSkipReason`, as documented for {VoteSkipped}. */
-const Skip = { AlreadyVoted: 1n, JobNotPending: 2n } as const;
-
-const COPROCESSOR_ROLE = ethers.id("COPROCESSOR_ROLE");
-const DEFAULT_TIMEOUT = 3600;
-const MAX_COMMIT_BATCH = 32;
-
-const h = (label: string): Hash => ethers.id(label) as Hash;
-const KEYS = h("key-bundle");
-const RECORD = h("record");
-const MODEL = h("model");
-const result = (label: string | number): Hash => h(`result-${label}`);
+import {
+  COPROCESSOR_ROLE,
+  DEFAULT_TIMEOUT,
+  JobStatus,
+  MAX_COMMIT_BATCH,
+  Skip,
+  ethers,
+  eventsOf,
+  h,
+  loadFixture,
+  lower,
+  recordAndModelFixture,
+  requestJobs as requestJobsOf,
+  result,
+  time,
+} from "./fixtures.js";
 
 /** PMHE with three coprocessors and one patient whose record and model are ready for jobs. */
 async function deployFixture() {
-  const signers = await ethers.getSigners();
-  const at = (i: number) => {
-    const signer = signers[i];
-    if (!signer) throw new Error("not enough signers");
-    return signer;
-  };
-  const [admin, hospital, c1, c2, c3, patient, stranger] = [at(0), at(1), at(2), at(3), at(4), at(5), at(6)];
-  const pmhe = await ethers.deployContract("PMHE", [admin.address]);
-  await pmhe.connect(admin).registerHospital(hospital.address, h("hospital-key"), "https://hospital.example/key");
-  for (const c of [c1, c2, c3]) await pmhe.connect(admin).grantRole(COPROCESSOR_ROLE, c.address);
-  await pmhe.connect(patient).registerKeys(KEYS, "blob://keys");
-  await pmhe.connect(patient).anchorRecord(RECORD);
-  await pmhe.connect(hospital).publishModel(MODEL, "heart-risk", 1, "blob://model");
-
+  const f = await recordAndModelFixture();
+  const { pmhe, admin, coprocessor: c1, coprocessor2: c2, coprocessor3: c3, patient, stranger, model1 } = f;
+  for (const c of [c2, c3]) await pmhe.connect(admin).grantRole(COPROCESSOR_ROLE, c.address);
   /** Requests `n` jobs on the patient's record and returns their ids. */
-  const requestJobs = async (n: number): Promise<Hash[]> => {
-    const ids: Hash[] = [];
-    for (let i = 0; i < n; i++) {
-      ids.push((await pmhe.nextJobId(patient.address)) as Hash);
-      await pmhe.connect(patient).requestPrediction(RECORD, MODEL);
-    }
-    return ids;
-  };
+  const requestJobs = (n: number): Promise<Hash[]> => requestJobsOf(pmhe, patient, model1, n);
   return { pmhe, admin, c1, c2, c3, patient, stranger, requestJobs };
 }
 
@@ -62,20 +41,6 @@ async function quorum2Fixture() {
   await f.pmhe.connect(f.admin).setQuorum(2);
   return { ...f, jobs: await f.requestJobs(4) };
 }
-
-type Pmhe = Awaited<ReturnType<typeof deployFixture>>["pmhe"];
-
-/** The contract's events in a transaction, in order, as `[name, ...args]` with addresses and hashes lower-cased. */
-async function eventsOf(pmhe: Pmhe, tx: Promise<ContractTransactionResponse> | ContractTransactionResponse): Promise<unknown[][]> {
-  const receipt = await (await tx).wait();
-  if (!receipt) throw new Error("no receipt");
-  return receipt.logs
-    .map((log) => pmhe.interface.parseLog(log))
-    .filter((parsed): parsed is LogDescription => parsed !== null)
-    .map((parsed) => [parsed.name, ...parsed.args.toArray().map((v: unknown) => (typeof v === "string" ? v.toLowerCase() : v))]);
-}
-
-const lower = (value: string) => value.toLowerCase();
 
 describe("PredictionJobs.commitResults", function () {
   describe("voting", function () {
@@ -215,11 +180,13 @@ describe("PredictionJobs.commitResults", function () {
     });
 
     it("skips failed and expired jobs with VoteSkipped(JobNotPending), votes on the others, and leaves the skipped jobs as they were", async function () {
-      const { pmhe, c1, c2, stranger, jobs } = await loadFixture(quorum1Fixture);
-      const [failed, pending, late] = jobs as [Hash, Hash, Hash];
+      const { pmhe, c1, c2, stranger, jobs, requestJobs } = await loadFixture(quorum1Fixture);
+      const [failed, , late] = jobs as [Hash, Hash, Hash];
       await pmhe.connect(c2).reportFailure(failed, 7);
-      await time.increase(DEFAULT_TIMEOUT + 1);
+      await time.increase(DEFAULT_TIMEOUT + 1n);
       await pmhe.connect(stranger).expireJob(late);
+      // A job requested after the jump, still open for votes.
+      const [pending] = (await requestJobs(1)) as [Hash];
 
       const events = await eventsOf(
         pmhe,
@@ -239,6 +206,29 @@ describe("PredictionJobs.commitResults", function () {
         expect(await pmhe.voteOf(jobId, c1.address)).to.equal(ethers.ZeroHash);
         expect(await pmhe.conflictCount(jobId)).to.equal(0n);
       }
+    });
+
+    it("skips jobs past their deadline with VoteSkipped(VotingClosed), finalized ones included, and votes on the others", async function () {
+      const { pmhe, c1, c2, jobs, requestJobs } = await loadFixture(quorum1Fixture);
+      const [open, finalized] = jobs as [Hash, Hash];
+      await pmhe.connect(c2).commitResult(finalized, result("final"));
+      const { deadline } = await pmhe.jobOf(open);
+      await time.increaseTo(deadline + 1n);
+      const [fresh] = (await requestJobs(1)) as [Hash];
+
+      const me = lower(c1.address);
+      expect(
+        await eventsOf(pmhe, pmhe.connect(c1).commitResults([open, finalized, fresh], [result("o"), result("f"), result("n")])),
+      ).to.deep.equal([
+        ["VoteSkipped", open, me, Skip.VotingClosed],
+        ["VoteSkipped", finalized, me, Skip.VotingClosed],
+        ["ResultCommitted", fresh, me, result("n"), 1n],
+        ["JobFinalized", fresh, result("n"), 1n],
+      ]);
+      expect((await pmhe.jobOf(open)).status).to.equal(JobStatus.Requested);
+      expect(await pmhe.voteOf(open, c1.address)).to.equal(ethers.ZeroHash);
+      expect(await pmhe.voteOf(finalized, c1.address)).to.equal(ethers.ZeroHash);
+      expect(await pmhe.conflictCount(finalized)).to.equal(0n);
     });
 
     it("emits only VoteSkipped when every entry is skipped", async function () {
@@ -275,8 +265,10 @@ describe("PredictionJobs.commitResults", function () {
       await expect(pmhe.connect(c1).commitResults(jobs.slice(0, 1), [result(0), result(1)]))
         .to.be.revertedWithCustomError(pmhe, "CommitBatchLengthMismatch")
         .withArgs(1n, 2n);
+      // The lengths are checked before the size, so an empty id list with a hash is a mismatch.
       await expect(pmhe.connect(c1).commitResults([], [result(0)]))
-        .to.be.revertedWithCustomError(pmhe, "EmptyCommitBatch");
+        .to.be.revertedWithCustomError(pmhe, "CommitBatchLengthMismatch")
+        .withArgs(0n, 1n);
     });
 
     it("accepts MAX_COMMIT_BATCH (32) entries and reverts CommitBatchTooLarge above", async function () {
@@ -325,40 +317,190 @@ describe("PredictionJobs.commitResults", function () {
       expect(await pmhe.voteOf(b, c1.address)).to.equal(ethers.ZeroHash);
     });
   });
+});
 
-  describe("gas", function () {
-    before(function () {
-      // Coverage instrumentation adds gas to every call, so the figures only hold on uninstrumented runs.
-      if (globalOptions.coverage) this.skip();
+describe("PredictionJobs.castVotes", function () {
+  describe("voting", function () {
+    it("casts the results first, then the failures: a job in both lists is finalized and its failure entry skipped", async function () {
+      const { pmhe, c1, jobs } = await loadFixture(quorum1Fixture);
+      const [a, b, c] = jobs as [Hash, Hash, Hash];
+      const me = lower(c1.address);
+      const events = await eventsOf(
+        pmhe,
+        pmhe.connect(c1).castVotes([a, b], [result("a"), result("b")], [b, c], [FailureReason.EvaluationError, 9]),
+      );
+      expect(events).to.deep.equal([
+        ["ResultCommitted", a, me, result("a"), 1n],
+        ["JobFinalized", a, result("a"), 1n],
+        ["ResultCommitted", b, me, result("b"), 1n],
+        ["JobFinalized", b, result("b"), 1n],
+        ["VoteSkipped", b, me, Skip.AlreadyVoted],
+        ["FailureReported", c, me, 9n, 1n],
+        ["JobFailed", c, 9n, 1n],
+      ]);
+      expect((await pmhe.jobOf(b)).status).to.equal(JobStatus.Finalized);
+      expect((await pmhe.jobOf(c)).status).to.equal(JobStatus.Failed);
+      expect((await pmhe.jobOf(c)).failureReason).to.equal(9n);
     });
 
-    const gasOf = async (tx: Promise<ContractTransactionResponse>): Promise<number> => {
-      const receipt = await (await tx).wait();
-      if (!receipt) throw new Error("no receipt");
-      return Number(receipt.gasUsed);
-    };
+    it("produces the same events and state as commitResult then reportFailure one by one, at quorum 2 with conflicts", async function () {
+      // c1 votes results on 0 and 1 and a failure on 2; c2 agrees on 0, fails 1 (a conflict), fails 2 alike; c3 fails 1.
+      type Vote = readonly [Hash, Hash | number];
+      const plan = ([j0, j1, j2]: Hash[]) =>
+        [
+          { voter: "c1", results: [[j0!, result("x")], [j1!, result("y")]], failures: [[j2!, 5]] },
+          { voter: "c2", results: [[j0!, result("x")]], failures: [[j1!, 11], [j2!, 5]] },
+          { voter: "c3", results: [], failures: [[j1!, 11]] },
+        ] as { voter: "c1" | "c2" | "c3"; results: Vote[]; failures: Vote[] }[];
 
-    /** Gas per entry of a finalizing batch of `size` at quorum 1, and of one commitResult on a job alike. */
-    async function perEntry(size: number): Promise<{ single: number; batch: number }> {
-      const { pmhe, c1, requestJobs } = await loadFixture(deployFixture);
-      const jobs = await requestJobs(size + 1);
-      const single = await gasOf(pmhe.connect(c1).commitResult(jobs[size]!, result("single")));
-      const batch = await gasOf(pmhe.connect(c1).commitResults(jobs.slice(0, size), jobs.slice(0, size).map((_, i) => result(i))));
-      return { single, batch: batch / size };
-    }
+      const run = async (batched: boolean) => {
+        const f = await loadFixture(quorum2Fixture);
+        const signers = { c1: f.c1, c2: f.c2, c3: f.c3 };
+        const events: unknown[][] = [];
+        for (const { voter, results, failures } of plan(f.jobs)) {
+          const pmhe = f.pmhe.connect(signers[voter]);
+          if (batched) {
+            const tx = pmhe.castVotes(
+              results.map((v) => v[0]),
+              results.map((v) => v[1] as Hash),
+              failures.map((v) => v[0]),
+              failures.map((v) => v[1] as number),
+            );
+            events.push(...(await eventsOf(f.pmhe, tx)));
+          } else {
+            for (const [jobId, value] of results) events.push(...(await eventsOf(f.pmhe, pmhe.commitResult(jobId, value as Hash))));
+            for (const [jobId, reason] of failures) events.push(...(await eventsOf(f.pmhe, pmhe.reportFailure(jobId, reason as number))));
+          }
+        }
+        const state = [];
+        for (const jobId of f.jobs) {
+          const job = await f.pmhe.jobOf(jobId);
+          const ballots = await Promise.all([f.c1, f.c2, f.c3].map((c) => f.pmhe.voteOf(jobId, c.address)));
+          state.push([job.status, job.resultHash, job.failureReason, job.votes, await f.pmhe.conflictCount(jobId), ...ballots]);
+        }
+        return { events, state };
+      };
 
-    it("costs less per entry than commitResult from 8 entries on, and a lone entry at most 3k more", async function () {
-      const one = await perEntry(1);
-      const eight = await perEntry(8);
-      const full = await perEntry(MAX_COMMIT_BATCH);
-      if (process.env.PMHE_PRINT_GAS) {
-        console.log(`commitResult ${one.single}; commitResults per entry: 1 → ${one.batch}, 8 → ${eight.batch}, 32 → ${full.batch}`);
+      const single = await run(false);
+      const batched = await run(true);
+      expect(batched).to.deep.equal(single);
+      const names = single.events.map((e) => e[0]);
+      expect(names.filter((n) => n === "JobFinalized")).to.have.length(1);
+      expect(names.filter((n) => n === "JobFailed")).to.have.length(2);
+      expect(names.filter((n) => n === "ResultConflict")).to.have.length(2);
+    });
+
+    it("accepts either list empty", async function () {
+      const { pmhe, c1, jobs } = await loadFixture(quorum1Fixture);
+      const [a, b] = jobs as [Hash, Hash];
+      await expect(pmhe.connect(c1).castVotes([a], [result("a")], [], [])).to.emit(pmhe, "JobFinalized").withArgs(a, result("a"), 1n);
+      await expect(pmhe.connect(c1).castVotes([], [], [b], [3])).to.emit(pmhe, "JobFailed").withArgs(b, 3n, 1n);
+    });
+
+    it("skips failure entries like result entries: already voted, failed or expired, past the deadline", async function () {
+      const { pmhe, c1, c2, stranger, jobs } = await loadFixture(quorum1Fixture);
+      const [voted, failed, expired, closed] = jobs as [Hash, Hash, Hash, Hash];
+      await pmhe.connect(c1).commitResult(voted, result("v"));
+      await pmhe.connect(c2).reportFailure(failed, 4);
+      const me = lower(c1.address);
+      expect(await eventsOf(pmhe, pmhe.connect(c1).castVotes([], [], [voted, failed], [1, 1]))).to.deep.equal([
+        ["VoteSkipped", voted, me, Skip.AlreadyVoted],
+        ["VoteSkipped", failed, me, Skip.JobNotPending],
+      ]);
+
+      const { deadline } = await pmhe.jobOf(closed);
+      await time.increaseTo(deadline + 1n);
+      await pmhe.connect(stranger).expireJob(expired);
+      expect(await eventsOf(pmhe, pmhe.connect(c1).castVotes([], [], [expired, closed], [1, 1]))).to.deep.equal([
+        ["VoteSkipped", expired, me, Skip.JobNotPending],
+        ["VoteSkipped", closed, me, Skip.VotingClosed],
+      ]);
+      expect((await pmhe.jobOf(closed)).status).to.equal(JobStatus.Requested);
+      expect((await pmhe.jobOf(failed)).failureReason).to.equal(4n);
+    });
+  });
+
+  describe("refusals", function () {
+    it("is restricted to COPROCESSOR_ROLE, including a revoked coprocessor", async function () {
+      const { pmhe, admin, c1, stranger, patient, jobs } = await loadFixture(quorum1Fixture);
+      await pmhe.connect(admin).revokeRole(COPROCESSOR_ROLE, c1.address);
+      for (const caller of [stranger, patient, c1]) {
+        await expect(pmhe.connect(caller).castVotes([jobs[0]!], [result(0)], [jobs[1]!], [1]))
+          .to.be.revertedWithCustomError(pmhe, "AccessControlUnauthorizedAccount")
+          .withArgs(caller.address, COPROCESSOR_ROLE);
       }
-      expect(one.batch).to.be.at.most(one.single + 3_000);
-      expect(eight.batch).to.be.below(eight.single - 15_000);
-      expect(full.batch).to.be.below(full.single - 18_000);
-      // A full batch stays far below a block's gas: 32 finalizing votes under 2M.
-      expect(full.batch * MAX_COMMIT_BATCH).to.be.below(2_000_000);
+    });
+
+    it("reverts EmptyCommitBatch when both lists are empty", async function () {
+      const { pmhe, c1 } = await loadFixture(quorum1Fixture);
+      await expect(pmhe.connect(c1).castVotes([], [], [], [])).to.be.revertedWithCustomError(pmhe, "EmptyCommitBatch");
+    });
+
+    it("reverts CommitBatchLengthMismatch for either pair of lists, the results' first", async function () {
+      const { pmhe, c1, jobs } = await loadFixture(quorum1Fixture);
+      const [a, b] = jobs as [Hash, Hash];
+      await expect(pmhe.connect(c1).castVotes([a, b], [result(0)], [], []))
+        .to.be.revertedWithCustomError(pmhe, "CommitBatchLengthMismatch")
+        .withArgs(2n, 1n);
+      await expect(pmhe.connect(c1).castVotes([], [], [a], [1, 2]))
+        .to.be.revertedWithCustomError(pmhe, "CommitBatchLengthMismatch")
+        .withArgs(1n, 2n);
+      await expect(pmhe.connect(c1).castVotes([a], [], [a, b, b], [1]))
+        .to.be.revertedWithCustomError(pmhe, "CommitBatchLengthMismatch")
+        .withArgs(1n, 0n);
+      await expect(pmhe.connect(c1).castVotes([], [result(0)], [], []))
+        .to.be.revertedWithCustomError(pmhe, "CommitBatchLengthMismatch")
+        .withArgs(0n, 1n);
+    });
+
+    it("accepts MAX_COMMIT_BATCH entries in total and reverts CommitBatchTooLarge above, counted over both lists", async function () {
+      const { pmhe, c1, requestJobs } = await loadFixture(deployFixture);
+      const jobs = await requestJobs(MAX_COMMIT_BATCH + 1);
+      const split = (nResults: number, total: number) => {
+        const picked = jobs.slice(0, total);
+        return [
+          picked.slice(0, nResults),
+          picked.slice(0, nResults).map((_, i) => result(i)),
+          picked.slice(nResults),
+          picked.slice(nResults).map(() => 10),
+        ] as const;
+      };
+      for (const nResults of [0, 17, MAX_COMMIT_BATCH + 1]) {
+        await expect(pmhe.connect(c1).castVotes(...split(nResults, MAX_COMMIT_BATCH + 1)))
+          .to.be.revertedWithCustomError(pmhe, "CommitBatchTooLarge")
+          .withArgs(BigInt(MAX_COMMIT_BATCH + 1), BigInt(MAX_COMMIT_BATCH));
+      }
+      expect(await pmhe.voteOf(jobs[0]!, c1.address)).to.equal(ethers.ZeroHash);
+
+      await pmhe.connect(c1).castVotes(...split(20, MAX_COMMIT_BATCH));
+      for (const [i, jobId] of jobs.entries()) {
+        const expected = i < 20 ? JobStatus.Finalized : i < MAX_COMMIT_BATCH ? JobStatus.Failed : JobStatus.Requested;
+        expect((await pmhe.jobOf(jobId)).status, `job ${i}`).to.equal(expected);
+      }
+    });
+
+    it("reverts the whole call for a zero reason, a zero or reserved result hash, or an unknown job in either list", async function () {
+      const { pmhe, c1, jobs } = await loadFixture(quorum1Fixture);
+      const [a, b] = jobs as [Hash, Hash];
+      const unknown = h("no such job");
+      await expect(pmhe.connect(c1).castVotes([a], [result("a")], [b], [0]))
+        .to.be.revertedWithCustomError(pmhe, "InvalidFailureReason")
+        .withArgs(0n);
+      await expect(pmhe.connect(c1).castVotes([a], [ethers.ZeroHash], [b], [1])).to.be.revertedWithCustomError(pmhe, "ZeroHash");
+      const reserved = ethers.toBeHex(15, 32);
+      await expect(pmhe.connect(c1).castVotes([a], [reserved], [b], [1]))
+        .to.be.revertedWithCustomError(pmhe, "ReservedResultHash")
+        .withArgs(reserved);
+      await expect(pmhe.connect(c1).castVotes([a], [result("a")], [unknown], [1]))
+        .to.be.revertedWithCustomError(pmhe, "UnknownJob")
+        .withArgs(unknown);
+      await expect(pmhe.connect(c1).castVotes([unknown], [result("u")], [b], [1]))
+        .to.be.revertedWithCustomError(pmhe, "UnknownJob")
+        .withArgs(unknown);
+      for (const jobId of [a, b]) {
+        expect(await pmhe.voteOf(jobId, c1.address)).to.equal(ethers.ZeroHash);
+        expect((await pmhe.jobOf(jobId)).status).to.equal(JobStatus.Requested);
+      }
     });
   });
 });

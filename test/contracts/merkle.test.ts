@@ -167,7 +167,7 @@ describe("protocol/merkle", function () {
     async function batchesFixture() {
       const [admin, patient] = await ethers.getSigners();
       if (!admin || !patient) throw new Error("not enough signers");
-      const pmhe = await ethers.deployContract("PMHE", [admin.address]);
+      const pmhe = await ethers.deployContract("PMHE", [admin.address, 1, 3600]);
       await pmhe.connect(patient).registerKeys(ethers.id("keys"), "blob://keys");
       const trees = new Map<number, { input: Hash[]; tree: ReturnType<typeof buildRecordTree> }>();
       for (const n of SIZES) {
@@ -176,21 +176,21 @@ describe("protocol/merkle", function () {
         await pmhe.connect(patient).anchorBatch(tree.root, tree.count);
         trees.set(n, { input, tree });
       }
-      return { pmhe, trees };
+      return { pmhe, patient: patient.address, trees };
     }
 
     for (const n of SIZES) {
       it(`accepts on-chain every proof merkle.ts gives for a ${n}-record batch`, async function () {
-        const { pmhe, trees } = await loadFixture(batchesFixture);
+        const { pmhe, patient, trees } = await loadFixture(batchesFixture);
         const { input, tree } = trees.get(n)!;
         for (const recordHash of input) {
-          expect(await pmhe.batchIncludes(tree.root, recordHash, tree.proofOf(recordHash))).to.equal(true);
+          expect(await pmhe.batchIncludes(patient, tree.root, recordHash, tree.proofOf(recordHash))).to.equal(true);
         }
       });
     }
 
     it("refuses on-chain what merkle.ts refuses: wrong record, tampered proof, proof of another batch", async function () {
-      const { pmhe, trees } = await loadFixture(batchesFixture);
+      const { pmhe, patient, trees } = await loadFixture(batchesFixture);
       const { input, tree } = trees.get(7)!;
       const { tree: other, input: otherInput } = trees.get(100)!;
       const proof = tree.proofOf(input[0]!);
@@ -203,8 +203,34 @@ describe("protocol/merkle", function () {
       ];
       for (const [root, recordHash, p] of cases) {
         expect(verifyRecordProof(root, recordHash, p)).to.equal(false);
-        expect(await pmhe.batchIncludes(root, recordHash, p)).to.equal(false);
+        expect(await pmhe.batchIncludes(patient, root, recordHash, p)).to.equal(false);
       }
+    });
+
+    it("eraseBatchRecord takes the proofs merkle.ts gives and refuses the ones it refuses", async function () {
+      const { pmhe, patient, trees } = await loadFixture(batchesFixture);
+      const { input, tree } = trees.get(100)!;
+      const signer = await ethers.getSigner(patient);
+      const [first, second] = input as [Hash, Hash];
+      const foreign = tree.proofOf(second);
+      expect(verifyRecordProof(tree.root, first, foreign)).to.equal(false);
+      await expect(pmhe.connect(signer).eraseBatchRecord(tree.root, first, foreign))
+        .to.be.revertedWithCustomError(pmhe, "InvalidProof")
+        .withArgs(tree.root, first);
+      await expect(pmhe.connect(signer).eraseBatchRecord(tree.root, first, tree.proofOf(first)))
+        .to.emit(pmhe, "RecordErased")
+        .withArgs(patient, first);
+      expect(await pmhe.isErased(patient, first)).to.equal(true);
+      expect(await pmhe.isErased(patient, second)).to.equal(false);
+    });
+
+    it("answers only in the namespace of the patient who anchored the root", async function () {
+      const { pmhe, trees } = await loadFixture(batchesFixture);
+      const [, , other] = await ethers.getSigners();
+      const { input, tree } = trees.get(3)!;
+      await expect(pmhe.batchIncludes(other!.address, tree.root, input[0]!, tree.proofOf(input[0]!)))
+        .to.be.revertedWithCustomError(pmhe, "UnknownBatch")
+        .withArgs(other!.address, tree.root);
     });
   });
 });
