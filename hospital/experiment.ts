@@ -387,8 +387,10 @@ function runFold(
   const chunks = jobChunks(tuples.length, engine.params.slots);
   const layouts = chunks.map((c) => chooseLayout(c.length, tuples[0]!.length, engine.parameterSetName));
   const keyLayout: Layout = layouts.every((l) => l === "feature-major") ? "feature-major" : "packed-records";
-  const keySet: KeySet = engine.generateKeySetFor(keyLayout, { sigmoid: true });
-  const cipher = engine.openSecretKey(keySet.secretKey);
+  // A stand-in patient address: it only labels blobs that never leave this process.
+  const patient = "0x0000000000000000000000000000000000000001";
+  const keySet: KeySet = engine.generateKeySetFor(keyLayout, { sigmoid: true, patient });
+  const cipher = engine.openSecretKey(keySet.secretKey, { patient, keyBundleHash: contentHash(keySet.keyBundle) });
   // Server: loads the uploaded bundle.
   const keys = engine.openEvaluationKeys(keySet.keyBundle);
   const decryptedLogits = new Array<number>(tuples.length);

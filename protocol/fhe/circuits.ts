@@ -1,5 +1,5 @@
 import type { CKKSEncoder, Ciphertext, Evaluator, GaloisKeys, Plaintext, RelinKeys, SEALContext } from "node-seal";
-import { RECORD_STRIDE } from "./layouts.js";
+import { RECORD_STRIDE, resultSlot, type Layout } from "./layouts.js";
 import type { CkksParameterSet } from "./params.js";
 import type { Seal, SealScope } from "./runtime.js";
 
@@ -120,21 +120,47 @@ export function rotateAndSum(kit: SealKit, scope: SealScope, ct: Ciphertext, gal
   }
 }
 
+/**
+ * Which slots of a job's result carry a result, and so which slots a plaintext may leave non-zero: slot 16r
+ * (packed-records) or slot r (feature-major) for each of the job's records; every slot for single-record, whose
+ * tuple fills every block so that every slot holds T.
+ */
+export interface ResultSlots {
+  readonly layout: Layout;
+  readonly records: number;
+}
+
+/**
+ * A plaintext that is `valueOf(r)` at record r's result slot and 0 in every other slot (every slot `valueOf(0)`
+ * for single-record), at `scale` and the level of `like`; cached under `key`, which must name `valueOf`.
+ */
+function resultSlotPlaintext(kit: SealKit, scope: SealScope, at: ResultSlots, valueOf: (r: number) => number, scale: number, like: Ciphertext, key: string): Plaintext {
+  if (at.layout === "single-record") return constantFor(kit, scope, valueOf(0), scale, like);
+  return encodeFor(kit, scope, () => {
+    const v = new Float64Array(kit.params.slots);
+    for (let r = 0; r < at.records; r++) v[resultSlot(at.layout, r)] = valueOf(r);
+    return v;
+  }, scale, like, `${at.layout}:${at.records}:${key}`);
+}
+
 export interface LinearPlan {
   /** One ciphertext (rotation layouts) or one per feature (feature-major). */
   readonly inputs: readonly Ciphertext[];
-  readonly layout: "rotation" | "feature-major";
+  readonly layout: Layout;
   /** One weight per feature (per input for feature-major). */
   readonly weights: readonly number[];
   /**
-   * Rotation layout only: block r gets its own weight row and bias instead of `weights`/`bias`. With the same
+   * packed-records only: block r gets its own weight row and bias instead of `weights`/`bias`. With the same
    * tuple in every block this computes h dot products over one tuple (a hidden layer) in one pass, at no extra level.
    */
   readonly rows?: { readonly weights: readonly (readonly number[])[]; readonly biases: readonly number[] };
-  /** Rotation layouts: records in the job (the weights repeat at 16r + j for each). */
+  /** Records in the job (1 for single-record). */
   readonly records: number;
   readonly bias: number;
-  /** Scale T should carry when the stage ends; `undefined`: ~2^scaleBits, for a polynomial stage to follow. */
+  /**
+   * Scale T should carry when the stage ends; `undefined`: ~2^scaleBits, for a polynomial stage to follow, which
+   * must then clear the slots that are not result slots itself (`polynomialStage`'s `resultSlots`).
+   */
   readonly resultScale: number | undefined;
   readonly galoisKeys: GaloisKeys | undefined;
 }
@@ -145,6 +171,16 @@ export const NEGLIGIBLE_WEIGHT = 2 ** -30;
 /**
  * T = w · x + b for every record of the job. Returns a new ciphertext (tracked by `scope`) one or two levels down,
  * at scale `plan.resultScale` when given, else ~2^scaleBits.
+ *
+ * With a `resultScale`, every slot that is not a result slot ends up 0 (up to CKKS noise), so decrypting the whole
+ * ciphertext reveals T and nothing else:
+ *   single-record   the tuple fills every block and the weights repeat in every block, so the rotate-and-sum leaves
+ *                   the sum over a whole period, T, in every slot;
+ *   packed-records  the multiplication by 1 that brings T down to the result scale after the rotations is a 0/1
+ *                   mask instead (1 at slots 16r), so the partial sums between result slots vanish at no extra
+ *                   level; impossible when rotating before the rescale (no level after it), so refused there;
+ *   feature-major   weights and bias are 0 beyond the job's records, so unused slots hold 0.
+ * The bias is added at the result slots only.
  */
 export function linearStage(kit: SealKit, scope: SealScope, plan: LinearPlan): Ciphertext {
   const { evaluator, params } = kit;
@@ -152,11 +188,16 @@ export function linearStage(kit: SealKit, scope: SealScope, plan: LinearPlan): C
   const topPrime = nextPrimes(kit, scope, first).first;
   const inputScale = first.scale();
   const fullScale = 2 ** params.scaleBits;
-  const rotateFirst = plan.layout === "rotation" && plan.resultScale !== undefined && params.rotateBeforeRescale;
+  const rotation = plan.layout !== "feature-major";
+  const rotateFirst = rotation && plan.resultScale !== undefined && params.rotateBeforeRescale;
+  if (rotateFirst && plan.layout !== "single-record") {
+    throw new Error(`${plan.layout} needs a level after the rotations to clear the slots between results`);
+  }
   const directToResult = plan.resultScale !== undefined && (plan.layout === "feature-major" || rotateFirst);
   // Weights scale: lands the rescale on the result scale directly, or on ~2^scaleBits (the product Δx·Δ over a
   // ~2^scaleBits prime).
   const weightScale = directToResult ? (plan.resultScale! * topPrime) / inputScale : fullScale;
+  const at: ResultSlots = { layout: plan.layout, records: plan.records };
 
   let acc: Ciphertext;
   if (plan.layout === "feature-major") {
@@ -165,8 +206,9 @@ export function linearStage(kit: SealKit, scope: SealScope, plan: LinearPlan): C
     let started = false;
     const weights = plan.weights;
     for (let j = 0; j < plan.inputs.length; j++) {
-      if (Math.abs(weights[j]!) < NEGLIGIBLE_WEIGHT) continue;
-      const w = constantFor(kit, scope, weights[j]!, weightScale, plan.inputs[j]!);
+      const wj = weights[j]!;
+      if (Math.abs(wj) < NEGLIGIBLE_WEIGHT) continue;
+      const w = resultSlotPlaintext(kit, scope, at, () => wj, weightScale, plan.inputs[j]!, `w${wj}`);
       evaluator.multiplyPlain(plan.inputs[j]!, w, started ? term : acc);
       if (started) evaluator.addInplace(acc, term);
       started = true;
@@ -174,12 +216,14 @@ export function linearStage(kit: SealKit, scope: SealScope, plan: LinearPlan): C
     evaluator.rescaleToNextInplace(acc);
   } else {
     acc = first;
+    // single-record: the weights in every block, like the tuple; packed-records: in the job's blocks.
+    const blocks = plan.layout === "single-record" ? params.slots / RECORD_STRIDE : plan.records;
     const vector = () => {
       const v = new Float64Array(params.slots);
-      for (let r = 0; r < plan.records; r++) v.set(plan.rows?.weights[r] ?? plan.weights, r * RECORD_STRIDE);
+      for (let r = 0; r < blocks; r++) v.set(plan.rows?.weights[r] ?? plan.weights, r * RECORD_STRIDE);
       return v;
     };
-    const key = plan.rows ? `rows:${plan.rows.weights.map((row) => row.join(",")).join(";")}` : `w${plan.records}:${plan.weights.join(",")}`;
+    const key = plan.rows ? `rows:${plan.rows.weights.map((row) => row.join(",")).join(";")}` : `w${blocks}:${plan.weights.join(",")}`;
     const w = encodeFor(kit, scope, vector, weightScale, acc, key);
     evaluator.multiplyPlainInplace(acc, w);
     if (rotateFirst) {
@@ -189,10 +233,11 @@ export function linearStage(kit: SealKit, scope: SealScope, plan: LinearPlan): C
       evaluator.rescaleToNextInplace(acc);
       rotateAndSum(kit, scope, acc, plan.galoisKeys!);
       if (plan.resultScale !== undefined) {
-        // Down from ~2^scaleBits to the result scale: times 1, encoded so the rescale lands on it exactly.
+        // Down from ~2^scaleBits to the result scale: times 1 at the result slots and 0 elsewhere, encoded so the
+        // rescale lands on the result scale exactly.
         const prime = nextPrimes(kit, scope, acc).first;
-        const one = constantFor(kit, scope, 1, (plan.resultScale * prime) / acc.scale(), acc);
-        evaluator.multiplyPlainInplace(acc, one);
+        const mask = resultSlotPlaintext(kit, scope, at, () => 1, (plan.resultScale * prime) / acc.scale(), acc, "mask");
+        evaluator.multiplyPlainInplace(acc, mask);
         evaluator.rescaleToNextInplace(acc);
       }
     }
@@ -201,12 +246,8 @@ export function linearStage(kit: SealKit, scope: SealScope, plan: LinearPlan): C
   // The bias carries exactly the scale and level the sum has now.
   const rows = plan.rows;
   const bias = rows
-    ? encodeFor(kit, scope, () => {
-        const v = new Float64Array(params.slots);
-        rows.biases.forEach((b, r) => (v[r * RECORD_STRIDE] = b));
-        return v;
-      }, acc.scale(), acc, `b:${rows.biases.join(",")}`)
-    : constantFor(kit, scope, plan.bias, acc.scale(), acc);
+    ? resultSlotPlaintext(kit, scope, at, (r) => rows.biases[r]!, acc.scale(), acc, `b:${rows.biases.join(",")}`)
+    : resultSlotPlaintext(kit, scope, at, () => plan.bias, acc.scale(), acc, `b${plan.bias}`);
   evaluator.addPlainInplace(acc, bias);
   return acc;
 }
@@ -230,6 +271,10 @@ export const NEGLIGIBLE_POLY_COEFFICIENT = 1e-9;
  *   c1·u              = (u · c1@s1) rescaled, mod-switched down          → Δ1·s1/qa = S          when s1 = S·qa/Δ1
  *   c0                = c0@S at the last level
  * (the scales agree up to double rounding, then are set to S exactly before the sums).
+ *
+ * With `resultSlots` (batch layouts), each c_k is a plaintext that is c_k at the result slots and 0 elsewhere, so
+ * p(u) is left at the result slots and 0 everywhere else, whatever u held there (partial sums, or 0 where p(0) = c0
+ * would otherwise appear): (m·c3·u + m·c2)·u² = m·(c3·u³ + c2·u²) for a 0/1 mask m, at no extra level.
  */
 export function polynomialStage(
   kit: SealKit,
@@ -238,8 +283,11 @@ export function polynomialStage(
   coefficients: readonly number[],
   relinKeys: RelinKeys,
   outputScale: number,
+  resultSlots?: ResultSlots,
 ): Ciphertext {
   const { evaluator, seal } = kit;
+  const coefficient = (value: number, scale: number, like: Ciphertext): Plaintext =>
+    resultSlots ? resultSlotPlaintext(kit, scope, resultSlots, () => value, scale, like, `p${value}`) : constantFor(kit, scope, value, scale, like);
   const c = coefficients.map((v) => (Math.abs(v) < NEGLIGIBLE_POLY_COEFFICIENT ? 0 : v));
   const [c0 = 0, c1 = 0, c2 = 0, c3 = 0] = c;
   const d1 = u.scale();
@@ -257,9 +305,9 @@ export function polynomialStage(
     // (c3·u + c2) · u²: one product for both the cubic and the square term.
     const d2 = u2.scale();
     const cu = scope.track(new seal.Ciphertext());
-    evaluator.multiplyPlain(u, constantFor(kit, scope, c3, (outputScale * qa * qb!) / (d1 * d2), u), cu);
+    evaluator.multiplyPlain(u, coefficient(c3, (outputScale * qa * qb!) / (d1 * d2), u), cu);
     evaluator.rescaleToNextInplace(cu);
-    if (c2 !== 0) evaluator.addPlainInplace(cu, constantFor(kit, scope, c2, cu.scale(), cu));
+    if (c2 !== 0) evaluator.addPlainInplace(cu, coefficient(c2, cu.scale(), cu));
     const cubic = scope.track(new seal.Ciphertext());
     evaluator.multiply(cu, u2, cubic);
     evaluator.relinearizeInplace(cubic, relinKeys);
@@ -267,13 +315,13 @@ export function polynomialStage(
     terms.push(cubic);
   } else if (u2 && c2 !== 0) {
     const square = scope.track(new seal.Ciphertext());
-    evaluator.multiplyPlain(u2, constantFor(kit, scope, c2, (outputScale * qb!) / u2.scale(), u2), square);
+    evaluator.multiplyPlain(u2, coefficient(c2, (outputScale * qb!) / u2.scale(), u2), square);
     evaluator.rescaleToNextInplace(square);
     terms.push(square);
   }
   if (c1 !== 0) {
     const linear = scope.track(new seal.Ciphertext());
-    evaluator.multiplyPlain(u, constantFor(kit, scope, c1, (outputScale * qa) / d1, u), linear);
+    evaluator.multiplyPlain(u, coefficient(c1, (outputScale * qa) / d1, u), linear);
     evaluator.rescaleToNextInplace(linear);
     terms.push(linear);
   }
@@ -287,6 +335,6 @@ export function polynomialStage(
     t.setScale(outputScale);
     if (t !== out) evaluator.addInplace(out, t);
   }
-  if (c0 !== 0) evaluator.addPlainInplace(out, constantFor(kit, scope, c0, outputScale, out));
+  if (c0 !== 0) evaluator.addPlainInplace(out, coefficient(c0, outputScale, out));
   return out;
 }

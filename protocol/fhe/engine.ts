@@ -10,23 +10,56 @@ import type {
   SEALContext,
   SecretKey,
 } from "node-seal";
-import { z } from "zod";
-import { decodeEnvelope, encodeEnvelope, EnvelopeError, requireSection, type Envelope } from "../envelope.js";
+import { decodeEnvelope, encodeEnvelope, EnvelopeError, requireSection, type BlobKind, type Envelope } from "../envelope.js";
 import { linearResultBound, MAX_ABS_RESULT_VALUE, MAX_ABS_TUPLE_VALUE } from "./bounds.js";
-import { lastLevelPrime, linearStage, NEGLIGIBLE_WEIGHT, PlaintextCache, polynomialDepth, polynomialStage, type SealKit } from "./circuits.js";
+import { lastLevelPrime, linearStage, NEGLIGIBLE_WEIGHT, PlaintextCache, polynomialDepth, polynomialStage, type ResultSlots, type SealKit } from "./circuits.js";
 import { FheError, sealStep, type FheErrorCode } from "./errors.js";
-import { layoutCapacity, layoutRotationSteps, RECORD_STRIDE, resultSlot, type Layout } from "./layouts.js";
-import { PARAMETER_SET_NAMES, parameterSet, type CkksParameterSet, type ParameterSetName } from "./params.js";
+import {
+  checkJobResultHeader,
+  checkKeyBundleHeader,
+  checkRecordHeader,
+  checkRecordsHeader,
+  checkResultHeader,
+  featureSectionName,
+  keyBundleSectionsProblem,
+  normaliseAddress,
+  normaliseHash,
+  recordSectionNames,
+  RESULT_SECTION_NAMES,
+  sectionRawLimit,
+  type HeaderCheck,
+  type JobResultHeader,
+  type KeyBundleHeader,
+  type RecordHeader,
+  type RecordsHeader,
+  type ResultBinding,
+  type ResultHeader,
+  type ResultStage,
+} from "./headers.js";
+import { layoutCapacity, layoutProblem, layoutRotationSteps, RECORD_STRIDE, resultSlot, type Layout } from "./layouts.js";
+import { parameterSet, type CkksParameterSet, type ParameterSetName } from "./params.js";
 import { loadSeal, withScope, type Seal, type SealScope } from "./runtime.js";
 import { sealBytesProblem, sealSizeLimits } from "./serialized.js";
 import type { SigmoidPolynomial } from "./sigmoid.js";
 
+export { featureSectionName, RESULT_STAGES } from "./headers.js";
+export type {
+  BatchRecordHeader,
+  JobResultHeader,
+  KeyBundleHeader,
+  RecordHeader,
+  RecordsHeader,
+  ResultBinding,
+  ResultHeader,
+  ResultStage,
+} from "./headers.js";
+
 /**
- * Single-record layout: the standardised tuple sits in slots 0..n-1 of one ciphertext; the server multiplies by
- * the weights slot-wise and sums the first ROTATION_WINDOW slots with log2(window) rotations, leaving T in slot 0.
+ * Rotation layouts: the server multiplies the tuple by the weights slot-wise and sums each window of
+ * ROTATION_WINDOW slots with log2(window) rotations.
  */
-export const ROTATION_WINDOW = 16;
-export const LINEAR_ROTATION_STEPS: readonly number[] = [1, 2, 4, 8];
+export const ROTATION_WINDOW = RECORD_STRIDE;
+export const LINEAR_ROTATION_STEPS: readonly number[] = layoutRotationSteps("single-record");
 
 /** SEAL's Galois element for a left rotation by `step` slots: 3^step mod 2N. */
 function galoisElement(step: number, polyModulusDegree: number): number {
@@ -39,74 +72,6 @@ function galoisElement(step: number, polyModulusDegree: number): number {
   }
   return Number(result);
 }
-
-const KeyBundleHeaderSchema = z.object({
-  parameterSet: z.enum(PARAMETER_SET_NAMES),
-  galoisSteps: z.array(z.number().int()),
-}).strict();
-
-const RecordHeaderSchema = z.object({
-  parameterSet: z.enum(PARAMETER_SET_NAMES),
-  layout: z.literal("single-record"),
-  values: z.number().int().min(1).max(ROTATION_WINDOW),
-}).strict();
-
-const ResultHeaderSchema = z.object({
-  parameterSet: z.enum(PARAMETER_SET_NAMES),
-  stage: z.literal("linear"),
-  /** Slot that holds T = w·x + b. */
-  slot: z.number().int().nonnegative(),
-  /** What this is the result of: binds the blob to one on-chain job. */
-  jobId: z.string(),
-  recordHash: z.string(),
-  modelHash: z.string(),
-}).strict();
-
-export type RecordHeader = z.infer<typeof RecordHeaderSchema>;
-export type ResultHeader = z.infer<typeof ResultHeaderSchema>;
-
-/** Record blobs of the batch layouts: one patient's `records` tuples of `values` entries each. */
-const BatchRecordHeaderSchema = z.object({
-  parameterSet: z.enum(PARAMETER_SET_NAMES),
-  layout: z.enum(["packed-records", "feature-major"]),
-  values: z.number().int().min(1).max(ROTATION_WINDOW),
-  records: z.number().int().min(1),
-  /** Which round of a multi-round model this tuple is for (absent: round 0). */
-  round: z.number().int().min(0).max(15).optional(),
-}).strict();
-
-/** Any record blob: single-record blobs keep the original header, batch layouts add `records`. */
-const RecordsHeaderSchema = z.union([RecordHeaderSchema, BatchRecordHeaderSchema]);
-
-export const RESULT_STAGES = ["linear", "sigmoid-poly"] as const;
-/** "linear": the slots hold T = w·x + b. "sigmoid-poly": they hold p(T) ≈ σ(T), a probability. */
-export type ResultStage = (typeof RESULT_STAGES)[number];
-
-const bindingShape = { jobId: z.string(), recordHash: z.string(), modelHash: z.string() };
-
-/** Single-record results of either stage: the original header with `stage` widened (linear ones are unchanged). */
-const SingleResultHeaderSchema = z.object({
-  parameterSet: z.enum(PARAMETER_SET_NAMES),
-  stage: z.enum(RESULT_STAGES),
-  slot: z.number().int().nonnegative(),
-  ...bindingShape,
-}).strict();
-
-/** Batch results: record r's value sits in `resultSlot(layout, r)`. */
-const BatchResultHeaderSchema = z.object({
-  parameterSet: z.enum(PARAMETER_SET_NAMES),
-  layout: z.enum(["packed-records", "feature-major"]),
-  stage: z.enum(RESULT_STAGES),
-  records: z.number().int().min(1),
-  ...bindingShape,
-}).strict();
-
-const JobResultHeaderSchema = z.union([SingleResultHeaderSchema, BatchResultHeaderSchema]);
-
-export type BatchRecordHeader = z.infer<typeof BatchRecordHeaderSchema>;
-export type RecordsHeader = z.infer<typeof RecordsHeaderSchema>;
-export type JobResultHeader = z.infer<typeof JobResultHeaderSchema>;
-export type ResultBinding = Pick<ResultHeader, "jobId" | "recordHash" | "modelHash">;
 
 /** A decrypted job result: one value per record, in record order (T, or p for "sigmoid-poly"). */
 export interface BatchResult {
@@ -123,14 +88,27 @@ export interface EvaluationKeyMaterial {
   readonly relinKeys?: RelinKeys | undefined;
 }
 
-export interface LayoutKeyOptions {
+/** Whose keys these are: the patient's address goes into the key bundle's header. */
+export interface KeySetOptions {
+  /** The patient's address (0x and 40 hex digits; any case, or EIP-55 checksummed), written in lower case. */
+  patient: string;
+}
+
+export interface LayoutKeyOptions extends KeySetOptions {
   /** Also make relinearization keys, for the non-interactive variant that evaluates p(T) ≈ σ(T) on the server. */
   sigmoid?: boolean;
 }
 
-/** Names of a feature-major record's sections, one ciphertext per feature. */
-export function featureSectionName(feature: number): string {
-  return `feature-${feature}`;
+/**
+ * What a secret key belongs to: its patient and the hash of the key bundle made with it. The cipher writes both
+ * into every record it encrypts, so a record names its owner and keys, and a copy re-wrapped by someone else
+ * does not pass as theirs.
+ */
+export interface KeyBinding {
+  /** The patient's address, as in the key bundle's header (any case accepted, written in lower case). */
+  patient: string;
+  /** `contentHash(keyBundle)`: keccak256 of the key-bundle blob, 0x and 64 hex digits. */
+  keyBundleHash: string;
 }
 
 /** Below this sigmoid output scale the polynomial stage would lose precision (its noise is ~2^11). */
@@ -143,12 +121,18 @@ export interface KeySet {
   secretKey: Uint8Array;
   /**
    * Public key and evaluation keys (Galois keys for the rotation layouts, relinearization keys for the sigmoid
-   * variant): uploaded, hashed, and registered on-chain.
+   * variant), and the patient it belongs to: uploaded, hashed, and registered on-chain.
    */
   keyBundle: Uint8Array;
 }
 
-function openEnvelope<T>(bytes: Uint8Array, kind: Envelope["kind"], schema: z.ZodType<T>, code: FheErrorCode): { header: T; envelope: Envelope } {
+/** Decodes a blob and checks its header (schema, then one encoding per meaning); any refusal is an FheError `code`. */
+function openEnvelope<T>(
+  bytes: Uint8Array,
+  kind: BlobKind,
+  check: (raw: Record<string, unknown>) => HeaderCheck<T>,
+  code: FheErrorCode,
+): { header: T; envelope: Envelope } {
   let envelope: Envelope;
   try {
     envelope = decodeEnvelope(bytes, kind);
@@ -156,9 +140,9 @@ function openEnvelope<T>(bytes: Uint8Array, kind: Envelope["kind"], schema: z.Zo
     if (err instanceof EnvelopeError) throw new FheError(code, err.message, { cause: err });
     throw err;
   }
-  const parsed = schema.safeParse(envelope.header);
-  if (!parsed.success) throw new FheError(code, `bad ${kind} header: ${z.prettifyError(parsed.error)}`);
-  return { header: parsed.data, envelope };
+  const checked = check(envelope.header);
+  if (!checked.ok) throw new FheError(code, checked.message);
+  return { header: checked.header, envelope };
 }
 
 function section(envelope: Envelope, name: string, code: FheErrorCode): Uint8Array {
@@ -196,6 +180,12 @@ function checkModel(weights: readonly number[], bias: number, values: number): v
   if (!weights.some((w) => Math.abs(w) >= NEGLIGIBLE_WEIGHT)) {
     throw new FheError("ParameterMismatch", "model has no weight of magnitude 2^-30 or more: T would not depend on the record");
   }
+}
+
+function patientAddress(value: unknown): string {
+  const patient = normaliseAddress(value);
+  if (!patient) throw new FheError("MalformedKeyBundle", `patient must be an address (0x and 40 hex digits), got ${JSON.stringify(value)}`);
+  return patient;
 }
 
 /** A validated job: the record's header and its ciphertext sections, not yet loaded. */
@@ -256,25 +246,23 @@ export class CkksEngine {
     for (const handle of [this.evaluator, this.encoder, this.context]) if (!handle.isDeleted()) handle.delete();
   }
 
-  /** A fresh key set. Galois keys only for the rotation steps the layout needs (all steps would be ~24 MiB). */
-  generateKeySet(galoisSteps: readonly number[] = LINEAR_ROTATION_STEPS): KeySet {
-    return this.makeKeySet(galoisSteps, { galoisSection: "always", relinearization: false });
+  /**
+   * A fresh key set for the patient `options.patient`, for the rotation layouts (single-record, packed-records):
+   * the same bundle as `generateKeySetFor("single-record", options)`.
+   */
+  generateKeySet(options: KeySetOptions): KeySet {
+    return this.generateKeySetFor("single-record", { patient: options?.patient });
   }
 
   /**
    * A fresh key set for one layout: Galois keys only for the rotations that layout performs (none for
-   * feature-major, which then has no `galoisKeys` section at all), relinearization keys only for the sigmoid
-   * variant. Single-record and packed-records bundles without `sigmoid` are byte-compatible with `generateKeySet()`.
+   * feature-major, which then has no `galoisKeys` section at all; all steps would be ~24 MiB), relinearization keys
+   * only for the sigmoid variant. The bundle's header names the patient.
    */
-  generateKeySetFor(layout: Layout, options: LayoutKeyOptions = {}): KeySet {
+  generateKeySetFor(layout: Layout, options: LayoutKeyOptions): KeySet {
+    const patient = patientAddress(options?.patient);
     if (options.sigmoid) this.requireSigmoidDepth(1);
-    return this.makeKeySet(layoutRotationSteps(layout), { galoisSection: "when-steps", relinearization: options.sigmoid === true });
-  }
-
-  private makeKeySet(
-    galoisSteps: readonly number[],
-    { galoisSection, relinearization }: { galoisSection: "always" | "when-steps"; relinearization: boolean },
-  ): KeySet {
+    const galoisSteps = layoutRotationSteps(layout);
     const { seal } = this;
     return withScope((scope) => {
       const keygen = scope.track(new seal.KeyGenerator(this.context));
@@ -283,36 +271,58 @@ export class CkksEngine {
       // Seeded ("serializable") keys store half their randomness as a seed: about half the upload.
       const publicKey = scope.track(keygen.createPublicKeySerializable()).saveToArray(zstd) as Uint8Array;
       const sections: [string, Uint8Array][] = [["publicKey", publicKey]];
-      if (galoisSection === "always" || galoisSteps.length > 0) {
+      if (galoisSteps.length > 0) {
         const galois = scope.track(keygen.createGaloisKeysSerializableWithSteps(Int32Array.from(galoisSteps))).saveToArray(zstd) as Uint8Array;
         sections.push(["galoisKeys", galois]);
       }
-      if (relinearization) {
+      if (options.sigmoid) {
         sections.push(["relinKeys", scope.track(keygen.createRelinKeysSerializable()).saveToArray(zstd) as Uint8Array]);
       }
-      const keyBundle = encodeEnvelope("key-bundle", { parameterSet: this.parameterSetName, galoisSteps: [...galoisSteps] }, sections);
+      const header: KeyBundleHeader = { parameterSet: this.parameterSetName, galoisSteps: [...galoisSteps], patient };
+      const keyBundle = encodeEnvelope("key-bundle", header, sections);
       return { secretKey: secretKey.saveToArray(zstd) as Uint8Array, keyBundle };
     });
   }
 
-  /** Loads the patient's secret key for encrypting records and decrypting results; dispose it when done. */
-  openSecretKey(bytes: Uint8Array): PatientCipher {
+  /**
+   * Loads the patient's secret key for encrypting records and decrypting results; dispose it when done. `binding`
+   * names the patient and the key bundle made with this key: every record the cipher encrypts carries both.
+   */
+  openSecretKey(bytes: Uint8Array, binding: KeyBinding): PatientCipher {
     const { seal } = this;
+    const patient = patientAddress(binding?.patient);
+    const keyBundle = normaliseHash(binding?.keyBundleHash);
+    if (!keyBundle) {
+      throw new FheError("MalformedKeyBundle", `keyBundleHash must be 0x and 64 hex digits, got ${JSON.stringify(binding?.keyBundleHash)}`);
+    }
     checkSealBytes(bytes, this.limits.secretKey, "MalformedSecretKey", "cannot load secret key");
     const secretKey = sealStep(seal, "MalformedSecretKey", "cannot load secret key", () =>
       this.loadInto(new seal.SecretKey(), bytes),
     );
-    return new PatientCipher(this, this.context, this.encoder, secretKey);
+    return new PatientCipher(this, this.context, this.encoder, secretKey, { patient, keyBundle });
   }
 
-  /** Parses and loads the evaluation keys of a bundle; dispose it when done (or keep it in a cache). */
+  /** Reads a key bundle's header (parameter set, rotation steps, patient) without loading any key. */
+  readKeyBundleHeader(bytes: Uint8Array): KeyBundleHeader {
+    return this.openBundle(bytes).header;
+  }
+
+  /** Decodes a key bundle and checks its header and sections, without SEAL. */
+  private openBundle(bytes: Uint8Array): { header: KeyBundleHeader; envelope: Envelope } {
+    const opened = openEnvelope(bytes, "key-bundle", checkKeyBundleHeader, "MalformedKeyBundle");
+    const problem = keyBundleSectionsProblem(opened.header, [...opened.envelope.sections.keys()]);
+    if (problem) throw new FheError("MalformedKeyBundle", problem);
+    return opened;
+  }
+
+  /** Parses and loads the evaluation keys of a rotation-layout bundle; dispose it when done (or keep it in a cache). */
   openKeyBundle(bytes: Uint8Array): EvaluationKeys {
-    const { header, envelope } = openEnvelope(bytes, "key-bundle", KeyBundleHeaderSchema, "MalformedKeyBundle");
+    const { header, envelope } = this.openBundle(bytes);
     if (header.parameterSet !== this.parameterSetName) {
       throw new FheError("ParameterMismatch", `key bundle uses ${header.parameterSet}, engine uses ${this.parameterSetName}`);
     }
     const galoisBytes = section(envelope, "galoisKeys", "MalformedKeyBundle");
-    return new EvaluationKeys(this.loadGaloisKeys(galoisBytes, header.galoisSteps), header.galoisSteps);
+    return new EvaluationKeys(this.loadGaloisKeys(galoisBytes, header), header.galoisSteps);
   }
 
   /**
@@ -321,21 +331,16 @@ export class CkksEngine {
    */
   openEvaluationKeys(bytes: Uint8Array): LayoutEvaluationKeys {
     const { seal } = this;
-    const { header, envelope } = openEnvelope(bytes, "key-bundle", KeyBundleHeaderSchema, "MalformedKeyBundle");
+    const { header, envelope } = this.openBundle(bytes);
     if (header.parameterSet !== this.parameterSetName) {
       throw new FheError("ParameterMismatch", `key bundle uses ${header.parameterSet}, engine uses ${this.parameterSetName}`);
     }
-    const unknown = [...envelope.sections.keys()].filter((name) => !["publicKey", "galoisKeys", "relinKeys"].includes(name));
-    if (unknown.length > 0) throw new FheError("MalformedKeyBundle", `key bundle has unknown sections ${unknown.join(", ")}`);
-    if (!envelope.sections.has("publicKey")) throw new FheError("MalformedKeyBundle", 'key-bundle blob has no "publicKey" section');
-    const hasGalois = envelope.sections.has("galoisKeys");
-    if (header.galoisSteps.length === 0 && hasGalois) {
-      throw new FheError("MalformedKeyBundle", "key bundle claims no rotation steps but carries Galois keys");
-    }
     const relinBytes = envelope.sections.get("relinKeys");
-    if (relinBytes) checkSealBytes(relinBytes, this.limits.keySwitchingKeys(1), "MalformedKeyBundle", "cannot load relinearization keys");
+    if (relinBytes) {
+      checkSealBytes(relinBytes, sectionRawLimit({ kind: "key-bundle", header }, "relinKeys"), "MalformedKeyBundle", "cannot load relinearization keys");
+    }
     const galoisKeys = header.galoisSteps.length > 0
-      ? this.loadGaloisKeys(section(envelope, "galoisKeys", "MalformedKeyBundle"), header.galoisSteps)
+      ? this.loadGaloisKeys(section(envelope, "galoisKeys", "MalformedKeyBundle"), header)
       : undefined;
     let relinKeys: RelinKeys | undefined;
     if (relinBytes) {
@@ -353,13 +358,13 @@ export class CkksEngine {
     return new LayoutEvaluationKeys(galoisKeys, header.galoisSteps, relinKeys);
   }
 
-  private loadGaloisKeys(galoisBytes: Uint8Array, galoisSteps: readonly number[]): GaloisKeys {
+  private loadGaloisKeys(galoisBytes: Uint8Array, header: KeyBundleHeader): GaloisKeys {
     const { seal } = this;
-    checkSealBytes(galoisBytes, this.limits.keySwitchingKeys(galoisSteps.length), "MalformedKeyBundle", "cannot load Galois keys");
+    checkSealBytes(galoisBytes, sectionRawLimit({ kind: "key-bundle", header }, "galoisKeys"), "MalformedKeyBundle", "cannot load Galois keys");
     const galoisKeys = sealStep(seal, "MalformedKeyBundle", "cannot load Galois keys", () =>
       this.loadInto(new seal.GaloisKeys(), galoisBytes),
     );
-    const absent = galoisSteps.filter((step) => step <= 0 || !galoisKeys.hasKey(galoisElement(step, this.params.polyModulusDegree)));
+    const absent = header.galoisSteps.filter((step) => !galoisKeys.hasKey(galoisElement(step, this.params.polyModulusDegree)));
     if (absent.length > 0) {
       galoisKeys.delete();
       throw new FheError("MalformedKeyBundle", `key bundle claims rotation steps ${absent.join(",")} but holds no keys for them`);
@@ -378,102 +383,43 @@ export class CkksEngine {
     }
   }
 
-  /** Reads a record blob's header without loading the ciphertext. */
+  /** Reads a single-record blob's header without loading the ciphertext. */
   readRecordHeader(bytes: Uint8Array): RecordHeader {
-    return openEnvelope(bytes, "record", RecordHeaderSchema, "MalformedRecord").header;
+    return openEnvelope(bytes, "record", checkRecordHeader, "MalformedRecord").header;
   }
 
-  /** Reads a result blob's header without loading the ciphertext. */
+  /** Reads a single-record linear result's header without loading the ciphertext. */
   readResultHeader(bytes: Uint8Array): ResultHeader {
-    return openEnvelope(bytes, "result", ResultHeaderSchema, "MalformedResult").header;
+    return openEnvelope(bytes, "result", checkResultHeader, "MalformedResult").header;
   }
 
-  /** Reads the header of a record blob of any layout without loading its ciphertexts. */
+  /** Reads the header of a record blob of any layout (with its patient and key-bundle hash) without loading its ciphertexts. */
   readRecordsHeader(bytes: Uint8Array): RecordsHeader {
-    return openEnvelope(bytes, "record", RecordsHeaderSchema, "MalformedRecord").header;
+    return openEnvelope(bytes, "record", checkRecordsHeader, "MalformedRecord").header;
   }
 
   /** Reads the header of a result blob of any layout and stage without loading its ciphertext. */
   readJobResultHeader(bytes: Uint8Array): JobResultHeader {
-    return openEnvelope(bytes, "result", JobResultHeaderSchema, "MalformedResult").header;
+    return openEnvelope(bytes, "result", checkJobResultHeader, "MalformedResult").header;
   }
 
   /**
-   * Server stage: T = w · x + b on an encrypted single-record tuple. Deterministic: the same inputs give the same
-   * bytes, which is what lets independent coprocessors agree on a result hash.
+   * Server stage: T = w · x + b on an encrypted single-record tuple (the original API; `evaluateLinearBatch`
+   * gives the same bytes). Deterministic: the same inputs give the same bytes, which is what lets independent
+   * coprocessors agree on a result hash.
    */
-  evaluateLinear(
-    keys: EvaluationKeys,
-    recordBytes: Uint8Array,
-    weights: readonly number[],
-    bias: number,
-    binding: Pick<ResultHeader, "jobId" | "recordHash" | "modelHash">,
-  ): Uint8Array {
-    const { seal, evaluator, encoder } = this;
-    const { header, envelope } = openEnvelope(recordBytes, "record", RecordHeaderSchema, "MalformedRecord");
-    if (header.parameterSet !== this.parameterSetName) {
-      throw new FheError("ParameterMismatch", `record uses ${header.parameterSet}, engine uses ${this.parameterSetName}`);
-    }
-    if (header.values !== weights.length) {
-      throw new FheError("ParameterMismatch", `record holds ${header.values} values, model has ${weights.length} weights`);
-    }
-    if (!weights.every(Number.isFinite) || !Number.isFinite(bias)) {
-      throw new FheError("ParameterMismatch", "weights and bias must be finite numbers");
-    }
-    const bound = linearResultBound(weights, bias);
-    if (bound > MAX_ABS_RESULT_VALUE) {
-      throw new FheError("ParameterMismatch", `model can reach |T| = ${bound.toFixed(1)}, above the exact range ${MAX_ABS_RESULT_VALUE}`);
-    }
-    const missing = LINEAR_ROTATION_STEPS.filter((s) => !keys.galoisSteps.includes(s));
-    if (missing.length > 0) throw new FheError("ParameterMismatch", `key bundle lacks rotation steps ${missing.join(",")}`);
-    const ctBytes = section(envelope, "ciphertext", "MalformedRecord");
-    checkSealBytes(ctBytes, this.limits.ciphertext, "MalformedRecord", "cannot load record ciphertext");
-
-    if (this.params.rotateBeforeRescale) {
-      // Parameter sets with a small scale rotate before the rescale (see params.ts): the batch circuit, one record.
-      const job: JobInput = { header, layout: "single-record", records: 1, sections: [ctBytes] };
-      return this.runJob(keys, job, weights, bias, undefined, { parameterSet: this.parameterSetName, stage: "linear", slot: 0, ...binding });
-    }
-
-    return withScope((scope) => {
-      const x = scope.track(new seal.Ciphertext());
-      sealStep(seal, "MalformedRecord", "cannot load record ciphertext", () => x.loadFromArray(this.context, ctBytes));
-      this.checkFreshCiphertext(x, scope, "MalformedRecord");
-
-      return sealStep(seal, "EvaluationError", "linear stage failed", () => {
-        const w = scope.track(new seal.Plaintext());
-        encoder.encode(Float64Array.from(weights), this.scale, w);
-        evaluator.multiplyPlainInplace(x, w);
-        evaluator.rescaleToNextInplace(x);
-        const rotated = scope.track(new seal.Ciphertext());
-        for (let step = ROTATION_WINDOW / 2; step >= 1; step /= 2) {
-          evaluator.rotateVector(x, step, keys.galoisKeys, rotated);
-          evaluator.addInplace(x, rotated);
-        }
-        // The bias must carry exactly the scale and level the product has after the rescale, or SEAL refuses the add.
-        const b = scope.track(new seal.Plaintext());
-        const parmsId = scope.track(x.parmsId());
-        encoder.encode(Float64Array.from([bias]), x.scale(), b);
-        evaluator.plainModSwitchToInplace(b, parmsId);
-        evaluator.addPlainInplace(x, b);
-        // Dropping to the last level leaves one prime: the result blob shrinks to a quarter, and T stays exact
-        // within MAX_ABS_RESULT_VALUE (checked above for the weights, by the client for the tuple).
-        const lastParmsId = scope.track(this.context.lastParmsId());
-        evaluator.cipherModSwitchToInplace(x, lastParmsId);
-        const out = x.saveToArray(seal.ComprModeType.zstd) as Uint8Array;
-        return encodeEnvelope(
-          "result",
-          { parameterSet: this.parameterSetName, stage: "linear", slot: 0, ...binding },
-          [["ciphertext", out]],
-        );
-      });
-    });
+  evaluateLinear(keys: EvaluationKeys, recordBytes: Uint8Array, weights: readonly number[], bias: number, binding: ResultBinding): Uint8Array {
+    const job = this.openJob(recordBytes, checkRecordHeader);
+    checkModel(weights, bias, job.header.values);
+    this.requireGaloisSteps(keys, job.layout);
+    return this.runJob(keys, job, weights, bias, undefined, this.resultHeader(job, "linear", binding));
   }
 
   /**
    * Server stage, linear variant, for a record blob of any layout: T = w · x + b for every record of the job.
    * Single-record blobs give exactly `evaluateLinear`'s result; batch layouts give a result whose header names the
-   * layout and record count. Deterministic like `evaluateLinear`.
+   * layout and record count. Deterministic like `evaluateLinear`. Every slot that is not a result slot decrypts
+   * to 0 (single-record: every slot holds T).
    */
   evaluateLinearBatch(
     keys: EvaluationKeyMaterial,
@@ -482,15 +428,10 @@ export class CkksEngine {
     bias: number,
     binding: ResultBinding,
   ): Uint8Array {
-    const job = this.openJob(recordBytes);
+    const job = this.openJob(recordBytes, checkRecordsHeader);
     checkModel(weights, bias, job.header.values);
-    if (job.layout === "single-record") {
-      this.requireGaloisSteps(keys, job.layout);
-      // A view on the caller's keys, not an owner: never disposed here.
-      return this.evaluateLinear(new EvaluationKeys(keys.galoisKeys!, keys.galoisSteps), recordBytes, weights, bias, binding);
-    }
     this.requireGaloisSteps(keys, job.layout);
-    return this.runJob(keys, job, weights, bias, undefined, this.batchResultHeader(job, "linear", binding));
+    return this.runJob(keys, job, weights, bias, undefined, this.resultHeader(job, "linear", binding));
   }
 
   /**
@@ -511,7 +452,7 @@ export class CkksEngine {
     polynomial: SigmoidPolynomial,
     binding: ResultBinding,
   ): Uint8Array {
-    const job = this.openJob(recordBytes);
+    const job = this.openJob(recordBytes, checkRecordsHeader);
     checkModel(weights, bias, job.header.values);
     const coefficients = this.checkPolynomial(polynomial);
     this.requireGaloisSteps(keys, job.layout);
@@ -536,9 +477,7 @@ export class CkksEngine {
           `leaving an output scale of 2^${scaleBits} (< 2^${MIN_SIGMOID_SCALE_BITS}); widen the interval`,
       );
     }
-    const header = job.layout === "single-record"
-      ? { parameterSet: this.parameterSetName, stage: "sigmoid-poly" as const, slot: 0, ...binding }
-      : this.batchResultHeader(job, "sigmoid-poly", binding);
+    const header = this.resultHeader(job, "sigmoid-poly", binding);
     return this.runJob(keys, job, normalisedWeights, normalisedBias, { coefficients, outputScale: 2 ** scaleBits }, header);
   }
 
@@ -554,18 +493,28 @@ export class CkksEngine {
     biases: readonly number[],
     binding: ResultBinding,
   ): Uint8Array {
-    const job = this.openJob(recordBytes);
+    if (this.params.rotateBeforeRescale) {
+      throw new FheError(
+        "ParameterMismatch",
+        `${this.parameterSetName} rotates before its one rescale and has no level left to clear the slots between a hidden ` +
+          `layer's h results, which would reveal partial sums of w·x; evaluate models with hidden rounds on ckks-n8192-d3`,
+      );
+    }
+    const job = this.openJob(recordBytes, checkRecordsHeader);
     if (job.layout !== "packed-records") throw new FheError("ParameterMismatch", `a hidden layer needs a packed-records record, got ${job.layout}`);
     if (rows.length !== job.records || biases.length !== rows.length) {
       throw new FheError("ParameterMismatch", `record holds ${job.records} copies of the tuple, the stage has ${rows.length} rows and ${biases.length} biases`);
     }
     rows.forEach((row, k) => checkModel(row, biases[k]!, job.header.values));
     this.requireGaloisSteps(keys, job.layout);
-    return this.runJob(keys, job, rows[0]!, biases[0]!, undefined, this.batchResultHeader(job, "linear", binding), { weights: rows, biases });
+    return this.runJob(keys, job, rows[0]!, biases[0]!, undefined, this.resultHeader(job, "linear", binding), { weights: rows, biases });
   }
 
-  private batchResultHeader(job: JobInput, stage: ResultStage, binding: ResultBinding): Record<string, unknown> {
-    return { parameterSet: this.parameterSetName, layout: job.layout, stage, records: job.records, ...binding };
+  /** Single-record results keep the original header (T, or p(T), in slot 0); batch results name layout and count. */
+  private resultHeader(job: JobInput, stage: ResultStage, binding: ResultBinding): JobResultHeader {
+    const { jobId, recordHash, modelHash } = binding;
+    if (job.layout === "single-record") return { parameterSet: this.parameterSetName, stage, slot: 0, jobId, recordHash, modelHash };
+    return { parameterSet: this.parameterSetName, layout: job.layout, stage, records: job.records, jobId, recordHash, modelHash };
   }
 
   /** Polynomial coefficients after validation; the parameter set must have depth for them after the linear stage. */
@@ -603,23 +552,22 @@ export class CkksEngine {
     }
   }
 
-  /** Parses a record blob of any layout and checks everything that can be checked without SEAL. */
-  private openJob(recordBytes: Uint8Array): JobInput {
-    const { header, envelope } = openEnvelope(recordBytes, "record", RecordsHeaderSchema, "MalformedRecord");
+  /**
+   * Parses a record blob and checks everything that can be checked without SEAL: header, parameter set, that the
+   * layout can be evaluated here, and the sections the layout needs, in order, each a SEAL object of bounded size.
+   */
+  private openJob(recordBytes: Uint8Array, check: (raw: Record<string, unknown>) => HeaderCheck<RecordsHeader>): JobInput {
+    const { header, envelope } = openEnvelope(recordBytes, "record", check, "MalformedRecord");
     if (header.parameterSet !== this.parameterSetName) {
       throw new FheError("ParameterMismatch", `record uses ${header.parameterSet}, engine uses ${this.parameterSetName}`);
     }
     const layout = header.layout;
+    const unsupported = layoutProblem(layout, this.parameterSetName);
+    if (unsupported) throw new FheError("ParameterMismatch", unsupported);
     const records = "records" in header ? header.records : 1;
-    const capacity = layoutCapacity(layout, this.parameterSetName);
-    if (records > capacity) {
-      throw new FheError("MalformedRecord", `${layout} record claims ${records} records, at most ${capacity} fit ${this.parameterSetName}`);
-    }
-    const expected = layout === "feature-major"
-      ? Array.from({ length: header.values }, (_, j) => featureSectionName(j))
-      : ["ciphertext"];
+    const expected = recordSectionNames(header);
     const names = [...envelope.sections.keys()];
-    if (layout !== "single-record" && (names.length !== expected.length || names.some((n, i) => n !== expected[i]))) {
+    if (names.length !== expected.length || names.some((n, i) => n !== expected[i])) {
       throw new FheError("MalformedRecord", `${layout} record must hold sections ${expected.join(", ")}, has ${names.join(", ") || "none"}`);
     }
     const sections = expected.map((name) => section(envelope, name, "MalformedRecord"));
@@ -634,10 +582,11 @@ export class CkksEngine {
     weights: readonly number[],
     bias: number,
     polynomial: { coefficients: readonly number[]; outputScale: number } | undefined,
-    header: Record<string, unknown>,
+    header: JobResultHeader,
     rows?: { weights: readonly (readonly number[])[]; biases: readonly number[] },
   ): Uint8Array {
     const { seal, kit } = this;
+    const at: ResultSlots = { layout: job.layout, records: job.records };
     return withScope((scope) => {
       const inputs = job.sections.map((bytes, j) => {
         const ct = scope.track(new seal.Ciphertext());
@@ -649,7 +598,7 @@ export class CkksEngine {
       return sealStep(seal, "EvaluationError", polynomial ? "sigmoid-poly stage failed" : "linear stage failed", () => {
         let out = linearStage(kit, scope, {
           inputs,
-          layout: job.layout === "feature-major" ? "feature-major" : "rotation",
+          layout: job.layout,
           weights,
           rows,
           records: job.records,
@@ -657,7 +606,7 @@ export class CkksEngine {
           resultScale: polynomial ? undefined : 2 ** this.params.batchResultScaleBits,
           galoisKeys: keys.galoisKeys,
         });
-        if (polynomial) out = polynomialStage(kit, scope, out, polynomial.coefficients, keys.relinKeys!, polynomial.outputScale);
+        if (polynomial) out = polynomialStage(kit, scope, out, polynomial.coefficients, keys.relinKeys!, polynomial.outputScale, at);
         // The last level holds one prime: the smallest result, and exact within the bounds checked above.
         const lastParmsId = scope.track(this.context.lastParmsId());
         this.evaluator.cipherModSwitchToInplace(out, lastParmsId);
@@ -699,19 +648,26 @@ export class LayoutEvaluationKeys implements EvaluationKeyMaterial {
   }
 }
 
-/** The patient's side: symmetric encryption of tuples and decryption of results under their secret key. */
+/**
+ * The patient's side: symmetric encryption of tuples and decryption of results under their secret key. Only the
+ * result slots of a result are ever returned.
+ */
 export class PatientCipher {
   private readonly encryptor: Encryptor;
   private readonly decryptor: Decryptor;
-  private readonly maxCiphertextBytes: number;
+  private readonly maxResultBytes: number;
+  /** Written into every record: whose it is and which key bundle evaluates it. */
+  private readonly owner: { patient: string; keyBundle: string };
 
   constructor(
     private readonly engine: CkksEngine,
     private readonly context: SEALContext,
     private readonly encoder: CKKSEncoder,
     private readonly secretKey: SecretKey,
+    binding: { patient: string; keyBundle: string },
   ) {
     const { seal } = engine;
+    this.owner = { patient: binding.patient, keyBundle: binding.keyBundle };
     // SEAL's Encryptor wants a public key even for symmetric use; one derived from the secret key is never stored.
     this.encryptor = withScope((scope) => {
       const keygen = scope.track(new seal.KeyGenerator(context, secretKey));
@@ -719,7 +675,7 @@ export class PatientCipher {
       return new seal.Encryptor(context, publicKey, secretKey);
     });
     this.decryptor = new seal.Decryptor(context, secretKey);
-    this.maxCiphertextBytes = sealSizeLimits(engine.params.polyModulusDegree, engine.params.coeffModulusBits.length).ciphertext;
+    this.maxResultBytes = sealSizeLimits(engine.params.polyModulusDegree, engine.params.coeffModulusBits.length).resultCiphertext;
   }
 
   dispose(): void {
@@ -727,32 +683,35 @@ export class PatientCipher {
   }
 
   /**
-   * Encrypts a standardised tuple as a record blob. Secret-key (seeded) encryption halves the upload compared
-   * with public-key encryption, and only the key owner ever encrypts their own records.
+   * Encrypts a standardised tuple as a single-record blob. The tuple is written into every block of 16 slots, so
+   * the server's rotate-and-sum leaves T in every slot and nothing else (see layouts.ts). Secret-key (seeded)
+   * encryption halves the upload compared with public-key encryption, and only the key owner ever encrypts their
+   * own records.
    */
   encryptTuple(values: readonly number[]): Uint8Array {
-    const { seal } = this.engine;
-    if (values.length < 1 || values.length > ROTATION_WINDOW) {
-      throw new FheError("MalformedRecord", `a single-record tuple holds 1..${ROTATION_WINDOW} values, got ${values.length}`);
+    if (!Array.isArray(values) || values.length < 1 || values.length > ROTATION_WINDOW) {
+      throw new FheError("MalformedRecord", `a single-record tuple holds 1..${ROTATION_WINDOW} values, got ${Array.isArray(values) ? values.length : "none"}`);
     }
     checkTupleValues(values, "tuple");
+    const { slots } = this.engine.params;
     return withScope((scope) => {
-      const ct = this.encryptSlots(scope, Float64Array.from(values));
-      return encodeEnvelope(
-        "record",
-        { parameterSet: this.engine.parameterSetName, layout: "single-record", values: values.length },
-        [["ciphertext", ct]],
-      );
+      const vector = new Float64Array(slots);
+      for (let block = 0; block < slots; block += RECORD_STRIDE) vector.set(values, block);
+      const header: RecordHeader = { parameterSet: this.engine.parameterSetName, layout: "single-record", values: values.length, ...this.owner };
+      return encodeEnvelope("record", header, [["ciphertext", this.encryptSlots(scope, vector)]]);
     });
   }
 
   /**
    * Encrypts one patient's tuples (all of the same length) as one record blob of the given layout (see
    * `chooseLayout`). single-record takes exactly one tuple and gives `encryptTuple`'s blob; packed-records up to
-   * slots/16 tuples in one ciphertext; feature-major up to `slots` tuples in one ciphertext per feature.
+   * slots/16 tuples in one ciphertext; feature-major up to `slots` tuples in one ciphertext per feature. `round`
+   * (0..15) names the round of a multi-round model; round 0 is written as no round at all.
    */
   encryptRecords(layout: Layout, tuples: readonly (readonly number[])[], options: { round?: number } = {}): Uint8Array {
     const { engine } = this;
+    const unsupported = layoutProblem(layout, engine.parameterSetName);
+    if (unsupported) throw new FheError("ParameterMismatch", unsupported);
     const capacity = layoutCapacity(layout, engine.parameterSetName);
     if (!Array.isArray(tuples) || tuples.length < 1 || tuples.length > capacity) {
       throw new FheError("MalformedRecord", `a ${layout} job holds 1..${capacity} records, got ${Array.isArray(tuples) ? tuples.length : "none"}`);
@@ -764,10 +723,18 @@ export class PatientCipher {
       if (tuple.length !== n) throw new FheError("MalformedRecord", `record ${r} holds ${tuple.length} values, record 0 holds ${n}`);
       checkTupleValues(tuple, `record ${r}`);
     });
-    if (options.round !== undefined && !(Number.isInteger(options.round) && options.round >= 0 && options.round <= 15)) {
-      throw new FheError("MalformedRecord", `round must be 0..15, got ${options.round}`);
+    const round = options.round;
+    if (round !== undefined && !(Number.isInteger(round) && round >= 0 && round <= 15)) {
+      throw new FheError("MalformedRecord", `round must be 0..15, got ${round}`);
     }
-    const header = { parameterSet: engine.parameterSetName, layout, values: n, records: tuples.length, round: options.round };
+    const header: RecordsHeader = {
+      parameterSet: engine.parameterSetName,
+      layout,
+      values: n,
+      records: tuples.length,
+      ...(round ? { round } : {}),
+      ...this.owner,
+    };
     return withScope((scope) => {
       const slots = engine.params.slots;
       if (layout === "packed-records") {
@@ -793,27 +760,11 @@ export class PatientCipher {
     return scope.track(this.encryptor.encryptSymmetricSerializable(pt)).saveToArray(seal.ComprModeType.zstd) as Uint8Array;
   }
 
-  /** Decrypts a result blob and returns the value in its result slot (the logit T). */
+  /** Decrypts a single-record linear result and returns the value in its result slot (the logit T). */
   decryptResult(resultBytes: Uint8Array): { header: ResultHeader; value: number } {
-    const { seal } = this.engine;
-    const { header, envelope } = openEnvelope(resultBytes, "result", ResultHeaderSchema, "MalformedResult");
-    if (header.parameterSet !== this.engine.parameterSetName) {
-      throw new FheError("ParameterMismatch", `result uses ${header.parameterSet}, engine uses ${this.engine.parameterSetName}`);
-    }
-    const ctBytes = section(envelope, "ciphertext", "MalformedResult");
-    checkSealBytes(ctBytes, this.maxCiphertextBytes, "MalformedResult", "cannot load result ciphertext");
-    return withScope((scope) => {
-      const ct = scope.track(new seal.Ciphertext());
-      sealStep(seal, "MalformedResult", "cannot load result ciphertext", () => ct.loadFromArray(this.context, ctBytes));
-      const pt = scope.track(new seal.Plaintext());
-      const decoded = sealStep(seal, "MalformedResult", "cannot decrypt result", () => {
-        this.decryptor.decrypt(ct, pt);
-        return this.encoder.decodeFloat64(pt) as Float64Array;
-      });
-      const value = decoded[header.slot];
-      if (value === undefined) throw new FheError("MalformedResult", `result slot ${header.slot} is out of range`);
-      return { header, value };
-    });
+    const { header, envelope } = openEnvelope(resultBytes, "result", checkResultHeader, "MalformedResult");
+    const [value] = this.decryptSlots(header.parameterSet, envelope, [header.slot]);
+    return { header, value: value! };
   }
 
   /**
@@ -821,23 +772,27 @@ export class PatientCipher {
    * T for "linear" results, the probability p(T) for "sigmoid-poly" ones.
    */
   decryptBatch(resultBytes: Uint8Array): BatchResult {
-    const { seal, parameterSetName } = this.engine;
-    const { header, envelope } = openEnvelope(resultBytes, "result", JobResultHeaderSchema, "MalformedResult");
-    if (header.parameterSet !== parameterSetName) {
-      throw new FheError("ParameterMismatch", `result uses ${header.parameterSet}, engine uses ${parameterSetName}`);
-    }
+    const { header, envelope } = openEnvelope(resultBytes, "result", checkJobResultHeader, "MalformedResult");
     const layout: Layout = "layout" in header ? header.layout : "single-record";
     const records = "records" in header ? header.records : 1;
-    const capacity = layoutCapacity(layout, parameterSetName);
-    if (records > capacity) throw new FheError("MalformedResult", `${layout} result claims ${records} records, at most ${capacity} fit`);
     const slots = "slot" in header ? [header.slot] : Array.from({ length: records }, (_, r) => resultSlot(layout, r));
-    if (slots.some((s) => s >= this.engine.params.slots)) throw new FheError("MalformedResult", `result slot ${slots.at(-1)} is out of range`);
+    return { header, layout, stage: header.stage, values: this.decryptSlots(header.parameterSet, envelope, slots) };
+  }
+
+  /** Loads a result's one ciphertext (two polynomials at the last level), decrypts it and returns only `slots`. */
+  private decryptSlots(parameterSetName: ParameterSetName, envelope: Envelope, slots: readonly number[]): number[] {
+    const { seal } = this.engine;
+    if (parameterSetName !== this.engine.parameterSetName) {
+      throw new FheError("ParameterMismatch", `result uses ${parameterSetName}, engine uses ${this.engine.parameterSetName}`);
+    }
+    const outOfRange = slots.find((s) => s >= this.engine.params.slots);
+    if (outOfRange !== undefined) throw new FheError("MalformedResult", `result slot ${outOfRange} is out of range`);
     const names = [...envelope.sections.keys()];
-    if (names.length !== 1 || names[0] !== "ciphertext") {
+    if (names.length !== RESULT_SECTION_NAMES.length || names[0] !== RESULT_SECTION_NAMES[0]) {
       throw new FheError("MalformedResult", `result must hold one "ciphertext" section, has ${names.join(", ") || "none"}`);
     }
     const ctBytes = section(envelope, "ciphertext", "MalformedResult");
-    checkSealBytes(ctBytes, this.maxCiphertextBytes, "MalformedResult", "cannot load result ciphertext");
+    checkSealBytes(ctBytes, this.maxResultBytes, "MalformedResult", "cannot load result ciphertext");
     return withScope((scope) => {
       const ct = scope.track(new seal.Ciphertext());
       sealStep(seal, "MalformedResult", "cannot load result ciphertext", () => ct.loadFromArray(this.context, ctBytes));
@@ -849,7 +804,7 @@ export class PatientCipher {
         this.decryptor.decrypt(ct, pt);
         return this.encoder.decodeFloat64(pt) as Float64Array;
       });
-      return { header, layout, stage: header.stage, values: slots.map((s) => decoded[s]!) };
+      return slots.map((s) => decoded[s]!);
     });
   }
 }

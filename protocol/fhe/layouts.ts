@@ -4,11 +4,16 @@ import { DEFAULT_PARAMETER_SET, parameterSet, type ParameterSetName } from "./pa
 /**
  * How a job's tuples sit in CKKS slots.
  *
- *   single-record   one tuple in slots 0..n-1 of one ciphertext; rotate-and-sum over 16 slots puts T in slot 0.
+ *   single-record   one tuple, written into every block of 16 slots (slots 16r..16r+n-1 for every r); the
+ *                   rotate-and-sum over 16 slots then sums a whole period in every slot, so every slot holds T
+ *                   and nothing else (slot 0 is the one the result header names).
  *   packed-records  up to slots/16 tuples of one patient in one ciphertext, record r in slots 16r..16r+n-1; the
- *                   same rotate-and-sum (same Galois keys) puts record r's T in slot 16r.
+ *                   same rotate-and-sum (same Galois keys) puts record r's T in slot 16r, and partial sums of
+ *                   w_i·x_i in the slots between, which a 0/1 mask after the rotations clears (it needs a level
+ *                   after the rotations: see `layoutProblem`).
  *   feature-major   one ciphertext per feature, slot r = record r (up to `slots` records); T = Σ w_j ct_j + b
- *                   slot-wise, with no rotation and so no Galois keys at all.
+ *                   slot-wise with weights and bias that are 0 beyond the job's records, with no rotation and so
+ *                   no Galois keys at all.
  */
 export const LAYOUTS = ["single-record", "packed-records", "feature-major"] as const;
 export type Layout = (typeof LAYOUTS)[number];
@@ -38,6 +43,20 @@ export function layoutCapacity(layout: Layout, name: ParameterSetName = DEFAULT_
   }
 }
 
+/**
+ * Why a layout cannot be evaluated under a parameter set, or undefined when it can. Packed records leave partial
+ * sums of w_i·x_i next to each result slot; clearing them takes a plaintext multiplication after the rotations,
+ * and parameter sets that rotate before their one rescale (depth 1) have no level left for it.
+ */
+export function layoutProblem(layout: Layout, name: ParameterSetName = DEFAULT_PARAMETER_SET): string | undefined {
+  if (layout !== "packed-records" || !parameterSet(name).rotateBeforeRescale) return undefined;
+  return (
+    `${name} rotates before its one rescale and has no level left to clear the slots around each packed record's ` +
+    `result, which would reveal partial sums of w·x; use feature-major for batches (chooseLayout picks it there) ` +
+    `or ckks-n8192-d3`
+  );
+}
+
 /** The slot that holds record r's result. */
 export function resultSlot(layout: Layout, record: number): number {
   return layout === "feature-major" ? record : record * RECORD_STRIDE;
@@ -55,6 +74,7 @@ export function resultSlot(layout: Layout, record: number): number {
  * feature-major holds the job in n ciphertexts (654 B per record when full). With a single feature both are one
  * ciphertext and feature-major needs no rotations and no Galois keys, so it wins. One record keeps the
  * single-record layout the protocol started with (and its result format).
+ * Parameter sets without a level to mask packed results (`layoutProblem`) take feature-major for every batch.
  * More than `slots` records do not fit one job: split them.
  */
 export function chooseLayout(recordCount: number, featureCount: number, name: ParameterSetName = DEFAULT_PARAMETER_SET): Layout {
@@ -69,6 +89,6 @@ export function chooseLayout(recordCount: number, featureCount: number, name: Pa
     throw new FheError("MalformedRecord", `${recordCount} records exceed one ${name} job (${slots}); split the job`);
   }
   if (recordCount === 1) return "single-record";
-  if (featureCount > 1 && recordCount <= layoutCapacity("packed-records", name)) return "packed-records";
+  if (featureCount > 1 && recordCount <= layoutCapacity("packed-records", name) && !layoutProblem("packed-records", name)) return "packed-records";
   return "feature-major";
 }

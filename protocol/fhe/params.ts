@@ -15,16 +15,18 @@ export interface CkksParameterSet {
   readonly depth: number;
   readonly slots: number;
   /**
-   * log2 of the scale a linear result of the packed-records and feature-major layouts carries. Those results fill
-   * up to every slot with |T| <= MAX_ABS_RESULT_VALUE, and a CKKS polynomial coefficient can then reach
-   * scale * max|T|: it must stay below half the last prime (q0/2) or the result wraps around silently.
+   * log2 of the scale a linear result carries, in every layout. Results can fill every slot with
+   * |T| <= MAX_ABS_RESULT_VALUE (a single-record result holds T in every slot), and a CKKS polynomial coefficient
+   * can then reach scale * max|T|: it must stay below half the last prime (q0/2) or the result wraps around silently.
    */
   readonly batchResultScaleBits: number;
   /**
-   * Where the rotate-and-sum of the packed layouts runs. `false`: after the rescale (rotations on one prime fewer,
+   * Where the rotate-and-sum of the rotation layouts runs. `false`: after the rescale (rotations on one prime fewer,
    * the ciphertext back at ~2^scaleBits). `true`: before it, while the product still carries scale Δx·Δw, so the
    * key-switching noise of the rotations vanishes against that scale; needed when the scale after the rescale is
-   * small (2^30), where rotating after the rescale measured errors of 5e-3.
+   * small (2^30), where rotating after the rescale measured errors of 5e-3. Rotating first leaves no level after
+   * the rotations to mask the slots between packed results, so such sets evaluate single-record and feature-major
+   * only (`layoutProblem`).
    */
   readonly rotateBeforeRescale: boolean;
 }
@@ -49,14 +51,15 @@ export const PARAMETER_SETS = {
    * N=4096 for linear-only jobs (no sigmoid polynomial: depth 1). SEAL accepts at most 109 bits of modulus for
    * N=4096 at 128-bit security, so the chain is q0=45 | q1=30 | special prime 34 (109 bits, SecLevelType.tc128).
    *   - Precision: records at Δx=2^30, weights at ~2^30, rotations before the one rescale; measured over 300
-   *     random 13-value tuples |x|<=5 the largest error in T was 1.7e-6, and 2.9e-6 at |x|=32, |T|=1000.
+   *     random single-record 13-value tuples |x|<=5 the largest error in T was 2.0e-6, and 4.7e-7 at |x|=32,
+   *     |T|=1000 (T in every slot).
    *     (A rescale-first chain [40,29,40] measured 5.6e-3: the rotations' key-switching noise against a 2^26 scale.)
    *   - Exact range: results at 2^30 on the 45-bit q0: 1000 * 2^30 = 2^40, a sixteenth of q0/2, even when every
    *     slot holds a result.
    *   - Why (scripts/bench-fhe.ts, docs/fhe.md): against ckks-n8192-d3 a single-record upload is 46 KB instead of
    *     206 KB, a result 55 KB instead of 116 KB, the key bundle 0.62 MB instead of 4.5 MB, and the server stage
-   *     6 ms instead of 22 ms. Half the slots, so half the records per packed/feature-major job, still 293-360 B
-   *     of upload per record when full. The ckks-n8192-d3 targets (220 KB, 120 KB, 5 MB) are met either way, but
+   *     6 ms instead of 22 ms. Half the slots, so half the records per feature-major job, still 293 B of upload
+   *     per record when full (batches are feature-major here: see `rotateBeforeRescale`). The ckks-n8192-d3 targets (220 KB, 120 KB, 5 MB) are met either way, but
    *     with a few kilobytes to spare; this set leaves a wide margin for linear-only jobs.
    */
   "ckks-n4096-linear": {

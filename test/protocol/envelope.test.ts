@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { keccak256 } from "ethers";
 import { canonicalJson, canonicalJsonBytes } from "../../protocol/canonical-json.js";
-import { decodeEnvelope, encodeEnvelope, EnvelopeError, requireSection, type BlobKind } from "../../protocol/envelope.js";
+import { decodeEnvelope, encodeEnvelope, EnvelopeError, looksLikeEnvelope, requireSection, type BlobKind } from "../../protocol/envelope.js";
 import { contentHash, isHash, parseHash } from "../../protocol/hash.js";
 
 const MAGIC = [0x50, 0x4d, 0x48, 0x45]; // "PMHE"
@@ -82,11 +82,46 @@ describe("protocol/envelope", function () {
     expect([...envelope.sections.get("b")!]).to.deep.equal([...beta]);
   });
 
-  it("accepts a hand-built container with the same content", function () {
-    const blob = rawBlob('{"kind":"record","sections":[{"name":"a","length":5}],"x":true}', alpha);
+  it("accepts a hand-built container whose header is the canonical JSON of its content", function () {
+    const canonical = '{\n  "kind": "record",\n  "sections": [\n    {\n      "length": 5,\n      "name": "a"\n    }\n  ],\n  "x": true\n}\n';
+    const blob = rawBlob(canonical, alpha);
     const envelope = decodeEnvelope(blob, "record");
     expect(envelope.header).to.deep.equal({ x: true });
     expect([...envelope.sections.get("a")!]).to.deep.equal([...alpha]);
+    expect([...blob]).to.deep.equal([...encodeEnvelope("record", { x: true }, [["a", alpha]])]);
+  });
+
+  it("refuses a header with the same content in any other serialisation: one content, one hash", function () {
+    const content = { x: true, n: 13, s: "é" };
+    const sections = [{ length: 5, name: "a" }];
+    const good = encodeEnvelope("record", content, [["a", alpha]]);
+    expect(decodeEnvelope(good, "record").header).to.deep.equal(content);
+    const variants: [string, string][] = [
+      ["compact", JSON.stringify({ kind: "record", n: 13, s: "é", sections, x: true })],
+      ["other key order", JSON.stringify({ x: true, s: "é", sections, n: 13, kind: "record" }, null, 2) + "\n"],
+      ["no trailing newline", canonicalJson({ ...content, kind: "record", sections }).trimEnd()],
+      ["tabs", JSON.stringify({ kind: "record", n: 13, s: "é", sections, x: true }, null, "\t") + "\n"],
+      ["a number spelt otherwise", canonicalJson({ ...content, kind: "record", sections }).replace('"n": 13', '"n": 13.0')],
+      ["an escaped character", canonicalJson({ ...content, kind: "record", sections }).replace('"é"', '"\\u00e9"')],
+      ["a key given twice", canonicalJson({ ...content, kind: "record", sections }).replace('"n": 13', '"n": 12,\n  "n": 13')],
+      ["a number beyond doubles", canonicalJson({ ...content, kind: "record", sections }).replace('"n": 13', '"n": 1e999')],
+    ];
+    for (const [what, text] of variants) {
+      const bytes = rawBlob(text, alpha);
+      const err = envelopeErrorOf(() => decodeEnvelope(bytes, "record"));
+      expect(err.message, what).to.equal("header is not in canonical form");
+      expect(err.reason, what).to.equal("non-canonical");
+    }
+  });
+
+  it("names the reason of every refusal for callers that answer with one", function () {
+    const blob = encodeEnvelope("record", {}, [["a", alpha]]);
+    expect(envelopeErrorOf(() => decodeEnvelope(blob.subarray(0, 4), "record")).reason).to.equal("not-an-envelope");
+    expect(envelopeErrorOf(() => decodeEnvelope(blob, "result")).reason).to.equal("wrong-kind");
+    expect(envelopeErrorOf(() => decodeEnvelope(blob.subarray(0, blob.length - 1), "record")).reason).to.equal("bad-sections");
+    expect(envelopeErrorOf(() => requireSection(decodeEnvelope(blob, "record"), "b")).reason).to.equal("bad-sections");
+    expect(looksLikeEnvelope(blob)).to.equal(true);
+    expect(looksLikeEnvelope(new TextEncoder().encode('{"format":"pmhe-model/2"}'))).to.equal(false);
   });
 
   it("rejects a blob too short for the prefix", function () {

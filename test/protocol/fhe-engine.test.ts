@@ -5,16 +5,17 @@ import { fileURLToPath } from "node:url";
 import { decodeEnvelope, encodeEnvelope } from "../../protocol/envelope.js";
 import {
   CkksEngine,
+  EvaluationKeys,
   LINEAR_ROTATION_STEPS,
-  type EvaluationKeys,
   type KeySet,
   type PatientCipher,
   type ResultHeader,
 } from "../../protocol/fhe/engine.js";
 import { FheError, type FheErrorCode } from "../../protocol/fhe/errors.js";
 import { DEFAULT_PARAMETER_SET } from "../../protocol/fhe/params.js";
+import { contentHash } from "../../protocol/hash.js";
 import { mulberry32 as prng } from "../../hospital/split.js";
-import { dot, expectFheError as expectCodedFheError, headerEnd } from "../helpers/fhe.js";
+import { bindingOf, dot, expectFheError as expectCodedFheError, headerEnd, openCipher, SealProbe, TEST_PATIENT } from "../helpers/fhe.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -59,8 +60,8 @@ describe("CkksEngine (node-seal CKKS)", function () {
 
   before(async function () {
     engine = await CkksEngine.create(DEFAULT_PARAMETER_SET);
-    keySet = engine.generateKeySet();
-    cipher = engine.openSecretKey(keySet.secretKey);
+    keySet = engine.generateKeySet({ patient: TEST_PATIENT });
+    cipher = openCipher(engine, keySet);
     keys = engine.openKeyBundle(keySet.keyBundle);
     record = cipher.encryptTuple(tuple);
     result = engine.evaluateLinear(keys, record, weights, bias, binding);
@@ -173,12 +174,18 @@ describe("CkksEngine (node-seal CKKS)", function () {
       const expected = { parameterSet: DEFAULT_PARAMETER_SET, stage: "linear", slot: 0, ...binding };
       expect(engine.readResultHeader(result)).to.deep.equal(expected);
       expect(cipher.decryptResult(result).header).to.deep.equal(expected);
-      expect(engine.readRecordHeader(record)).to.deep.equal({ parameterSet: DEFAULT_PARAMETER_SET, layout: "single-record", values: 13 });
+      expect(engine.readRecordHeader(record)).to.deep.equal({
+        parameterSet: DEFAULT_PARAMETER_SET,
+        layout: "single-record",
+        values: 13,
+        patient: TEST_PATIENT,
+        keyBundle: contentHash(keySet.keyBundle),
+      });
     });
 
     it("a different secret key does not decrypt the result to T", function () {
-      const otherKeys = engine.generateKeySet();
-      const otherCipher = engine.openSecretKey(otherKeys.secretKey);
+      const otherKeys = engine.generateKeySet({ patient: TEST_PATIENT });
+      const otherCipher = openCipher(engine, otherKeys);
       try {
         const expected = dot(weights, tuple, bias);
         const { value } = otherCipher.decryptResult(result);
@@ -199,7 +206,7 @@ describe("CkksEngine (node-seal CKKS)", function () {
 
     it("refuses a record whose header names an unknown parameter set", function () {
       const ct = decodeEnvelope(record, "record").sections.get("ciphertext")!;
-      const bad = encodeEnvelope("record", { parameterSet: "ckks-n16384-d9", layout: "single-record", values: 13 }, [["ciphertext", ct]]);
+      const bad = encodeEnvelope("record", { ...engine.readRecordHeader(record), parameterSet: "ckks-n16384-d9" }, [["ciphertext", ct]]);
       expectFheError(() => engine.evaluateLinear(keys, bad, weights, bias, binding), "MalformedRecord", /parameterSet/);
     });
 
@@ -210,14 +217,19 @@ describe("CkksEngine (node-seal CKKS)", function () {
 
     it("refuses record headers with out-of-range values, another layout, extra fields or no ciphertext section", function () {
       const ct = decodeEnvelope(record, "record").sections.get("ciphertext")!;
-      const base = { parameterSet: DEFAULT_PARAMETER_SET, layout: "single-record", values: 13 };
+      const base: Record<string, unknown> = { ...engine.readRecordHeader(record) };
       const variants: [Record<string, unknown>, [string, Uint8Array][]][] = [
         [{ ...base, values: 0 }, [["ciphertext", ct]]],
         [{ ...base, values: 17 }, [["ciphertext", ct]]],
         [{ ...base, values: 12.5 }, [["ciphertext", ct]]],
         [{ ...base, layout: "batched" }, [["ciphertext", ct]]],
         [{ ...base, extra: true }, [["ciphertext", ct]]],
-        [{ parameterSet: DEFAULT_PARAMETER_SET, layout: "single-record" }, [["ciphertext", ct]]],
+        [{ ...base, values: undefined }, [["ciphertext", ct]]],
+        [{ ...base, patient: undefined }, [["ciphertext", ct]]],
+        [{ ...base, keyBundle: undefined }, [["ciphertext", ct]]],
+        [{ ...base, patient: `0x${TEST_PATIENT.slice(2).toUpperCase()}` }, [["ciphertext", ct]]],
+        [{ ...base, keyBundle: "0x1234" }, [["ciphertext", ct]]],
+        [{ ...base, round: 1 }, [["ciphertext", ct]]],
         [base, [["payload", ct]]],
         [base, []],
       ];
@@ -229,7 +241,7 @@ describe("CkksEngine (node-seal CKKS)", function () {
 
     it("refuses a record whose ciphertext is not a fresh top-level ciphertext (a result's ciphertext)", function () {
       const resultCt = decodeEnvelope(result, "result").sections.get("ciphertext")!;
-      const bad = encodeEnvelope("record", { parameterSet: DEFAULT_PARAMETER_SET, layout: "single-record", values: 13 }, [["ciphertext", resultCt]]);
+      const bad = encodeEnvelope("record", engine.readRecordHeader(record), [["ciphertext", resultCt]]);
       expectFheError(() => engine.evaluateLinear(keys, bad, weights, bias, binding), "MalformedRecord", /first level/);
     });
 
@@ -248,9 +260,10 @@ describe("CkksEngine (node-seal CKKS)", function () {
       expectFheError(() => engine.evaluateLinear(keys, garbage, weights, bias, binding), "MalformedRecord", /magic/);
       expectFheError(() => cipher.decryptResult(garbage), "MalformedResult");
       expectFheError(() => engine.openKeyBundle(garbage), "MalformedKeyBundle");
-      expectFheError(() => engine.openSecretKey(garbage), "MalformedSecretKey");
-      expectFheError(() => engine.openSecretKey(new Uint8Array(0)), "MalformedSecretKey");
-      expectFheError(() => engine.openSecretKey(keySet.keyBundle), "MalformedSecretKey");
+      const owner = bindingOf(engine, keySet);
+      expectFheError(() => engine.openSecretKey(garbage, owner), "MalformedSecretKey");
+      expectFheError(() => engine.openSecretKey(new Uint8Array(0), owner), "MalformedSecretKey");
+      expectFheError(() => engine.openSecretKey(keySet.keyBundle, owner), "MalformedSecretKey");
     });
 
     it("refuses a key bundle whose Galois section is corrupted in the middle of the zstd stream", function () {
@@ -272,30 +285,48 @@ describe("CkksEngine (node-seal CKKS)", function () {
       const publicKey = sections.get("publicKey")!;
       const galois = sections.get("galoisKeys")!;
       const steps = [...LINEAR_ROTATION_STEPS];
+      const header = { parameterSet: DEFAULT_PARAMETER_SET, galoisSteps: steps, patient: TEST_PATIENT };
+      const both: [string, Uint8Array][] = [["publicKey", publicKey], ["galoisKeys", galois]];
+      // The intact pieces re-wrapped are accepted: each variant below fails for its one defect.
+      engine.openKeyBundle(encodeEnvelope("key-bundle", header, both)).dispose();
       const variants = [
-        encodeEnvelope("key-bundle", { parameterSet: "ckks-n4096-d1", galoisSteps: steps }, [["publicKey", publicKey], ["galoisKeys", galois]]),
-        encodeEnvelope("key-bundle", { parameterSet: DEFAULT_PARAMETER_SET }, [["publicKey", publicKey], ["galoisKeys", galois]]),
-        encodeEnvelope("key-bundle", { parameterSet: DEFAULT_PARAMETER_SET, galoisSteps: [1.5] }, [["publicKey", publicKey], ["galoisKeys", galois]]),
-        encodeEnvelope("key-bundle", { parameterSet: DEFAULT_PARAMETER_SET, galoisSteps: steps }, [["publicKey", publicKey]]),
+        encodeEnvelope("key-bundle", { ...header, parameterSet: "ckks-n4096-d1" }, both),
+        encodeEnvelope("key-bundle", { ...header, galoisSteps: undefined }, both),
+        encodeEnvelope("key-bundle", { ...header, galoisSteps: [1.5] }, both),
+        encodeEnvelope("key-bundle", { ...header, patient: undefined }, both),
+        encodeEnvelope("key-bundle", { ...header, patient: "0x1234" }, both),
+        encodeEnvelope("key-bundle", { ...header, patient: `0x${TEST_PATIENT.slice(2).toUpperCase()}` }, both),
+        encodeEnvelope("key-bundle", header, [["publicKey", publicKey]]),
+        encodeEnvelope("key-bundle", header, [["galoisKeys", galois], ["publicKey", publicKey]]),
         // the public key is a valid SEAL object, but not Galois keys
-        encodeEnvelope("key-bundle", { parameterSet: DEFAULT_PARAMETER_SET, galoisSteps: steps }, [["publicKey", publicKey], ["galoisKeys", publicKey]]),
+        encodeEnvelope("key-bundle", header, [["publicKey", publicKey], ["galoisKeys", publicKey]]),
       ];
       for (const bad of variants) expectFheError(() => engine.openKeyBundle(bad), "MalformedKeyBundle");
     });
 
-    it("refuses to evaluate with a key bundle that lacks a needed rotation step", function () {
-      const partial = engine.generateKeySet([1, 2, 4]);
-      const partialKeys = engine.openKeyBundle(partial.keyBundle);
+    it("refuses to evaluate with keys that lack a needed rotation step, and bundles whose keys lack a claimed one", function () {
+      const probe = new SealProbe(engine, keySet.secretKey);
       try {
-        expect(partialKeys.galoisSteps).to.deep.equal([1, 2, 4]);
-        expectFheError(() => engine.evaluateLinear(partialKeys, record, weights, bias, binding), "ParameterMismatch", /\b8\b/);
+        // Keys that hold steps 1, 2, 4 only: the evaluation refuses them before any rotation.
+        const loaded = engine.openKeyBundle(keySet.keyBundle);
+        try {
+          const partialView = new EvaluationKeys(loaded.galoisKeys, [1, 2, 4]);
+          expectFheError(() => engine.evaluateLinear(partialView, record, weights, bias, binding), "ParameterMismatch", /\b8\b/);
+        } finally {
+          loaded.dispose();
+        }
+
+        // A bundle that claims steps 1, 2, 4 is not a bundle of any layout.
+        const publicKey = decodeEnvelope(keySet.keyBundle, "key-bundle").sections.get("publicKey")!;
+        const partialGalois = probe.galoisKeys([1, 2, 4]);
+        const partial = encodeEnvelope("key-bundle", { parameterSet: DEFAULT_PARAMETER_SET, galoisSteps: [1, 2, 4], patient: TEST_PATIENT }, [["publicKey", publicKey], ["galoisKeys", partialGalois]]);
+        expectFheError(() => engine.openKeyBundle(partial), "MalformedKeyBundle", /rotation steps \[1,2,4\]/);
 
         // A bundle whose header claims step 8 while its Galois keys lack it must still fail cleanly.
-        const sections = decodeEnvelope(partial.keyBundle, "key-bundle").sections;
         const lying = encodeEnvelope(
           "key-bundle",
-          { parameterSet: DEFAULT_PARAMETER_SET, galoisSteps: [1, 2, 4, 8] },
-          [["publicKey", sections.get("publicKey")!], ["galoisKeys", sections.get("galoisKeys")!]],
+          { parameterSet: DEFAULT_PARAMETER_SET, galoisSteps: [1, 2, 4, 8], patient: TEST_PATIENT },
+          [["publicKey", publicKey], ["galoisKeys", partialGalois]],
         );
         let lyingKeys: EvaluationKeys | undefined;
         try {
@@ -311,7 +342,7 @@ describe("CkksEngine (node-seal CKKS)", function () {
           lyingKeys?.dispose();
         }
       } finally {
-        partialKeys.dispose();
+        probe.dispose();
       }
     });
 
@@ -383,6 +414,7 @@ describe("CkksEngine (node-seal CKKS)", function () {
 
       const threw = { truncate: 0, header: 0, append: 0, payload: 0 };
       let accepted = 0;
+      let ownerFlips = 0;
       for (const { kind, bytes } of variants) {
         let out: Uint8Array | undefined;
         try {
@@ -393,12 +425,22 @@ describe("CkksEngine (node-seal CKKS)", function () {
           threw[kind]++;
           continue;
         }
-        expect(kind, "only payload damage may produce a result").to.equal("payload");
         expect(out).to.be.instanceOf(Uint8Array);
+        if (kind === "header") {
+          // A hex digit of the patient or key-bundle hash turned into another one: a valid header naming other
+          // owners (which the coprocessor compares with the job); nothing else in the header may change silently.
+          const { patient, keyBundle, ...rest } = engine.readRecordHeader(bytes);
+          expect(rest).to.deep.equal({ parameterSet: DEFAULT_PARAMETER_SET, layout: "single-record", values: 13 });
+          expect(patient !== TEST_PATIENT || keyBundle !== contentHash(keySet.keyBundle)).to.equal(true);
+          ownerFlips++;
+          continue;
+        }
+        expect(kind, "only payload damage may produce a result").to.equal("payload");
         accepted++;
       }
       expect(threw.truncate).to.equal(40);
-      expect(threw.header).to.equal(45);
+      expect(threw.header + ownerFlips).to.equal(45);
+      expect(threw.header).to.be.at.least(35);
       expect(threw.append).to.equal(10);
       expect(threw.payload + accepted).to.equal(20);
 

@@ -15,7 +15,7 @@ import { sealBytesProblem } from "../../protocol/fhe/serialized.js";
 import { fitSigmoidPolynomial } from "../../protocol/fhe/sigmoid.js";
 import { expectClose } from "../helpers/close.js";
 import { mulberry32 as prng } from "../../hospital/split.js";
-import { expectFheError, fheErrorOf, headerEnd } from "../helpers/fhe.js";
+import { expectFheError, fheErrorOf, headerEnd, openCipher, TEST_PATIENT } from "../helpers/fhe.js";
 
 
 const isJsonWhitespace = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
@@ -97,12 +97,12 @@ describe("CkksEngine refuses malformed inputs of every layout with named FheErro
   before(async function () {
     engine = await CkksEngine.create("ckks-n8192-d3");
     small = await CkksEngine.create("ckks-n4096-linear");
-    rotation = engine.generateKeySetFor("packed-records", { sigmoid: true });
-    featureMajor = engine.generateKeySetFor("feature-major", { sigmoid: true });
+    rotation = engine.generateKeySetFor("packed-records", { sigmoid: true, patient: TEST_PATIENT });
+    featureMajor = engine.generateKeySetFor("feature-major", { sigmoid: true, patient: TEST_PATIENT });
     rotationKeys = engine.openEvaluationKeys(rotation.keyBundle);
     featureMajorKeys = engine.openEvaluationKeys(featureMajor.keyBundle);
-    rotationCipher = engine.openSecretKey(rotation.secretKey);
-    featureMajorCipher = engine.openSecretKey(featureMajor.secretKey);
+    rotationCipher = openCipher(engine, rotation);
+    featureMajorCipher = openCipher(engine, featureMajor);
     records.set("single-record", rotationCipher.encryptRecords("single-record", [tuples[0]!]));
     records.set("packed-records", rotationCipher.encryptRecords("packed-records", tuples));
     records.set("feature-major", featureMajorCipher.encryptRecords("feature-major", tuples));
@@ -199,18 +199,22 @@ describe("CkksEngine refuses malformed inputs of every layout with named FheErro
     const ct = packed.sections.get("ciphertext")!;
     const fmSections = [0, 1, 2, 3].map((j) => [featureSectionName(j), fm.sections.get(featureSectionName(j))!] as [string, Uint8Array]);
     const resultCt = decodeEnvelope(results.get("packed-records")!, "result").sections.get("ciphertext")!;
-    const smallKeys = small.generateKeySetFor("packed-records");
-    const smallCipher = small.openSecretKey(smallKeys.secretKey);
-    const smallCt = decodeEnvelope(smallCipher.encryptRecords("packed-records", tuples), "record").sections.get("ciphertext")!;
+    const smallKeys = small.generateKeySetFor("single-record", { patient: TEST_PATIENT });
+    const smallCipher = openCipher(small, smallKeys);
+    const smallCt = decodeEnvelope(smallCipher.encryptRecords("single-record", [tuples[0]!]), "record").sections.get("ciphertext")!;
     smallCipher.dispose();
-    const base = { parameterSet: "ckks-n8192-d3", layout: "packed-records", values: 4, records: 5 };
+    const base = { ...engine.readRecordsHeader(records.get("packed-records")!) };
+    expect(base).to.include({ parameterSet: "ckks-n8192-d3", layout: "packed-records", values: 4, records: 5, patient: TEST_PATIENT });
     const fmBase = { ...base, layout: "feature-major" };
     const cases: [string, Uint8Array, FheErrorCode, RegExp?][] = [
       ["records 0", encodeEnvelope("record", { ...base, records: 0 }, [["ciphertext", ct]]), "MalformedRecord", /records/],
       ["records over capacity", encodeEnvelope("record", { ...base, records: 257 }, [["ciphertext", ct]]), "MalformedRecord", /at most 256/],
       ["fm records over capacity", encodeEnvelope("record", { ...fmBase, records: 4097 }, fmSections), "MalformedRecord", /at most 4096/],
       ["records fractional", encodeEnvelope("record", { ...base, records: 2.5 }, [["ciphertext", ct]]), "MalformedRecord"],
-      ["records missing", encodeEnvelope("record", { parameterSet: "ckks-n8192-d3", layout: "packed-records", values: 4 }, [["ciphertext", ct]]), "MalformedRecord"],
+      ["records missing", encodeEnvelope("record", { ...base, records: undefined }, [["ciphertext", ct]]), "MalformedRecord"],
+      ["round 0 written out", encodeEnvelope("record", { ...base, round: 0 }, [["ciphertext", ct]]), "MalformedRecord", /round/],
+      ["patient missing", encodeEnvelope("record", { ...base, patient: undefined }, [["ciphertext", ct]]), "MalformedRecord", /patient/],
+      ["key bundle hash upper-case", encodeEnvelope("record", { ...base, keyBundle: base.keyBundle.toUpperCase().replace("0X", "0x") }, [["ciphertext", ct]]), "MalformedRecord", /keyBundle/],
       ["values 0", encodeEnvelope("record", { ...base, values: 0 }, [["ciphertext", ct]]), "MalformedRecord"],
       ["values 17", encodeEnvelope("record", { ...base, values: 17 }, [["ciphertext", ct]]), "MalformedRecord"],
       ["values vs weights", encodeEnvelope("record", { ...base, values: 3 }, [["ciphertext", ct]]), "ParameterMismatch", /3 values.*4 weights/],
@@ -318,7 +322,7 @@ describe("CkksEngine refuses malformed inputs of every layout with named FheErro
     const galois = sections.get("galoisKeys")!;
     const relin = sections.get("relinKeys")!;
     const steps = [1, 2, 4, 8];
-    const header = { parameterSet: "ckks-n8192-d3", galoisSteps: steps };
+    const header = { parameterSet: "ckks-n8192-d3", galoisSteps: steps, patient: TEST_PATIENT };
     const corruptRelin = relin.slice();
     corruptRelin.fill(0xff, relin.length >> 1, (relin.length >> 1) + 64);
     const cases: [string, Uint8Array, FheErrorCode, RegExp?][] = [
@@ -331,7 +335,10 @@ describe("CkksEngine refuses malformed inputs of every layout with named FheErro
       ["relinearization keys truncated", encodeEnvelope("key-bundle", header, [["publicKey", publicKey], ["galoisKeys", galois], ["relinKeys", relin.subarray(0, 5000)]]), "MalformedKeyBundle", /relinearization/],
       ["public key as relinearization keys", encodeEnvelope("key-bundle", header, [["publicKey", publicKey], ["galoisKeys", galois], ["relinKeys", publicKey]]), "MalformedKeyBundle", /relinearization/],
       ["zstd bomb as Galois keys", encodeEnvelope("key-bundle", header, [["publicKey", publicKey], ["galoisKeys", sealBlob(zstdBomb(20_000))]]), "MalformedKeyBundle", /Galois/],
-      ["claims a step it lacks", encodeEnvelope("key-bundle", { ...header, galoisSteps: [1, 2, 4, 8, 16] }, [["publicKey", publicKey], ["galoisKeys", galois]]), "MalformedKeyBundle", /16/],
+      ["claims a step no layout has", encodeEnvelope("key-bundle", { ...header, galoisSteps: [1, 2, 4, 8, 16] }, [["publicKey", publicKey], ["galoisKeys", galois]]), "MalformedKeyBundle", /rotation steps \[1,2,4,8,16\]/],
+      ["repeats a step", encodeEnvelope("key-bundle", { ...header, galoisSteps: [1, 2, 4, 8, 8] }, [["publicKey", publicKey], ["galoisKeys", galois]]), "MalformedKeyBundle", /rotation steps/],
+      ["steps out of order", encodeEnvelope("key-bundle", { ...header, galoisSteps: [8, 4, 2, 1] }, [["publicKey", publicKey], ["galoisKeys", galois]]), "MalformedKeyBundle", /rotation steps/],
+      ["sections out of order", encodeEnvelope("key-bundle", header, [["publicKey", publicKey], ["relinKeys", relin], ["galoisKeys", galois]]), "MalformedKeyBundle", /order/],
       ["other parameter set", encodeEnvelope("key-bundle", { ...header, parameterSet: "ckks-n4096-linear" }, [["publicKey", publicKey], ["galoisKeys", galois]]), "ParameterMismatch"],
       ["truncated bundle", rotation.keyBundle.subarray(0, rotation.keyBundle.length - 10), "MalformedKeyBundle"],
       ["a record", records.get("packed-records")!, "MalformedKeyBundle", /expected a key-bundle blob/],

@@ -5,6 +5,7 @@ import { LAYOUTS } from "../../protocol/fhe/layouts.js";
 import { sealHeapBytes } from "../../protocol/fhe/runtime.js";
 import { fitSigmoidPolynomial } from "../../protocol/fhe/sigmoid.js";
 import { expectClose } from "../helpers/close.js";
+import { openCipher, TEST_PATIENT } from "../helpers/fhe.js";
 
 const binding: ResultBinding = { jobId: "5", recordHash: "0x05", modelHash: "0x06" };
 const MB = 1_000_000;
@@ -25,9 +26,9 @@ describe("CKKS engine memory: the WASM heap stays flat", function () {
 
   it("1,000 inferences (encrypt, evaluate, decrypt) grow the heap by at most 5 MB", async function () {
     const engine = await CkksEngine.create("ckks-n4096-linear");
-    const keySet = engine.generateKeySetFor("single-record");
+    const keySet = engine.generateKeySetFor("single-record", { patient: TEST_PATIENT });
     const keys = engine.openEvaluationKeys(keySet.keyBundle);
-    const cipher = engine.openSecretKey(keySet.secretKey);
+    const cipher = openCipher(engine, keySet);
     try {
       const weights = [0.3, -0.6, 0.9, 0.12, -0.4, 0.7, 0.05, -0.2, 0.33, 0.5, -0.8, 0.15, 0.6];
       const once = (i: number) => {
@@ -53,11 +54,11 @@ describe("CKKS engine memory: the WASM heap stays flat", function () {
 
   it("every layout and stage, and the refusal paths, leave the heap flat (ckks-n8192-d3)", async function () {
     const engine = await CkksEngine.create("ckks-n8192-d3");
-    const rotation = engine.generateKeySetFor("packed-records", { sigmoid: true });
-    const featureMajor = engine.generateKeySetFor("feature-major", { sigmoid: true });
+    const rotation = engine.generateKeySetFor("packed-records", { sigmoid: true, patient: TEST_PATIENT });
+    const featureMajor = engine.generateKeySetFor("feature-major", { sigmoid: true, patient: TEST_PATIENT });
     const material = {
-      rotation: { keys: engine.openEvaluationKeys(rotation.keyBundle), cipher: engine.openSecretKey(rotation.secretKey) },
-      featureMajor: { keys: engine.openEvaluationKeys(featureMajor.keyBundle), cipher: engine.openSecretKey(featureMajor.secretKey) },
+      rotation: { keys: engine.openEvaluationKeys(rotation.keyBundle), cipher: openCipher(engine, rotation) },
+      featureMajor: { keys: engine.openEvaluationKeys(featureMajor.keyBundle), cipher: openCipher(engine, featureMajor) },
     };
     const polynomial = fitSigmoidPolynomial([-8, 8]);
     const weights = [0.5, -1, 0.25, 2];

@@ -3,6 +3,7 @@ import { CkksEngine, type LayoutEvaluationKeys, type PatientCipher } from "../..
 import { FheError } from "../../protocol/fhe/errors.js";
 import { DEFAULT_PARAMETER_SET } from "../../protocol/fhe/params.js";
 import { expectClose } from "../helpers/close.js";
+import { expectFheError, openCipher, TEST_PATIENT } from "../helpers/fhe.js";
 
 describe("protocol/fhe hidden-layer rows (h dot products over one replicated tuple)", function () {
   let engine: CkksEngine;
@@ -12,8 +13,8 @@ describe("protocol/fhe hidden-layer rows (h dot products over one replicated tup
 
   before(async function () {
     engine = await CkksEngine.create(DEFAULT_PARAMETER_SET);
-    const keySet = engine.generateKeySetFor("packed-records");
-    cipher = engine.openSecretKey(keySet.secretKey);
+    const keySet = engine.generateKeySetFor("packed-records", { patient: TEST_PATIENT });
+    cipher = openCipher(engine, keySet);
     keys = engine.openEvaluationKeys(keySet.keyBundle);
   });
   after(function () {
@@ -27,7 +28,10 @@ describe("protocol/fhe hidden-layer rows (h dot products over one replicated tup
     const rows = Array.from({ length: 8 }, (_, k) => tuple.map((_, i) => Math.sin(k * 16 + i + 1) * 0.9));
     const biases = rows.map((_, k) => (k - 3.5) / 4);
     const record = cipher.encryptRecords("packed-records", rows.map(() => tuple), { round: 0 });
-    expect(engine.readRecordsHeader(record)).to.include({ layout: "packed-records", records: 8, values: 16, round: 0 });
+    // Round 0 has one encoding: no `round` at all.
+    expect(engine.readRecordsHeader(record)).to.include({ layout: "packed-records", records: 8, values: 16 });
+    expect(engine.readRecordsHeader(record)).to.not.have.property("round");
+    expect(engine.readRecordsHeader(cipher.encryptRecords("packed-records", [tuple], { round: 2 }))).to.include({ round: 2 });
 
     const result = engine.evaluateLinearRows(keys, record, rows, biases, binding);
     const { values } = cipher.decryptBatch(result);
@@ -57,5 +61,23 @@ describe("protocol/fhe hidden-layer rows (h dot products over one replicated tup
     const single = cipher.encryptTuple(tuple);
     expect(() => engine.evaluateLinearRows(keys, single, rows, [0, 0], binding)).to.throw(FheError, /needs a packed-records record/);
     expect(() => cipher.encryptRecords("packed-records", [tuple], { round: 16 })).to.throw(FheError, /round must be 0..15/);
+  });
+
+  it("is refused on a parameter set with no level to clear the slots between the rows' results", async function () {
+    const small = await CkksEngine.create("ckks-n4096-linear");
+    try {
+      const keySet = small.generateKeySetFor("single-record", { patient: TEST_PATIENT });
+      const smallKeys = small.openEvaluationKeys(keySet.keyBundle);
+      const smallCipher = openCipher(small, keySet);
+      try {
+        const record = smallCipher.encryptRecords("feature-major", [[1, 2], [1, 2]]);
+        expectFheError(() => small.evaluateLinearRows(smallKeys, record, [[1, 0], [0, 1]], [0, 0], binding), "ParameterMismatch", /hidden rounds on ckks-n8192-d3/);
+      } finally {
+        smallCipher.dispose();
+        smallKeys.dispose();
+      }
+    } finally {
+      small.dispose();
+    }
   });
 });

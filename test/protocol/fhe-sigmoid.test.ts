@@ -21,7 +21,7 @@ import {
 } from "../../protocol/fhe/sigmoid.js";
 import { expectClose } from "../helpers/close.js";
 import { mulberry32 as prng } from "../../hospital/split.js";
-import { dot, expectFheError } from "../helpers/fhe.js";
+import { dot, expectFheError, openCipher, TEST_PATIENT } from "../helpers/fhe.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -138,9 +138,9 @@ describe("sigmoid polynomial (non-interactive variant)", function () {
     before(async function () {
       engine = await CkksEngine.create("ckks-n8192-d3");
       for (const layout of ["packed-records", "feature-major"] as const) {
-        const keySet = engine.generateKeySetFor(layout, { sigmoid: true });
+        const keySet = engine.generateKeySetFor(layout, { sigmoid: true, patient: TEST_PATIENT });
         keySets.set(layout, keySet);
-        ciphers.set(layout, engine.openSecretKey(keySet.secretKey));
+        ciphers.set(layout, openCipher(engine, keySet));
         keys.set(layout, engine.openEvaluationKeys(keySet.keyBundle));
       }
       // single-record uses the packed-records bundle: same rotations.
@@ -228,7 +228,7 @@ describe("sigmoid polynomial (non-interactive variant)", function () {
     it("refuses without relinearization keys, beyond the depth, for constant or unusable polynomials", function () {
       const cipher = ciphers.get("packed-records")!;
       const record = cipher.encryptRecords("packed-records", model.tuples.slice(0, 4));
-      const linearOnly = engine.openEvaluationKeys(engine.generateKeySetFor("packed-records").keyBundle);
+      const linearOnly = engine.openEvaluationKeys(engine.generateKeySetFor("packed-records", { patient: TEST_PATIENT }).keyBundle);
       try {
         expect(linearOnly.relinKeys).to.equal(undefined);
         expectFheError(() => engine.evaluateSigmoidPoly(linearOnly, record, model.weights, model.bias, poly, binding), "ParameterMismatch", /relinearization/);
@@ -269,9 +269,9 @@ describe("sigmoid polynomial (non-interactive variant)", function () {
   it("refuses the sigmoid variant on a parameter set without the depth (ckks-n4096-linear)", async function () {
     const small = await CkksEngine.create("ckks-n4096-linear");
     try {
-      expectFheError(() => small.generateKeySetFor("single-record", { sigmoid: true }), "ParameterMismatch", /depth 1/);
-      const keySet = small.generateKeySetFor("feature-major");
-      const cipher = small.openSecretKey(keySet.secretKey);
+      expectFheError(() => small.generateKeySetFor("single-record", { sigmoid: true, patient: TEST_PATIENT }), "ParameterMismatch", /depth 1/);
+      const keySet = small.generateKeySetFor("feature-major", { patient: TEST_PATIENT });
+      const cipher = openCipher(small, keySet);
       const keys = small.openEvaluationKeys(keySet.keyBundle);
       try {
         const record = cipher.encryptRecords("feature-major", [[1, 2]]);
@@ -287,8 +287,8 @@ describe("sigmoid polynomial (non-interactive variant)", function () {
 
   it("is not fooled by a random polynomial: the decrypted value follows the coefficients given", async function () {
     const engine = await CkksEngine.create("ckks-n8192-d3");
-    const keySet = engine.generateKeySetFor("feature-major", { sigmoid: true });
-    const cipher = engine.openSecretKey(keySet.secretKey);
+    const keySet = engine.generateKeySetFor("feature-major", { sigmoid: true, patient: TEST_PATIENT });
+    const cipher = openCipher(engine, keySet);
     const keys = engine.openEvaluationKeys(keySet.keyBundle);
     try {
       const random = prng(5);
