@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** Queue states reported as `pmhe_queue_jobs{state}`. */
-export const QUEUE_STATES = ["waiting", "active", "delayed", "failed"] as const;
+export const QUEUE_STATES = ["waiting", "prioritized", "active", "delayed", "failed"] as const;
 export type QueueState = (typeof QUEUE_STATES)[number];
 
 export interface MetricsOptions {
@@ -13,6 +13,8 @@ export interface MetricsOptions {
   busyThreads?: () => number;
   /** Also export Node's process metrics (CPU, memory, event loop). Default true. */
   processMetrics?: boolean;
+  /** Bytes of uploads pending in the blob store (not yet referenced on-chain), read on every scrape. */
+  pendingBlobBytes?: () => Promise<number>;
 }
 
 /**
@@ -36,6 +38,16 @@ export class CoprocessorMetrics {
   readonly evaluationThreadDeaths: Counter;
   /** Blob upload requests by purpose (`none`/`invalid` when unsigned or unknown) and HTTP status. */
   readonly blobUploads: Counter<"purpose" | "status">;
+  /** Blob uploads refused, by the error code of the answer. */
+  readonly blobUploadRejections: Counter<"code">;
+  /** Bytes of uploads not yet referenced on-chain (they count against their uploaders' quotas), read on scrape. */
+  readonly blobPendingBytes: Gauge;
+  /** Blobs deleted, by reason: `gc` (never referenced), `erasure` (erased on-chain), `owner` (deleted by their patient). */
+  readonly blobDeletions: Counter<"reason">;
+  /** Bytes of the blobs deleted, by the same reasons. */
+  readonly blobDeletedBytes: Counter<"reason">;
+  /** Blob transfers in progress, by direction (`upload`, `download`). */
+  readonly blobTransfersInFlight: Gauge<"direction">;
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -108,6 +120,54 @@ export class CoprocessorMetrics {
       name: "pmhe_blob_uploads_total",
       help: "Blob upload requests by purpose and HTTP status",
       labelNames: ["purpose", "status"],
+      registers,
+    });
+    this.blobUploadRejections = new Counter({
+      name: "pmhe_blob_upload_rejections_total",
+      help: "Blob uploads refused, by error code",
+      labelNames: ["code"],
+      registers,
+    });
+    const { pendingBlobBytes } = options;
+    this.blobPendingBytes = new Gauge({
+      name: "pmhe_blob_pending_bytes",
+      help: "Bytes of uploads not yet referenced on-chain, counted against their uploaders' quotas (read on scrape)",
+      registers,
+      async collect() {
+        if (!pendingBlobBytes) return;
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          this.set(
+            await Promise.race([
+              pendingBlobBytes(),
+              new Promise<never>((_, reject) => {
+                timer = setTimeout(() => reject(new Error("timeout")), timeoutMs);
+              }),
+            ]),
+          );
+        } catch {
+          this.reset(); // no value rather than a stale one
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+    });
+    this.blobDeletions = new Counter({
+      name: "pmhe_blob_deletions_total",
+      help: "Blobs deleted from the store, by reason (gc, erasure, owner)",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.blobDeletedBytes = new Counter({
+      name: "pmhe_blob_deleted_bytes_total",
+      help: "Bytes of the blobs deleted from the store, by reason (gc, erasure, owner)",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.blobTransfersInFlight = new Gauge({
+      name: "pmhe_blob_transfers_in_flight",
+      help: "Blob uploads and downloads in progress, by direction",
+      labelNames: ["direction"],
       registers,
     });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });

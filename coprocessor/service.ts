@@ -1,31 +1,42 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { JsonRpcProvider, Wallet } from "ethers";
+import { Wallet } from "ethers";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { BlobClient, type UploadAuth } from "../protocol/blob-client.js";
 import { connectPmhe } from "../protocol/chain.js";
 import { DEFAULT_PARAMETER_SET } from "../protocol/fhe/params.js";
+import type { Hash } from "../protocol/hash.js";
 import { uploadDomain } from "../protocol/upload-auth.js";
 import { createApiApp } from "./api/app.js";
 import { chainBlockNumber, redisPing } from "./api/health-routes.js";
+import { closeServer, createHttpServer, type ServerLimits } from "./api/http-server.js";
 import { contractJobReader } from "./api/job-routes.js";
+import { contractKeyBundleReader, KeyBundleCache } from "./api/key-bundles.js";
+import { createOperatorApp } from "./api/operator-app.js";
 import { contractRoleChecker } from "./api/upload-policy.js";
+import { startBlobCollector } from "./blobstore/blob-collector.js";
+import { BlobKeeper } from "./blobstore/blob-keeper.js";
+import { BlobLedger } from "./blobstore/blob-ledger.js";
+import type { BlobLifecycle } from "./blobstore/blob-lifecycle.js";
 import { FileBlobStore } from "./blobstore/file-blob-store.js";
 import { Committer } from "./chain/committer.js";
 import { PmheChain } from "./chain/pmhe-chain.js";
 import { InlineEvaluator } from "./evaluation/inline-evaluator.js";
 import type { StageEvaluator } from "./evaluation/stage-evaluator.js";
 import { ThreadPoolEvaluator } from "./evaluation/thread-pool-evaluator.js";
-import { RedisCursorStore } from "./chain/redis-cursor.js";
+import { cursorKey, RedisCursorStore } from "./chain/redis-cursor.js";
 import { RequestListener } from "./chain/request-listener.js";
 import { workerConcurrency, type CoprocessorConfig } from "./config.js";
 import { CoprocessorMetrics } from "./metrics.js";
 import { ModelCache } from "./jobs/model-cache.js";
 import type { JobChain } from "./jobs/job-chain.js";
 import type { BlobSource } from "./jobs/process-prediction.js";
+import { ConnectionErrorLog } from "./queue/connection-errors.js";
+import { RedisCrashLedger } from "./queue/crash-ledger.js";
 import { PredictionQueue } from "./queue/prediction-queue.js";
 import { startPredictionWorker } from "./queue/prediction-worker.js";
+import { waitForDependencies } from "./startup.js";
 
 /**
  * Fault-injection hooks, for tests only: production code never passes them, and without them the coprocessor
@@ -37,10 +48,18 @@ export interface CoprocessorOptions {
    * slow operator (altered bytes change the committed hash; a returned promise delays the upload and the vote).
    */
   resultTransform?: (bytes: Uint8Array) => Uint8Array | Promise<Uint8Array>;
+  /** Evaluations of the jobs it returns true for kill their evaluation thread (as a SEAL abort would). */
+  crashEvaluation?: (jobId: Hash) => boolean;
+  /** Where the chain listener reports the blobs the chain references and erases, in place of the blob store's own. */
+  blobLifecycle?: BlobLifecycle;
+  /** Aborting it while the coprocessor waits for Redis and the chain ends the start (SIGTERM before "started"). */
+  signal?: AbortSignal;
 }
 
 export interface RunningCoprocessor {
   apiUrl: string;
+  /** The operator server: /metrics, /readyz, /healthz and (with an admin token) /admin/queues. */
+  operatorUrl: string;
   operator: string;
   stop(): Promise<void>;
 }
@@ -60,6 +79,7 @@ function createEvaluator(config: CoprocessorConfig, logger: Logger, onThreadDied
     warmParameterSets: [DEFAULT_PARAMETER_SET],
     logger,
     onThreadDied,
+    heapLimitBytes: config.PMHE_THREAD_HEAP_LIMIT_MB * 2 ** 20,
   });
 }
 
@@ -96,7 +116,17 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
   };
   try {
 
-    const provider = new JsonRpcProvider(config.PMHE_RPC_URL, undefined, { pollingInterval: config.PMHE_POLL_INTERVAL_MS });
+    // Nothing starts before Redis answers and the chain holds the configured deployment.
+    const { provider, chainId } = await waitForDependencies({
+      redisUrl: config.PMHE_REDIS_URL,
+      rpcUrl: config.PMHE_RPC_URL,
+      contractAddress: config.PMHE_CONTRACT_ADDRESS,
+      expectedChainId: config.PMHE_CHAIN_ID === undefined ? undefined : BigInt(config.PMHE_CHAIN_ID),
+      pollingIntervalMs: config.PMHE_POLL_INTERVAL_MS,
+      maxBackoffMs: config.PMHE_LISTENER_MAX_BACKOFF_MS,
+      logger,
+      signal: options.signal,
+    });
     stack.push(() => provider.destroy());
     const wallet = new Wallet(config.PMHE_COPROCESSOR_KEY, provider);
     const reader = connectPmhe(config.PMHE_CONTRACT_ADDRESS, provider);
@@ -112,19 +142,35 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
     stack.push(() => committer.close());
     const chain: JobChain = {
       readJob: (jobId) => pmhe.readJob(jobId),
+      recordErased: (job) => pmhe.recordErased(job),
+      now: () => pmhe.now(),
       commitResult: (jobId, resultHash) => committer.commitResult(jobId, resultHash),
       reportFailure: (jobId, reason) => committer.reportFailure(jobId, reason),
+      expireJob: (jobId) => committer.expireJob(jobId),
     };
-    const { chainId } = await provider.getNetwork();
     const domain = uploadDomain(chainId, config.PMHE_CONTRACT_ADDRESS);
 
+    // Every Redis connection reports each failed reconnection: logged once per outage, not once per attempt.
+    const redisErrors = new ConnectionErrorLog(logger, "Redis", config.PMHE_REDIS_URL);
     const connection = { url: config.PMHE_REDIS_URL, maxRetriesPerRequest: null };
     const queue = new PredictionQueue(config.PMHE_QUEUE_NAME, connection);
+    queue.queue.on("error", (err) => redisErrors.error(err, "queue"));
     stack.push(() => queue.close());
     const redis = new Redis(config.PMHE_REDIS_URL, { maxRetriesPerRequest: null });
-    stack.push(() => redis.quit().then(() => undefined, () => redis.disconnect()));
+    redis.on("error", (err) => redisErrors.error(err, "client"));
+    redis.on("ready", redisErrors.up);
+    // QUIT waits for an answer, which never comes while Redis is down.
+    stack.push(() => (redis.status === "ready" ? redis.quit().then(() => undefined, () => redis.disconnect()) : redis.disconnect()));
+    // The blob store's books (pending uploads, quotas, tombstones) live in Redis, per chain and deployment; one hash
+    // tag keeps them on one node of a cluster.
+    const blobLedger = new BlobLedger(redis, {
+      prefix: `pmhe:{blobs:${chainId}:${config.PMHE_CONTRACT_ADDRESS.toLowerCase()}}`,
+      quotaBytes: config.PMHE_UPLOAD_QUOTA_BYTES,
+      pendingBytesMax: config.PMHE_PENDING_BYTES_MAX,
+    });
     let evaluator: StageEvaluator | undefined;
     const metrics = new CoprocessorMetrics({
+      pendingBlobBytes: () => blobLedger.pendingBytes(),
       queueCounts: (states) => queue.queue.getJobCounts(...states),
       collectTimeoutMs: config.PMHE_READY_TIMEOUT_MS,
       busyThreads: () => (evaluator instanceof ThreadPoolEvaluator ? evaluator.busy : 0),
@@ -133,31 +179,68 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
     stack.push(() => evaluator.close());
 
     const store = new FileBlobStore(config.PMHE_BLOB_DIR);
-    const httpServer = createServer();
+    const blobKeeper = new BlobKeeper(blobLedger, store, {
+      gcAfterSeconds: config.PMHE_BLOB_GC_AFTER_SECONDS,
+      // Reservations and temporary files outlive their request only when a crash cut it off.
+      staleAfterMs: 2 * config.PMHE_REQUEST_TIMEOUT_MS,
+      onDeleted: (reason, count, bytes) => {
+        metrics.blobDeletions.inc({ reason }, count);
+        metrics.blobDeletedBytes.inc({ reason }, bytes);
+      },
+      logger,
+    });
+    const collector = startBlobCollector(blobKeeper, { intervalMs: config.PMHE_BLOB_GC_INTERVAL_MS, logger });
+    stack.push(() => collector.stop());
+    const serverLimits: ServerLimits = {
+      headersTimeoutMs: config.PMHE_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: config.PMHE_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: config.PMHE_IDLE_TIMEOUT_MS,
+      keepAliveTimeoutMs: config.PMHE_KEEP_ALIVE_TIMEOUT_MS,
+    };
+    const httpServer = createHttpServer(serverLimits);
     const port = await listen(httpServer, config.PMHE_API_HOST, config.PMHE_API_PORT);
-    stack.push(() => new Promise<void>((resolve) => httpServer.close(() => resolve())));
+    stack.push(() => closeServer(httpServer));
     const apiUrl = `http://${config.PMHE_API_HOST}:${port}`;
+    const keyBundles = new KeyBundleCache(contractKeyBundleReader(reader), { ttlMs: config.PMHE_KEY_BUNDLE_CACHE_MS });
     const api = createApiApp({
-      store,
+      keeper: blobKeeper,
       maxBlobBytes: config.PMHE_MAX_BLOB_BYTES,
-      uploads: { domain, hasRole: contractRoleChecker(reader), maxTtlSeconds: config.PMHE_UPLOAD_MAX_TTL_SECONDS },
+      uploads: {
+        domain,
+        hasRole: contractRoleChecker(reader),
+        currentKeyBundle: (patient, options) => keyBundles.current(patient, options),
+        maxTtlSeconds: config.PMHE_UPLOAD_MAX_TTL_SECONDS,
+      },
+      maxConcurrentUploads: config.PMHE_MAX_CONCURRENT_UPLOADS,
+      maxConcurrentDownloads: config.PMHE_MAX_CONCURRENT_DOWNLOADS,
       jobs: contractJobReader(reader),
       jobRetryAfterSeconds: config.PMHE_JOB_RETRY_AFTER_SECONDS,
       publicUrl: config.PMHE_PUBLIC_URL ?? apiUrl,
-      readiness: {
-        checks: { redis: redisPing(redis), chain: chainBlockNumber(provider) },
-        timeoutMs: config.PMHE_READY_TIMEOUT_MS,
-      },
       metrics,
       rateLimit: config.PMHE_RATE_LIMIT_MAX > 0 ? { windowMs: config.PMHE_RATE_LIMIT_WINDOW_MS, limit: config.PMHE_RATE_LIMIT_MAX } : false,
       trustProxy: config.PMHE_TRUST_PROXY,
-      admin: config.PMHE_ADMIN_TOKEN ? { token: config.PMHE_ADMIN_TOKEN, queues: [queue.queue] } : undefined,
       logger,
     });
     // Attached in the same tick as `listen` resolved, before the event loop can hand over a connection.
     httpServer.on("request", api);
 
-    const { resultTransform } = options;
+    // Probes, metrics and the dashboard on their own listener, off the public API.
+    const operatorServer = createHttpServer(serverLimits);
+    const operatorPort = await listen(operatorServer, config.PMHE_OPERATOR_HOST, config.PMHE_OPERATOR_PORT);
+    stack.push(() => closeServer(operatorServer));
+    const operatorUrl = `http://${config.PMHE_OPERATOR_HOST}:${operatorPort}`;
+    operatorServer.on(
+      "request",
+      createOperatorApp({
+        readiness: { checks: { redis: redisPing(redis), chain: chainBlockNumber(provider) }, timeoutMs: config.PMHE_READY_TIMEOUT_MS },
+        readyCacheMs: config.PMHE_READY_CACHE_MS,
+        metrics,
+        admin: config.PMHE_ADMIN_TOKEN ? { token: config.PMHE_ADMIN_TOKEN, queues: [queue.queue] } : undefined,
+        logger,
+      }),
+    );
+
+    const { resultTransform, crashEvaluation } = options;
     const blobs = workerBlobs(config.PMHE_BLOB_URL, store, { signer: wallet, purpose: "result", domain }, resultTransform);
     const worker = startPredictionWorker(
       config.PMHE_QUEUE_NAME,
@@ -168,10 +251,14 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
         chain,
         blobs,
         onFailure: (jobId, error) => logger.warn({ jobId, reason: error.reason }, "job failed permanently; reporting on-chain"),
+        crashes: new RedisCrashLedger(redis, `pmhe:${config.PMHE_QUEUE_NAME}`),
+        crashEvaluation,
       },
       {
         concurrency: workerConcurrency(config),
         logger,
+        queue,
+        connectionErrors: redisErrors,
         metrics,
         blobAttempts: config.PMHE_JOB_ATTEMPTS,
         maxRetryDelayMs: config.PMHE_RETRY_MAX_DELAY_MS,
@@ -181,19 +268,24 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
     );
     stack.push(() => worker.close());
 
-    const cursorKey = `pmhe:listener:${chainId}:${config.PMHE_CONTRACT_ADDRESS.toLowerCase()}:${config.PMHE_QUEUE_NAME}:next-block`;
-    const listener = new RequestListener(pmhe, new RedisCursorStore(redis, cursorKey), (jobId) => queue.enqueue(jobId), {
+    // The listener is the coprocessor's one reader of chain events: job requests for the queue, blob references
+    // and erasures for the store. Its cursor is per chain history (genesis hash), contract and queue.
+    const key = cursorKey({ chainId, genesisHash: await pmhe.genesisHash(), contract: config.PMHE_CONTRACT_ADDRESS, queue: config.PMHE_QUEUE_NAME });
+    const listener = new RequestListener(pmhe, new RedisCursorStore(redis, key), (requests) => queue.enqueue(requests).then(() => undefined), {
       startBlock: config.PMHE_START_BLOCK,
       confirmations: config.PMHE_CONFIRMATIONS,
       pollIntervalMs: config.PMHE_POLL_INTERVAL_MS,
       maxBackoffMs: config.PMHE_LISTENER_MAX_BACKOFF_MS,
+      lifecycle: options.blobLifecycle ?? blobKeeper,
+      // A replaced chain starts this account's nonces again.
+      onChainReset: () => committer.resynchronise(),
       logger,
     });
     listener.start();
     stack.push(() => listener.stop());
 
-    logger.info({ apiUrl, operator: wallet.address, contract: config.PMHE_CONTRACT_ADDRESS, chainId: Number(chainId) }, "coprocessor started");
-    return { apiUrl, operator: wallet.address, stop };
+    logger.info({ apiUrl, operatorUrl, operator: wallet.address, contract: config.PMHE_CONTRACT_ADDRESS, chainId: Number(chainId) }, "coprocessor started");
+    return { apiUrl, operatorUrl, operator: wallet.address, stop };
   } catch (err) {
     await stop();
     throw err;

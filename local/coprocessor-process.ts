@@ -8,6 +8,8 @@ const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export interface CoprocessorProcess {
   readonly pid: number;
   readonly apiUrl: string;
+  /** The operator server: /metrics, /readyz and the queue dashboard. */
+  readonly operatorUrl: string;
   readonly process: ManagedProcess;
   /**
    * SIGTERM, then wait for the exit (in-flight jobs finish first); SIGKILL only if it has not exited after
@@ -32,10 +34,12 @@ async function healthy(url: string): Promise<boolean> {
 export async function startCoprocessorProcess(env: Record<string, string>): Promise<CoprocessorProcess> {
   const port = env.PMHE_API_PORT && env.PMHE_API_PORT !== "0" ? Number(env.PMHE_API_PORT) : await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
+  const operatorPort = env.PMHE_OPERATOR_PORT && env.PMHE_OPERATOR_PORT !== "0" ? Number(env.PMHE_OPERATOR_PORT) : await freePort();
+  const operatorUrl = `http://127.0.0.1:${operatorPort}`;
   const proc = startProcess(
     process.execPath,
     ["--import", import.meta.resolve("tsx/esm"), join(PROJECT_ROOT, "coprocessor", "main.ts")],
-    { cwd: PROJECT_ROOT, env: { ...process.env, LOG_LEVEL: "warn", ...env, PMHE_API_HOST: "127.0.0.1", PMHE_API_PORT: String(port) } },
+    { cwd: PROJECT_ROOT, env: { ...process.env, LOG_LEVEL: "warn", ...env, PMHE_API_HOST: "127.0.0.1", PMHE_API_PORT: String(port), PMHE_OPERATOR_HOST: "127.0.0.1", PMHE_OPERATOR_PORT: String(operatorPort) } },
   );
   await waitUntil("coprocessor", proc, () => healthy(apiUrl), 60_000);
   const exited = new Promise<void>((resolve) => {
@@ -46,6 +50,7 @@ export async function startCoprocessorProcess(env: Record<string, string>): Prom
   return {
     pid,
     apiUrl,
+    operatorUrl,
     process: proc,
     // In-flight jobs may take a while to settle on-chain before the process exits by itself.
     stop: (graceMs = 30_000) => proc.stop(graceMs),

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HDNodeWallet, JsonRpcProvider, NonceManager, parseEther, Wallet, type Signer } from "ethers";
+import { getBytes, HDNodeWallet, JsonRpcProvider, NonceManager, parseEther, Wallet, type Signer } from "ethers";
 import type { Logger } from "pino";
 import { BlobClient } from "../protocol/blob-client.js";
 import type { PmheContract } from "../protocol/chain.js";
@@ -9,7 +9,8 @@ import { uploadDomain, type UploadDomain } from "../protocol/upload-auth.js";
 import { CoprocessorConfigSchema } from "../coprocessor/config.js";
 import { createLogger } from "../coprocessor/logger.js";
 import { startCoprocessor, type CoprocessorOptions, type RunningCoprocessor } from "../coprocessor/service.js";
-import { deployPmhe } from "./deploy.js";
+import { hospitalKeyPair, type HospitalKeyPair } from "../protocol/result-share.js";
+import { deployPmhe, LOCAL_QUORUM } from "./deploy.js";
 import { startLocalChain, type LocalChain } from "./hardhat-node.js";
 import { startLocalRedis, type LocalRedis } from "./redis-server.js";
 import { PatientClient } from "../client/patient-client.js";
@@ -23,10 +24,23 @@ export function hardhatAccount(index: number, provider: JsonRpcProvider): Wallet
   return new Wallet(node.privateKey, provider);
 }
 
+/**
+ * The share key pair of a local hospital, derived from its wallet key so every local run registers the same key and
+ * the hospital can open what is shared with it. Only for Hardhat's public accounts: a real hospital makes a fresh pair.
+ */
+export function localHospitalKeys(wallet: Wallet): HospitalKeyPair {
+  return hospitalKeyPair(getBytes(wallet.privateKey));
+}
+
+/** The name the local hospital is registered under. */
+export const LOCAL_HOSPITAL_NAME = "Demo Hospital (local)";
+
 export interface LocalStack {
   rpcUrl: string;
   redisUrl: string;
   apiUrl: string;
+  /** The first coprocessor's operator server (/metrics, /readyz, the queue dashboard). */
+  operatorUrl: string;
   blobDir: string;
   contractAddress: string;
   contract: PmheContract;
@@ -36,6 +50,10 @@ export interface LocalStack {
   uploadDomain: UploadDomain;
   admin: Signer;
   hospital: Signer;
+  /** The hospital's X25519 share keys (the public one is registered on-chain). */
+  hospitalKeys: HospitalKeyPair;
+  /** The quorum jobs of this deployment get. */
+  quorum: number;
   /** The first coprocessor: its API is the stack's blob store (`apiUrl`, `blobs`). */
   coprocessor: RunningCoprocessor;
   /** Every coprocessor, in the order of `LocalStackOptions.coprocessors` (the first is `coprocessor`). */
@@ -43,7 +61,8 @@ export interface LocalStack {
   /** A fresh patient wallet, funded by the admin account. */
   newPatient(): Promise<Signer>;
   /** A fresh funded patient with its own CKKS key set (or `keys`), key bundle uploaded and registered on-chain. */
-  newPatientClient(engine: CkksEngine, options?: { keys?: KeySet; pollIntervalMs?: number }): Promise<{ client: PatientClient; signer: Signer }>;
+  /** A funded patient and its registered client; `keys` (made for the new signer unless given) name that signer. */
+  newPatientClient(engine: CkksEngine, options?: { keys?: KeySet; pollIntervalMs?: number }): Promise<{ client: PatientClient; signer: Signer; keys: KeySet }>;
   stop(): Promise<void>;
 }
 
@@ -58,6 +77,10 @@ export interface LocalStackOptions {
    * the first one's API. `env` adds to `coprocessorEnv` for that one; `options` are its test hooks.
    */
   coprocessors?: Array<{ env?: Record<string, string>; options?: CoprocessorOptions }>;
+  /** Agreeing operator votes that settle a job (default LOCAL_QUORUM, 1: one operator decides, development only). */
+  quorum?: number;
+  /** Seconds from request to deadline (default one hour). */
+  jobTimeout?: number;
 }
 
 /**
@@ -78,10 +101,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100 });
     cleanup.push(() => provider.destroy());
     const admin = new NonceManager(hardhatAccount(0, provider));
-    const hospital = new NonceManager(hardhatAccount(1, provider));
+    const hospitalWallet = hardhatAccount(1, provider);
+    const hospital = new NonceManager(hospitalWallet);
+    const hospitalKeys = localHospitalKeys(hospitalWallet);
     const specs = options.coprocessors?.length ? options.coprocessors : [{}];
     const operators = specs.map((_, i) => hardhatAccount(2 + i, provider));
-    const deployment = await deployPmhe(admin, { hospitals: [await hospital.getAddress()], coprocessors: operators.map((o) => o.address) });
+    const quorum = options.quorum ?? LOCAL_QUORUM;
+    const deployment = await deployPmhe(admin, {
+      hospitals: [{ address: hospitalWallet.address, encryptionKey: hospitalKeys.publicKey, name: LOCAL_HOSPITAL_NAME }],
+      coprocessors: operators.map((o) => o.address),
+      quorum,
+      jobTimeout: options.jobTimeout,
+    });
 
     const coprocessors: RunningCoprocessor[] = [];
     let logger = options.logger;
@@ -94,6 +125,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         PMHE_REDIS_URL: redis.url,
         PMHE_BLOB_DIR: blobDir,
         PMHE_API_PORT: "0",
+        PMHE_OPERATOR_PORT: "0",
         PMHE_POLL_INTERVAL_MS: "100",
         LOG_LEVEL: options.logLevel ?? "silent",
         ...(i > 0 ? { PMHE_QUEUE_NAME: `pmhe-predictions-${i}`, PMHE_BLOB_URL: coprocessors[0]!.apiUrl } : {}),
@@ -117,6 +149,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       rpcUrl: chain.rpcUrl,
       redisUrl: redis.url,
       apiUrl: coprocessor.apiUrl,
+      operatorUrl: coprocessor.operatorUrl,
       blobDir,
       contractAddress: deployment.address,
       contract: deployment.contract,
@@ -125,17 +158,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       uploadDomain: uploadDomain((await provider.getNetwork()).chainId, deployment.address),
       admin,
       hospital,
+      hospitalKeys,
+      quorum,
       coprocessor,
       coprocessors,
       newPatient,
       async newPatientClient(engine, options = {}) {
         const signer = await newPatient();
+        const keys = options.keys ?? engine.generateKeySet({ patient: await signer.getAddress() });
         const client = new PatientClient({
           engine,
           signer,
           contractAddress: deployment.address,
           blobs,
-          keys: options.keys ?? engine.generateKeySet(),
+          keys,
           pollIntervalMs: options.pollIntervalMs ?? 100,
         });
         try {
@@ -144,7 +180,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           client.dispose();
           throw err;
         }
-        return { client, signer };
+        return { client, signer, keys };
       },
       stop,
     };

@@ -1,6 +1,7 @@
-import type { ContractRunner, TransactionReceipt } from "ethers";
+import { AbiCoder, isError, keccak256, type ContractRunner, type Provider, type TransactionReceipt } from "ethers";
 import { PMHE__factory } from "../types/ethers-contracts/factories/PMHE__factory.js";
 import type { PMHE } from "../types/ethers-contracts/PMHE.js";
+import { decodeContractError } from "./contract-errors.js";
 import type { Hash } from "./hash.js";
 
 /**
@@ -18,34 +19,64 @@ export function connectPmhe(address: string, runner: ContractRunner): PmheContra
   return PMHE__factory.connect(address, runner);
 }
 
-/**
- * The name of the custom error a failed call reverted with, if the contract declares it. ethers leaves custom
- * errors undecoded when they surface during gas estimation, so decode the revert data here.
- */
-export function revertErrorName(contract: PmheContract, err: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  for (let e: unknown = err; e && typeof e === "object" && !seen.has(e); e = (e as { error?: unknown }).error) {
-    seen.add(e);
-    const data = (e as { data?: unknown }).data;
-    if (typeof data === "string" && data.startsWith("0x") && data.length >= 10) {
-      try {
-        const parsed = contract.interface.parseError(data);
-        if (parsed) return parsed.name;
-      } catch {
-        // not one of ours
-      }
-    }
-    const revert = (e as { revert?: { name?: string } }).revert;
-    if (revert?.name) return revert.name;
-  }
-  return undefined;
+/** The name of the PMHE custom error a failed call reverted with, if any (see contract-errors.ts). */
+export function revertErrorName(err: unknown): string | undefined {
+  return decodeContractError(err)?.name;
 }
 
-/** The job id from a `requestPrediction` receipt's PredictionRequested event. */
+/**
+ * A model's on-chain id: `keccak256(abi.encode(publisher, modelHash))`, as the contract's `computeModelId`. Each
+ * hospital publishes in its own namespace, so the same model file published by two hospitals is two models.
+ */
+export function modelIdOf(publisher: string, modelHash: Hash): Hash {
+  return keccak256(AbiCoder.defaultAbiCoder().encode(["address", "bytes32"], [publisher, modelHash])) as Hash;
+}
+
+/** The job id from a receipt's PredictionRequested event (requestPrediction, anchorAndRequest, batch requests). */
 export function jobIdFromReceipt(contract: PmheContract, receipt: TransactionReceipt): Hash {
   for (const log of receipt.logs) {
     const parsed = contract.interface.parseLog(log);
     if (parsed?.name === "PredictionRequested") return (parsed.args.jobId as string).toLowerCase() as Hash;
   }
   throw new Error(`transaction ${receipt.hash} emitted no PredictionRequested event`);
+}
+
+/** The configured contract is missing, is not PMHE, or is on another chain than expected. */
+export class DeploymentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DeploymentError";
+  }
+}
+
+/**
+ * Checks, before anything is signed or sent, that `address` holds a PMHE contract on the chain `provider` reaches
+ * (and, when given, that the chain is `expectedChainId`): a wrong address or chain otherwise shows up later as
+ * transactions to an empty account that "succeed" and do nothing. `where` names the endpoint in messages.
+ */
+export async function checkDeployment(
+  provider: Provider,
+  address: string,
+  options: { expectedChainId?: bigint | number; where?: string } = {},
+): Promise<{ chainId: bigint }> {
+  const where = options.where ? ` at ${options.where}` : "";
+  const { chainId } = await provider.getNetwork();
+  if (options.expectedChainId !== undefined && chainId !== BigInt(options.expectedChainId)) {
+    throw new DeploymentError(`the chain${where} has chain id ${chainId}, but ${options.expectedChainId} is configured; check the RPC URL`);
+  }
+  const code = await provider.getCode(address);
+  if (code === "0x") {
+    throw new DeploymentError(`there is no contract at ${address} on chain ${chainId}${where}; deploy PMHE there or fix the contract address`);
+  }
+  let batch: bigint;
+  try {
+    // A PMHE contract answers its own constant; another contract reverts or returns data that does not decode.
+    batch = await connectPmhe(address, provider).MAX_COMMIT_BATCH();
+  } catch (err) {
+    // A network failure is not a verdict on the contract: let the caller retry it.
+    if (!isError(err, "CALL_EXCEPTION") && !isError(err, "BAD_DATA")) throw err;
+    batch = 0n;
+  }
+  if (batch <= 0n) throw new DeploymentError(`the contract at ${address} on chain ${chainId}${where} is not a PMHE deployment`);
+  return { chainId };
 }

@@ -15,6 +15,14 @@ export const FailureReason = {
   MalformedModel: 9,
   ParameterMismatch: 10,
   EvaluationError: 11,
+  /** The record blob's header names another patient or key bundle than the job's. */
+  RecordOwnerMismatch: 12,
+  /** The key bundle blob's header names another patient than the job's. */
+  KeyBundleOwnerMismatch: 13,
+  /** Evaluating the job killed the evaluation thread (or the process) twice. */
+  EvaluationCrashed: 14,
+  /** The patient erased the record (or its batch) after the request. */
+  RecordErased: 15,
 } as const;
 
 export type FailureReasonName = keyof typeof FailureReason;

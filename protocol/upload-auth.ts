@@ -2,12 +2,14 @@ import { getAddress, verifyTypedData, type Provider, type Signer, type TypedData
 import type { Hash } from "./hash.js";
 
 /**
- * Signed blob uploads. The uploader signs EIP-712 typed data naming the blob's hash, what the blob is for and when
- * the signature stops being valid; the store recovers the address and applies its policy (models only from
- * hospitals, results only from coprocessors). One definition, shared by clients and the server (browser-safe).
+ * Signed blob uploads and deletions. The uploader signs EIP-712 typed data naming the blob's hash, what the blob is
+ * for and when the signature stops being valid; the store recovers the address and applies its policy (models only
+ * from hospitals, results only from coprocessors, patient blobs only from the patient they name). A patient deletes
+ * their own blob with a second typed message, `Delete`, in the same domain. One definition, shared by clients and
+ * the server (browser-safe).
  */
 
-export const UPLOAD_PURPOSES = ["key-bundle", "record", "model", "result"] as const;
+export const UPLOAD_PURPOSES = ["key-bundle", "record", "model", "result", "result-share", "batch-manifest"] as const;
 export type UploadPurpose = (typeof UPLOAD_PURPOSES)[number];
 
 export function isUploadPurpose(value: unknown): value is UploadPurpose {
@@ -20,7 +22,21 @@ export const UPLOAD_ROLE: Record<UploadPurpose, "HOSPITAL_ROLE" | "COPROCESSOR_R
   record: undefined,
   model: "HOSPITAL_ROLE",
   result: "COPROCESSOR_ROLE",
+  "result-share": undefined, // the share's header must name the signer as its patient
+  "batch-manifest": undefined, // likewise
 };
+
+/**
+ * Purposes whose blobs belong to the patient their header (or manifest) names: only that patient may upload them,
+ * and only that patient may delete them. Models and results belong to no patient and cannot be deleted through the
+ * API.
+ */
+export const PATIENT_PURPOSES = ["key-bundle", "record", "result-share", "batch-manifest"] as const satisfies readonly UploadPurpose[];
+export type PatientPurpose = (typeof PATIENT_PURPOSES)[number];
+
+export function isPatientPurpose(value: unknown): value is PatientPurpose {
+  return typeof value === "string" && (PATIENT_PURPOSES as readonly string[]).includes(value);
+}
 
 export type UploadRole = NonNullable<(typeof UPLOAD_ROLE)[UploadPurpose]>;
 
@@ -50,12 +66,36 @@ export interface UploadMessage {
   expiresAt: number;
 }
 
+/**
+ * A patient's request to delete one of their blobs. A type of its own, so no upload signature can be replayed as a
+ * deletion (or the other way round), in the upload domain, so it is bound to this chain and deployment.
+ */
+export const DELETE_TYPES: Record<string, TypedDataField[]> = {
+  Delete: [
+    { name: "blobHash", type: "bytes32" },
+    { name: "expiresAt", type: "uint64" },
+  ],
+};
+
+export interface DeleteMessage {
+  blobHash: Hash;
+  /** Unix time in seconds after which the signature is refused. */
+  expiresAt: number;
+}
+
 /** The HTTP headers an upload carries. */
 export const UPLOAD_HEADERS = {
   signer: "x-pmhe-signer",
   purpose: "x-pmhe-purpose",
   expires: "x-pmhe-expires",
   signature: "x-pmhe-signature",
+} as const;
+
+/** The HTTP headers a deletion carries: the upload headers without a purpose. */
+export const DELETE_HEADERS = {
+  signer: UPLOAD_HEADERS.signer,
+  expires: UPLOAD_HEADERS.expires,
+  signature: UPLOAD_HEADERS.signature,
 } as const;
 
 /** How long a client's upload signature stays valid by default. */
@@ -100,5 +140,31 @@ export async function signedUploadHeaders(
     [UPLOAD_HEADERS.purpose]: purpose,
     [UPLOAD_HEADERS.expires]: String(expiresAt),
     [UPLOAD_HEADERS.signature]: signature,
+  };
+}
+
+export function signDelete(signer: Signer, domain: UploadDomain, message: DeleteMessage): Promise<string> {
+  return signer.signTypedData(asTypedDataDomain(domain), DELETE_TYPES, message);
+}
+
+/** The address that signed the deletion `message` (checksummed). Throws on a malformed signature. */
+export function recoverDeleter(domain: UploadDomain, message: DeleteMessage, signature: string): string {
+  return verifyTypedData(asTypedDataDomain(domain), DELETE_TYPES, message, signature);
+}
+
+/** The headers of a signed deletion of `blobHash`. */
+export async function signedDeleteHeaders(
+  signer: Signer,
+  domain: UploadDomain,
+  blobHash: Hash,
+  options: { ttlSeconds?: number; now?: number } = {},
+): Promise<Record<string, string>> {
+  const now = options.now ?? Math.floor(Date.now() / 1000);
+  const expiresAt = now + (options.ttlSeconds ?? DEFAULT_UPLOAD_TTL_SECONDS);
+  const signature = await signDelete(signer, domain, { blobHash, expiresAt });
+  return {
+    [DELETE_HEADERS.signer]: await signer.getAddress(),
+    [DELETE_HEADERS.expires]: String(expiresAt),
+    [DELETE_HEADERS.signature]: signature,
   };
 }

@@ -8,38 +8,51 @@ export class HttpError extends Error {
     message: string,
     /** Extra response headers, e.g. `WWW-Authenticate` on a 401. */
     readonly headers: Record<string, string> = {},
+    /** Extra fields of the JSON answer, next to `error` and `message` (e.g. the pending bytes of a 429). */
+    readonly details: Record<string, number | string> = {},
   ) {
     super(message);
     this.name = "HttpError";
   }
 }
 
-interface BodyParserError {
+interface ParserError {
   type?: string;
   status?: number;
-  limit?: number;
-  length?: number;
 }
 
-/** Every error leaves as `{ error, message }` JSON; nothing leaks a stack trace or request bytes. */
-export function jsonErrorHandler(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+/** The error code an answer carried, for metrics that count refusals by code (see app.ts). */
+export function errorCodeOf(res: Response): string | undefined {
+  return res.locals.errorCode as string | undefined;
+}
+
+/** Sends `{ error, message, ...details }` and remembers the code for the metrics. */
+export function sendJsonError(res: Response, status: number, code: string, message: string, details: Record<string, unknown> = {}): void {
+  res.locals.errorCode = code;
+  res.status(status).json({ ...details, error: code, message });
+}
+
+/**
+ * Every error leaves as `{ error, message }` JSON; nothing leaks a stack trace or request bytes. An answer that
+ * leaves part of a request body unread also closes the connection (Node then closes it once the answer is out),
+ * instead of reading and dropping the rest, which would let a refused client keep the server reading for as long
+ * as it sends.
+ */
+export function jsonErrorHandler(err: unknown, req: Request, res: Response, next: NextFunction): void {
   if (res.headersSent) {
     next(err); // too late for a JSON answer: let Node close the connection
     return;
   }
+  if (!req.complete) res.setHeader("Connection", "close");
   if (err instanceof HttpError) {
     res.set(err.headers);
-    res.status(err.status).json({ error: err.code, message: err.message });
+    sendJsonError(res, err.status, err.code, err.message, err.details);
     return;
   }
-  const parserError = err as BodyParserError;
-  if (parserError?.type === "entity.too.large") {
-    res.status(413).json({ error: "payload_too_large", message: `body exceeds the limit of ${parserError.limit} bytes` });
-    return;
-  }
+  const parserError = err as ParserError;
   if (typeof parserError?.status === "number" && parserError.status >= 400 && parserError.status < 500) {
-    res.status(parserError.status).json({ error: "bad_request", message: (err as Error).message });
+    sendJsonError(res, parserError.status, "bad_request", (err as Error).message);
     return;
   }
-  res.status(500).json({ error: "internal", message: "internal error" });
+  sendJsonError(res, 500, "internal", "internal error");
 }

@@ -53,22 +53,66 @@ export function chainBlockNumber(provider: JsonRpcProvider): ReadinessCheck {
   return () => provider.send("eth_blockNumber", []);
 }
 
+export interface ReadinessReport {
+  ready: boolean;
+  checks: Record<string, CheckResult>;
+  failed: string[];
+}
+
+export interface ReadinessProbeOptions extends ReadinessOptions {
+  /** How long one round of checks answers every probe; 0 checks on every probe. */
+  cacheMs: number;
+  /** Clock in ms (tests move it). */
+  now?: () => number;
+}
+
 /**
- * GET /healthz: the process is up (liveness; touches nothing else).
- * GET /readyz: every dependency answered in time (200), or 503 naming the ones that did not.
+ * Runs the checks at most once per `cacheMs`: probes arriving meanwhile get the last answer, and probes arriving
+ * while a round runs wait for that round. A flood of /readyz then costs one Redis PING and one RPC call per interval.
  */
-export function healthRoutes(readiness: ReadinessOptions | undefined): Router {
+export function readinessProbe(options: ReadinessProbeOptions): () => Promise<ReadinessReport> {
+  const now = options.now ?? (() => performance.now());
+  let last: { at: number; report: ReadinessReport } | undefined;
+  let running: Promise<ReadinessReport> | undefined;
+  const run = async (): Promise<ReadinessReport> => {
+    const entries = Object.entries(options.checks);
+    const results = await Promise.all(entries.map(async ([name, check]) => [name, await runCheck(check, options.timeoutMs)] as const));
+    return { ready: results.every(([, result]) => result.ok), checks: Object.fromEntries(results), failed: results.filter(([, result]) => !result.ok).map(([name]) => name) };
+  };
+  return () => {
+    if (last && now() - last.at < options.cacheMs) return Promise.resolve(last.report);
+    running ??= run().then(
+      (report) => {
+        last = { at: now(), report };
+        running = undefined;
+        return report;
+      },
+      (err: unknown) => {
+        running = undefined;
+        throw err;
+      },
+    );
+    return running;
+  };
+}
+
+/** GET /healthz: the process is up (liveness; touches nothing else). Served on the API and the operator server. */
+export function livenessRoutes(): Router {
   const router = Router();
   router.get("/healthz", (_req, res) => {
+    res.setHeader("Cache-Control", "no-store");
     res.json({ status: "ok" });
   });
+  return router;
+}
+
+/** GET /readyz: every dependency answered in time (200), or 503 naming the ones that did not. Operator server only. */
+export function readinessRoutes(probe: () => Promise<ReadinessReport>): Router {
+  const router = Router();
   router.get("/readyz", async (_req, res) => {
-    const entries = Object.entries(readiness?.checks ?? {});
-    const results = await Promise.all(entries.map(async ([name, check]) => [name, await runCheck(check, readiness!.timeoutMs)] as const));
-    const checks = Object.fromEntries(results);
-    const failed = results.filter(([, result]) => !result.ok).map(([name]) => name);
+    const { ready, checks, failed } = await probe();
     res.setHeader("Cache-Control", "no-store");
-    if (failed.length === 0) {
+    if (ready) {
       res.json({ status: "ready", checks });
       return;
     }

@@ -27,7 +27,7 @@ export function contractJobReader(contract: PmheContract): JobReader {
         failureReason: Number(job.failureReason),
       };
     } catch (err) {
-      if (revertErrorName(contract, err) === "UnknownJob") return undefined;
+      if (revertErrorName(err) === "UnknownJob") return undefined;
       throw err;
     }
   };

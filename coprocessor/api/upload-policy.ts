@@ -19,6 +19,11 @@ export interface UploadPolicyOptions {
   domain: UploadDomain;
   /** Whether `account` holds `role` on the PMHE contract (see `contractRoleChecker`). */
   hasRole(role: UploadRole, account: string): Promise<boolean>;
+  /**
+   * The patient's current key bundle on-chain, undefined if not registered (see key-bundles.ts, `KeyBundleCache`).
+   * Records and batch manifests are taken only from registered patients; without this oracle, from nobody.
+   */
+  currentKeyBundle?(patient: string, options?: { fresh?: boolean }): Promise<Hash | undefined>;
   /** Longest validity a signature may claim, seconds from now. Default one hour. */
   maxTtlSeconds?: number;
   /** Unix time in seconds (tests move it). */
@@ -34,8 +39,24 @@ export const DEFAULT_MAX_UPLOAD_TTL_SECONDS = 3600;
 
 const SIGNATURE_CHALLENGE = { "WWW-Authenticate": 'PMHE-EIP712 realm="blob uploads"' };
 
-function unauthorized(code: string, message: string): HttpError {
+export function unauthorized(code: string, message: string): HttpError {
   return new HttpError(401, code, message, SIGNATURE_CHALLENGE);
+}
+
+/**
+ * Checks a signature's expiry header: a unix time in seconds, not past, and at most `maxTtlSeconds` ahead (a
+ * signature valid for long would be a standing permission). Returns it.
+ */
+export function checkExpiry(expires: string, header: string, what: string, options: { maxTtlSeconds?: number; now?: () => number }): number {
+  if (!/^[0-9]{1,15}$/.test(expires)) throw unauthorized("bad_signature", `${header} must be a unix time in seconds`);
+  const expiresAt = Number(expires);
+  const now = options.now?.() ?? Math.floor(Date.now() / 1000);
+  const maxTtl = options.maxTtlSeconds ?? DEFAULT_MAX_UPLOAD_TTL_SECONDS;
+  if (expiresAt < now) throw unauthorized("signature_expired", `the ${what} signature expired at ${expiresAt}; it is now ${now}`);
+  if (expiresAt > now + maxTtl) {
+    throw unauthorized("signature_expired", `the ${what} signature is valid until ${expiresAt}, more than ${maxTtl} s ahead; sign a shorter one`);
+  }
+  return expiresAt;
 }
 
 /**
@@ -58,14 +79,7 @@ export async function authorizeUpload(req: Request, blobHash: Hash, options: Upl
     throw unauthorized("bad_signature", `${UPLOAD_HEADERS.expires} must be a unix time in seconds`);
   }
   if (!isAddress(signer)) throw unauthorized("bad_signature", `${UPLOAD_HEADERS.signer} is not an address`);
-
-  const expiresAt = Number(expires);
-  const now = options.now?.() ?? Math.floor(Date.now() / 1000);
-  const maxTtl = options.maxTtlSeconds ?? DEFAULT_MAX_UPLOAD_TTL_SECONDS;
-  if (expiresAt < now) throw unauthorized("signature_expired", `the upload signature expired at ${expiresAt}; it is now ${now}`);
-  if (expiresAt > now + maxTtl) {
-    throw unauthorized("signature_expired", `the upload signature is valid until ${expiresAt}, more than ${maxTtl} s ahead; sign a shorter one`);
-  }
+  const expiresAt = checkExpiry(expires, UPLOAD_HEADERS.expires, "upload", options);
 
   let recovered: string;
   try {
@@ -89,6 +103,49 @@ export async function authorizeUpload(req: Request, blobHash: Hash, options: Upl
     if (!allowed) throw new HttpError(403, "forbidden", `${purpose} uploads need ${role}; ${address} does not hold it`);
   }
   return { address, purpose };
+}
+
+/**
+ * Purposes only a registered patient uploads: a record is encrypted under the patient's registered key bundle, and a
+ * manifest lists such records. Key bundles are uploaded before registering, so anyone may upload one.
+ */
+const REGISTERED_PURPOSES: ReadonlySet<UploadPurpose> = new Set(["record", "batch-manifest"]);
+
+/**
+ * Refuses, before the body is read, a record or manifest upload from an address that has no key bundle on-chain
+ * (403 not_registered): a throwaway wallet cannot fill the store with records. Returns the current bundle (records
+ * are checked against it once read), undefined for purposes that need none.
+ */
+export async function requireRegistration(uploader: Uploader, options: UploadPolicyOptions): Promise<Hash | undefined> {
+  if (!REGISTERED_PURPOSES.has(uploader.purpose)) return undefined;
+  let current: Hash | undefined;
+  try {
+    current = await options.currentKeyBundle?.(uploader.address);
+  } catch {
+    throw new HttpError(503, "chain_unavailable", "could not read the uploader's key bundle on-chain; retry later");
+  }
+  if (!current) {
+    throw new HttpError(403, "not_registered", `${uploader.purpose} uploads are taken from registered patients only; ${uploader.address} has no key bundle on-chain (registerKeys first)`);
+  }
+  return current;
+}
+
+/**
+ * Refuses a record encrypted under another key bundle than the uploader's current one (422 key_bundle_not_current):
+ * the coprocessor could not evaluate it for this patient. The cached answer is asked again once before refusing,
+ * since the patient may have just rotated keys.
+ */
+export async function requireCurrentKeyBundle(uploader: Uploader, keyBundle: Hash, options: UploadPolicyOptions): Promise<void> {
+  let current: Hash | undefined;
+  try {
+    current = await options.currentKeyBundle?.(uploader.address);
+    if (current !== keyBundle) current = await options.currentKeyBundle?.(uploader.address, { fresh: true });
+  } catch {
+    throw new HttpError(503, "chain_unavailable", "could not read the uploader's key bundle on-chain; retry later");
+  }
+  if (current !== keyBundle) {
+    throw new HttpError(422, "key_bundle_not_current", `the record is encrypted under key bundle ${keyBundle}; ${uploader.address}'s current one is ${current ?? "none"}`);
+  }
 }
 
 /** `hasRole` against the PMHE contract (read-only); role ids are read from the contract once. */

@@ -1,15 +1,9 @@
-import {
-  isError,
-  JsonRpcApiProvider,
-  type ErrorDescription,
-  type TransactionReceipt,
-  type TransactionResponse,
-  type Wallet,
-} from "ethers";
+import { isError, JsonRpcApiProvider, type TransactionReceipt, type TransactionResponse, type Wallet } from "ethers";
 import type { Logger } from "pino";
 import { connectPmhe, type PmheContract } from "../../protocol/chain.js";
+import { decodeContractError } from "../../protocol/contract-errors.js";
 import { parseHash, type Hash } from "../../protocol/hash.js";
-import type { JobChain, SettleResult } from "../jobs/job-chain.js";
+import type { ExpireResult, JobChain, SettleResult } from "../jobs/job-chain.js";
 
 export interface CommitterOptions {
   /**
@@ -20,7 +14,7 @@ export interface CommitterOptions {
   contractAddress: string;
   /** How long a vote waits for others to share its transaction when nothing is being sent. Default 5 ms. */
   lingerMs?: number;
-  /** The most commits per transaction; at most, and by default, the contract's MAX_COMMIT_BATCH. */
+  /** The most votes per transaction; at most, and by default, the contract's MAX_COMMIT_BATCH. */
   maxBatch?: number;
   /** How long a sent transaction may go without a receipt before it is re-sent with the same nonce. Default 60 s. */
   replaceAfterMs?: number;
@@ -31,18 +25,22 @@ export interface CommitterOptions {
   logger?: Logger;
 }
 
-type Vote = { kind: "commit"; jobId: Hash; resultHash: Hash } | { kind: "failure"; jobId: Hash; reason: number };
+/** One entry of the committer's queue: a vote (a result or a failure), or the expiry of an overdue job. */
+type Entry =
+  | { kind: "commit"; jobId: Hash; resultHash: Hash }
+  | { kind: "failure"; jobId: Hash; reason: number }
+  | { kind: "expire"; jobId: Hash };
 
-/** A caller's vote and the promise every caller voting on the same job shares. */
+/** What an entry came to: its caller's answer, or an error for that caller alone. */
+type Outcome = SettleResult | ExpireResult | Error;
+
+/** A caller's entry and the promise every caller asking for the same thing shares. */
 interface Ballot {
-  vote: Vote;
-  promise: Promise<SettleResult>;
-  resolve(result: SettleResult): void;
+  entry: Entry;
+  promise: Promise<SettleResult | ExpireResult>;
+  resolve(result: SettleResult | ExpireResult): void;
   reject(err: unknown): void;
 }
-
-/** What one vote came to: an outcome for its callers, or an error for them alone. */
-type Outcome = SettleResult | Error;
 
 type Fees = { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } | { gasPrice: bigint };
 
@@ -60,17 +58,31 @@ interface PreparedTx {
  */
 const GAS_HEADROOM_PER_VOTE = 50_000n;
 /** Skip codes of the VoteSkipped event, see IPredictionJobs.VoteSkipReason. */
-const SKIP_REASONS: Record<number, "AlreadyVoted" | "JobNotPending"> = { 1: "AlreadyVoted", 2: "JobNotPending" };
+const SKIP_REASONS: Record<number, "AlreadyVoted" | "JobNotPending" | "VotingClosed"> = {
+  1: "AlreadyVoted",
+  2: "JobNotPending",
+  3: "VotingClosed",
+};
+/** The reverts of a lone vote that are an answer rather than an error: the chain no longer wants this vote. */
+const REFUSALS = new Set(["AlreadyVoted", "JobNotPending", "VotingClosed"]);
+/** Likewise for an expiry: the job is settled already, or its deadline has not passed on-chain yet. */
+const EXPIRY_REFUSALS = new Set(["JobNotPending", "JobNotExpirable"]);
 
 const MIN_FEE_BUMP_PERCENT = 10;
 
+/** The key under which an entry is joined by later callers: a job has one vote and one expiry per operator. */
+const keyOf = (entry: Entry): string => (entry.kind === "expire" ? `expire:${entry.jobId}` : entry.jobId);
+
 /**
- * Sends this coprocessor's votes. Result commits that come in while a transaction is being prepared or mined, or
- * within `lingerMs`, go out together as one `commitResults` transaction; failure reports go one by one. One
- * transaction is in flight at a time, so nonces are simply consecutive; one that is not mined in time is re-sent
- * with the same nonce and higher fees, and whichever attempt is mined settles its votes.
+ * Sends this coprocessor's transactions: votes and expiries. Votes that come in while a transaction is being
+ * prepared or mined, or within `lingerMs`, go out together: queued result commits first, then failure reports,
+ * up to `maxBatch` entries (`commitResults` when there are only commits, `castVotes` when failures are among them,
+ * the single-vote functions for a lone vote). A failure therefore never goes out ahead of a commit that was
+ * waiting, so a flood of failing jobs cannot hold back other jobs' results. Expiries go one by one, after the
+ * votes. One transaction is in flight at a time, so nonces are simply consecutive; one that is not mined in time is
+ * re-sent with the same nonce and higher fees, and whichever attempt is mined settles its entries.
  */
-export class Committer implements Pick<JobChain, "commitResult" | "reportFailure"> {
+export class Committer implements Pick<JobChain, "commitResult" | "reportFailure" | "expireJob"> {
   private readonly contract: PmheContract;
   private readonly wallet: Wallet;
   private readonly rpc: JsonRpcApiProvider;
@@ -82,10 +94,10 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
   private readonly requestedMaxBatch: number | undefined;
   private maxBatch: number | undefined;
 
-  /** Votes not yet taken into a transaction, oldest first. */
+  /** Entries not yet taken into a transaction, oldest first. */
   private readonly queue: Ballot[] = [];
-  /** Every vote queued or in flight, by job: a second call for the same job joins it. */
-  private readonly byJob = new Map<Hash, Ballot>();
+  /** Every entry queued or in flight, by `keyOf`: a second call for the same job joins it. */
+  private readonly byKey = new Map<string, Ballot>();
   /** The nonce of the next transaction, once known; unset whenever the chain may disagree. */
   private nextNonce: number | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
@@ -122,7 +134,7 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
       const hash = parseHash(resultHash, "result hash");
       // The contract reserves 0..0xffff for failure votes and would refuse the whole batch.
       if (BigInt(hash) <= 0xffffn) throw new RangeError(`result hash ${hash} is in the range reserved for failure votes`);
-      return this.submit({ kind: "commit", jobId: parseHash(jobId, "job id"), resultHash: hash });
+      return this.submit({ kind: "commit", jobId: parseHash(jobId, "job id"), resultHash: hash }) as Promise<SettleResult>;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -133,13 +145,33 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
       if (!Number.isInteger(reason) || reason < 1 || reason > 0xffff) {
         throw new RangeError(`failure reason must be in 1..65535, got ${reason}`);
       }
-      return this.submit({ kind: "failure", jobId: parseHash(jobId, "job id"), reason });
+      return this.submit({ kind: "failure", jobId: parseHash(jobId, "job id"), reason }) as Promise<SettleResult>;
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  /** Refuses new votes, sends the ones already queued and waits until every transaction in flight is settled. */
+  /**
+   * Expires a job still Requested past its deadline. Sent by this committer, in turn with the votes, so this
+   * account's nonces stay in order.
+   */
+  expireJob(jobId: Hash): Promise<ExpireResult> {
+    try {
+      return this.submit({ kind: "expire", jobId: parseHash(jobId, "job id") }) as Promise<ExpireResult>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Forgets the nonce it holds, so the next transaction reads it from the chain. For when the chain behind the
+   * endpoint was replaced (a reset development chain starts this account's nonces again at 0).
+   */
+  resynchronise(): void {
+    this.nextNonce = undefined;
+  }
+
+  /** Refuses new entries, sends the ones already queued and waits until every transaction in flight is settled. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.lingerTimer) {
@@ -150,22 +182,23 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
     while (this.sending) await this.sending;
   }
 
-  private submit(vote: Vote): Promise<SettleResult> {
+  private submit(entry: Entry): Promise<SettleResult | ExpireResult> {
     if (this.closed) return Promise.reject(new Error("the committer is closed"));
-    const existing = this.byJob.get(vote.jobId);
+    const key = keyOf(entry);
+    const existing = this.byKey.get(key);
     if (existing) {
       // One vote per job and operator: a repeated call (a retried queue job, say) waits for the first one.
-      this.logger?.debug({ jobId: vote.jobId }, "vote already queued or in flight; joining it");
+      this.logger?.debug({ jobId: entry.jobId, kind: entry.kind }, "already queued or in flight; joining it");
       return existing.promise;
     }
-    const ballot = newBallot(vote);
-    this.byJob.set(vote.jobId, ballot);
+    const ballot = newBallot(entry);
+    this.byKey.set(key, ballot);
     this.queue.push(ballot);
     this.scheduleSending();
     return ballot.promise;
   }
 
-  /** Starts sending after the linger window, unless a send loop is running: that one picks new votes up. */
+  /** Starts sending after the linger window, unless a send loop is running: that one picks new entries up. */
   private scheduleSending(): void {
     if (this.sending || this.lingerTimer) return;
     this.lingerTimer = setTimeout(() => {
@@ -192,10 +225,10 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
         this.settle(ballots, new Map(), err);
         continue;
       }
-      const outcomes = new Map<Hash, Outcome>();
+      const outcomes = new Map<string, Outcome>();
       let failure: unknown;
       try {
-        await this.send(ballots.map((b) => b.vote), outcomes);
+        await this.send(ballots.map((b) => b.entry), outcomes);
       } catch (err) {
         failure = err;
       }
@@ -203,16 +236,22 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
     }
   }
 
-  /** The next transaction's votes: a failure report alone, or the oldest commits up to `limit`. */
+  /**
+   * The next transaction's entries: the oldest queued commits up to `limit`, then the oldest failure reports in
+   * the room left; an expiry alone when no vote is waiting.
+   */
   private takeTransaction(limit: number): Ballot[] {
-    const head = this.queue[0]!;
-    if (head.vote.kind === "failure") return this.queue.splice(0, 1);
-    const taken: Ballot[] = [];
-    for (let i = 0; i < this.queue.length && taken.length < limit; ) {
-      if (this.queue[i]!.vote.kind === "commit") taken.push(...this.queue.splice(i, 1));
-      else i++;
-    }
-    return taken;
+    const take = (kind: Entry["kind"], room: number): Ballot[] => {
+      const taken: Ballot[] = [];
+      for (let i = 0; i < this.queue.length && taken.length < room; ) {
+        if (this.queue[i]!.entry.kind === kind) taken.push(...this.queue.splice(i, 1));
+        else i++;
+      }
+      return taken;
+    };
+    const commits = take("commit", limit);
+    const votes = [...commits, ...take("failure", limit - commits.length)];
+    return votes.length > 0 ? votes : take("expire", 1);
   }
 
   private async batchLimit(): Promise<number> {
@@ -223,132 +262,197 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
     return this.maxBatch;
   }
 
-  /** Resolves or rejects every caller of `ballots`; a job leaves `byJob` first, so a later call votes anew. */
-  private settle(ballots: Ballot[], outcomes: Map<Hash, Outcome>, failure: unknown): void {
+  /** Resolves or rejects every caller of `ballots`; an entry leaves `byKey` first, so a later call is sent anew. */
+  private settle(ballots: Ballot[], outcomes: Map<string, Outcome>, failure: unknown): void {
     for (const ballot of ballots) {
-      this.byJob.delete(ballot.vote.jobId);
-      const outcome = outcomes.get(ballot.vote.jobId) ?? failure ?? new Error(`no outcome for job ${ballot.vote.jobId}`);
-      if (outcome instanceof Error || !isSettleResult(outcome)) ballot.reject(outcome);
+      const key = keyOf(ballot.entry);
+      this.byKey.delete(key);
+      const outcome = outcomes.get(key) ?? failure ?? new Error(`no outcome for job ${ballot.entry.jobId}`);
+      if (outcome instanceof Error || !isAnswer(outcome)) ballot.reject(outcome);
       else ballot.resolve(outcome);
     }
   }
 
   /**
-   * Sends `votes` in one transaction and records each one's outcome in `outcomes`. Throws when the transaction
-   * failed as a whole; the votes decided before that keep their outcomes.
+   * Sends `entries` in one transaction and records each one's outcome in `outcomes`. Throws when the transaction
+   * failed as a whole; the entries decided before that keep their outcomes.
    */
-  private async send(votes: Vote[], outcomes: Map<Hash, Outcome>): Promise<void> {
-    const { sendable, gasLimit } = await this.estimate(votes, outcomes);
+  private async send(entries: Entry[], outcomes: Map<string, Outcome>): Promise<void> {
+    const { sendable, gasLimit } = await this.estimate(entries, outcomes);
     if (sendable.length === 0) return;
     const receipt = await this.transact(this.encode(sendable), gasLimit, sendable);
-    for (const [jobId, outcome] of await this.outcomesOf(receipt, sendable)) outcomes.set(jobId, outcome);
+    for (const [key, outcome] of this.outcomesOf(receipt, sendable)) outcomes.set(key, outcome);
+    if (receipt.status !== 1) {
+      for (const [key, outcome] of await this.outcomesOfReverted(receipt, sendable)) outcomes.set(key, outcome);
+    }
   }
 
   /**
-   * The gas limit for sending `votes`, after leaving out, with their outcomes, the votes the contract refuses on
-   * their own: a lone vote it no longer wants, or a job it does not know (which would revert a whole batch).
+   * The gas limit for sending `entries`, after leaving out, with their outcomes, the entries the contract refuses
+   * on their own: a lone vote or expiry it no longer wants, or a job it does not know (which would revert a batch).
    */
-  private async estimate(votes: Vote[], outcomes: Map<Hash, Outcome>): Promise<{ sendable: Vote[]; gasLimit: bigint }> {
-    let remaining = votes;
+  private async estimate(entries: Entry[], outcomes: Map<string, Outcome>): Promise<{ sendable: Entry[]; gasLimit: bigint }> {
+    let remaining = entries;
     while (remaining.length > 0) {
       try {
-        const gas = await this.wallet.estimateGas({ to: this.contract.target, data: this.encode(remaining) });
+        const gas = await this.estimateGas(this.encode(remaining));
         return { sendable: remaining, gasLimit: gas + GAS_HEADROOM_PER_VOTE * BigInt(remaining.length) };
       } catch (err) {
-        const refused = this.refusedVote(remaining, err);
+        const refused = this.refusedEntry(remaining, err);
         if (!refused) throw err;
-        outcomes.set(refused.jobId, refused.outcome);
-        remaining = remaining.filter((v) => v.jobId !== refused.jobId);
+        outcomes.set(refused.key, refused.outcome);
+        remaining = remaining.filter((e) => keyOf(e) !== refused.key);
       }
     }
     return { sendable: [], gasLimit: 0n };
   }
 
-  private encode(votes: Vote[]): string {
+  /**
+   * Gas for sending `data` from this account, asked of the node itself: the provider answers identical requests
+   * made within a moment from its cache, and an answer from before a deadline passed or a vote landed is stale.
+   */
+  private async estimateGas(data: string): Promise<bigint> {
+    const to = String(this.contract.target);
+    return BigInt(await this.rpc.send("eth_estimateGas", [{ from: this.wallet.address, to, data }]));
+  }
+
+  /** The call data of one transaction of `entries` (as `takeTransaction` groups them: commits, then failures). */
+  private encode(entries: Entry[]): string {
     const iface = this.contract.interface;
-    if (votes.length > 1) {
-      const commits = votes as Array<Extract<Vote, { kind: "commit" }>>;
+    if (entries.length === 1) {
+      const entry = entries[0]!;
+      switch (entry.kind) {
+        case "commit":
+          return iface.encodeFunctionData("commitResult", [entry.jobId, entry.resultHash]);
+        case "failure":
+          return iface.encodeFunctionData("reportFailure", [entry.jobId, entry.reason]);
+        case "expire":
+          return iface.encodeFunctionData("expireJob", [entry.jobId]);
+      }
+    }
+    const commits = entries.filter((e): e is Extract<Entry, { kind: "commit" }> => e.kind === "commit");
+    const failures = entries.filter((e): e is Extract<Entry, { kind: "failure" }> => e.kind === "failure");
+    if (commits.length + failures.length !== entries.length) throw new Error("an expiry cannot share a transaction");
+    if (failures.length === 0) {
       return iface.encodeFunctionData("commitResults", [commits.map((v) => v.jobId), commits.map((v) => v.resultHash)]);
     }
-    const vote = votes[0]!;
-    return vote.kind === "commit"
-      ? iface.encodeFunctionData("commitResult", [vote.jobId, vote.resultHash])
-      : iface.encodeFunctionData("reportFailure", [vote.jobId, vote.reason]);
+    return iface.encodeFunctionData("castVotes", [
+      commits.map((v) => v.jobId),
+      commits.map((v) => v.resultHash),
+      failures.map((v) => v.jobId),
+      failures.map((v) => v.reason),
+    ]);
   }
 
   /**
-   * The vote a reverted estimate is about, with its outcome, if the revert is about one vote: for a lone vote,
-   * the chain no longer wanting it (already voted, job failed or expired) is an outcome and any other contract
-   * error is its caller's; in a batch, an unknown job is its caller's error alone.
+   * The entry a reverted estimate is about, with its outcome, if the revert is about one entry: for a lone vote,
+   * the chain no longer wanting it (already voted, job failed or expired, deadline passed) is an outcome, and for a
+   * lone expiry the job being settled or not yet overdue; any other contract error is its caller's. In a batch,
+   * an unknown job is its caller's error alone.
    */
-  private refusedVote(votes: Vote[], err: unknown): { jobId: Hash; outcome: Outcome } | undefined {
-    const revert = decodeRevert(this.contract, err);
+  private refusedEntry(entries: Entry[], err: unknown): { key: string; outcome: Outcome } | undefined {
+    const revert = decodeContractError(err);
     if (!revert) return undefined;
-    const refusal = (jobId: Hash) =>
-      new Error(`the contract refuses the vote on job ${jobId}: ${revert.name}`, { cause: err });
-    if (votes.length === 1) {
-      const { jobId } = votes[0]!;
-      const because = revert.name === "AlreadyVoted" || revert.name === "JobNotPending" ? revert.name : undefined;
-      return { jobId, outcome: because ? { settled: false, because } : refusal(jobId) };
+    const refusal = (entry: Entry) =>
+      new Error(`the contract refuses the ${entry.kind} of job ${entry.jobId}: ${revert.name}: ${revert.sentence}`, { cause: err });
+    if (entries.length === 1) {
+      const entry = entries[0]!;
+      const key = keyOf(entry);
+      if (entry.kind === "expire") {
+        return { key, outcome: EXPIRY_REFUSALS.has(revert.name) ? { expired: false, because: revert.name as "JobNotPending" | "JobNotExpirable" } : refusal(entry) };
+      }
+      return { key, outcome: REFUSALS.has(revert.name) ? { settled: false, because: revert.name as "AlreadyVoted" } : refusal(entry) };
     }
     if (revert.name !== "UnknownJob") return undefined;
-    const jobId = String(revert.args[0]).toLowerCase() as Hash;
-    return votes.some((v) => v.jobId === jobId) ? { jobId, outcome: refusal(jobId) } : undefined;
+    const jobId = String(revert.args.jobId).toLowerCase() as Hash;
+    const entry = entries.find((e) => e.jobId === jobId);
+    return entry ? { key: keyOf(entry), outcome: refusal(entry) } : undefined;
   }
 
-  /** Each vote's outcome from the mined receipt. */
-  private async outcomesOf(receipt: TransactionReceipt, votes: Vote[]): Promise<Map<Hash, Outcome>> {
-    if (receipt.status !== 1) return this.outcomesOfReverted(receipt, votes);
-    if (votes.length === 1) return new Map([[votes[0]!.jobId, { settled: true, txHash: receipt.hash }]]);
-
+  /**
+   * Each entry's outcome from a successful receipt: the events this account caused. A vote is settled when its
+   * ResultCommitted or FailureReported is there (and decided the job when its JobFinalized or JobFailed is too), or
+   * skipped with the VoteSkipped reason; an expiry is done when its JobExpired is there.
+   */
+  private outcomesOf(receipt: TransactionReceipt, entries: Entry[]): Map<string, Outcome> {
+    const outcomes = new Map<string, Outcome>();
+    if (receipt.status !== 1) return outcomes;
     const me = this.wallet.address.toLowerCase();
-    const outcomes = new Map<Hash, Outcome>();
+    const contract = String(this.contract.target).toLowerCase();
+    const recorded = new Set<Hash>();
+    const decided = new Set<Hash>();
+    const skipped = new Map<Hash, number>();
+    const expired = new Set<Hash>();
     for (const log of receipt.logs) {
-      if (log.address.toLowerCase() !== String(this.contract.target).toLowerCase()) continue;
+      if (log.address.toLowerCase() !== contract) continue;
       const event = this.contract.interface.parseLog(log);
-      if (!event || String(event.args.coprocessor).toLowerCase() !== me) continue;
-      const jobId = String(event.args.jobId).toLowerCase() as Hash;
-      if (event.name === "ResultCommitted") outcomes.set(jobId, { settled: true, txHash: receipt.hash });
-      else if (event.name === "VoteSkipped") {
-        const because = SKIP_REASONS[Number(event.args.why)];
-        const unknown = new Error(`unknown skip code ${event.args.why} for job ${jobId}`);
-        outcomes.set(jobId, because ? { settled: false, because } : unknown);
+      if (!event) continue;
+      const jobId = String(event.args.jobId ?? "").toLowerCase() as Hash;
+      const byMe = () => String(event.args.coprocessor).toLowerCase() === me;
+      switch (event.name) {
+        case "ResultCommitted":
+        case "FailureReported":
+          if (byMe()) recorded.add(jobId);
+          break;
+        case "JobFinalized":
+        case "JobFailed":
+          decided.add(jobId);
+          break;
+        case "VoteSkipped":
+          if (byMe()) skipped.set(jobId, Number(event.args.why));
+          break;
+        case "JobExpired":
+          expired.add(jobId);
+          break;
+      }
+    }
+    for (const entry of entries) {
+      const { jobId } = entry;
+      if (entry.kind === "expire") {
+        if (expired.has(jobId)) outcomes.set(keyOf(entry), { expired: true, txHash: receipt.hash });
+        continue;
+      }
+      if (recorded.has(jobId)) outcomes.set(jobId, { settled: true, txHash: receipt.hash, decided: decided.has(jobId) });
+      else if (skipped.has(jobId)) {
+        const because = SKIP_REASONS[skipped.get(jobId)!];
+        outcomes.set(jobId, because ? { settled: false, because } : new Error(`unknown skip code ${skipped.get(jobId)} for job ${jobId}`));
       }
     }
     return outcomes;
   }
 
   /**
-   * A mined transaction that reverted carries no reason. For a lone vote, re-simulate it: having voted, and the
-   * job having failed or expired, are permanent, so if either made it revert, it still does.
+   * A mined transaction that reverted carries no reason. For a lone entry, re-simulate it: having voted, the job
+   * being settled and the deadline having passed are permanent, so if one of them made it revert, it still does.
    */
-  private async outcomesOfReverted(receipt: TransactionReceipt, votes: Vote[]): Promise<Map<Hash, Outcome>> {
-    const reverted = new Error(`vote transaction ${receipt.hash} reverted`);
-    if (votes.length !== 1) return new Map(votes.map((v) => [v.jobId, reverted]));
+  private async outcomesOfReverted(receipt: TransactionReceipt, entries: Entry[]): Promise<Map<string, Outcome>> {
+    const reverted = new Error(`transaction ${receipt.hash} reverted`);
+    if (entries.length !== 1) return new Map(entries.map((e) => [keyOf(e), reverted]));
     try {
-      await this.wallet.estimateGas({ to: this.contract.target, data: this.encode(votes) });
+      await this.estimateGas(this.encode(entries));
     } catch (err) {
-      const refused = this.refusedVote(votes, err);
-      if (refused && !(refused.outcome instanceof Error)) return new Map([[refused.jobId, refused.outcome]]);
+      const refused = this.refusedEntry(entries, err);
+      if (refused && !(refused.outcome instanceof Error)) return new Map([[refused.key, refused.outcome]]);
     }
-    return new Map([[votes[0]!.jobId, reverted]]);
+    return new Map([[keyOf(entries[0]!), reverted]]);
   }
 
-  /**
+/**
    * Sends a transaction under the next nonce and waits for it to be mined, re-sending it when it is not in time.
    * Any failure leaves the nonce to be re-read from the chain, since it is then unknown whether it was used.
    */
-  private async transact(data: string, gasLimit: bigint, votes: Vote[]): Promise<TransactionReceipt> {
-    const jobIds = votes.map((v) => v.jobId);
+  private async transact(data: string, gasLimit: bigint, entries: Entry[]): Promise<TransactionReceipt> {
+    const jobIds = entries.map((e) => e.jobId);
+    const what = entries[0]?.kind === "expire" ? "expiry transaction" : "vote transaction";
     try {
-      const { tx, fees, response } = await this.sendFresh(data, gasLimit, jobIds);
-      const receipt = await this.confirm(tx, fees, response, jobIds);
+      const { tx, fees, response } = await this.sendFresh(data, gasLimit, jobIds, what);
+      const receipt = await this.confirm(tx, fees, response, jobIds, what);
       this.nextNonce = tx.nonce + 1;
-      this.logger?.debug({ jobIds, txHash: receipt.hash }, "vote transaction mined");
+      this.logger?.debug({ jobIds, txHash: receipt.hash }, `${what} mined`);
       return receipt;
     } catch (err) {
       this.nextNonce = undefined;
-      this.logger?.warn({ jobIds, err: errorMessage(err) }, "vote transaction failed");
+      this.logger?.warn({ jobIds, err: errorMessage(err) }, `${what} failed`);
       throw err;
     }
   }
@@ -358,13 +462,14 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
     data: string,
     gasLimit: bigint,
     jobIds: Hash[],
+    what: string,
   ): Promise<{ tx: PreparedTx; fees: Fees; response: TransactionResponse }> {
     for (let attempt = 0; ; attempt++) {
       const tx: PreparedTx = { to: String(this.contract.target), data, gasLimit, nonce: await this.takeNonce() };
       const fees = await this.currentFees();
       try {
         const response = await this.wallet.sendTransaction({ ...tx, ...fees });
-        this.logger?.info({ jobIds, txHash: response.hash }, "vote transaction sent");
+        this.logger?.info({ jobIds, txHash: response.hash }, `${what} sent`);
         return { tx, fees, response };
       } catch (err) {
         if (attempt > 0 || !isNonceError(err)) throw err;
@@ -385,6 +490,7 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
     firstFees: Fees,
     first: TransactionResponse,
     jobIds: Hash[],
+    what: string,
   ): Promise<TransactionReceipt> {
     const attempts = [first.hash];
     let latest = first;
@@ -393,7 +499,7 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
       const receipt = (await this.receiptWithin(latest, attempts)) ?? (await this.minedAttempt(attempts));
       if (receipt) return receipt;
       if (replacements >= this.maxReplacements) {
-        throw new Error(`vote transaction ${latest.hash} was not mined after ${replacements} replacements`);
+        throw new Error(`${what} ${latest.hash} was not mined after ${replacements} replacements`);
       }
       fees = this.bumped(fees, await this.currentFees());
       try {
@@ -406,7 +512,7 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
       }
       attempts.push(latest.hash);
       const replaces = attempts[attempts.length - 2];
-      this.logger?.warn({ jobIds, txHash: latest.hash, replaces }, "vote transaction re-sent");
+      this.logger?.warn({ jobIds, txHash: latest.hash, replaces }, `${what} re-sent`);
     }
   }
 
@@ -422,7 +528,7 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
       if (isError(err, "CALL_EXCEPTION") && err.receipt) return err.receipt;
       if (isError(err, "TRANSACTION_REPLACED")) {
         if (attempts.includes(err.hash)) return err.receipt;
-        throw new Error(`the nonce of vote transaction ${response.hash} was used by another transaction (${err.hash})`);
+        throw new Error(`the nonce of transaction ${response.hash} was used by another transaction (${err.hash})`);
       }
       throw err;
     }
@@ -471,18 +577,18 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
   }
 }
 
-function newBallot(vote: Vote): Ballot {
-  let resolve!: (result: SettleResult) => void;
+function newBallot(entry: Entry): Ballot {
+  let resolve!: (result: SettleResult | ExpireResult) => void;
   let reject!: (err: unknown) => void;
-  const promise = new Promise<SettleResult>((res, rej) => {
+  const promise = new Promise<SettleResult | ExpireResult>((res, rej) => {
     resolve = res;
     reject = rej;
   });
-  return { vote, promise, resolve, reject };
+  return { entry, promise, resolve, reject };
 }
 
-function isSettleResult(value: unknown): value is SettleResult {
-  return typeof value === "object" && value !== null && "settled" in value;
+function isAnswer(value: unknown): value is SettleResult | ExpireResult {
+  return typeof value === "object" && value !== null && ("settled" in value || "expired" in value);
 }
 
 const max = (...values: bigint[]): bigint => values.reduce((a, b) => (a > b ? a : b));
@@ -498,24 +604,4 @@ function errorMessage(err: unknown): string {
 /** A refusal that says the nonce is wrong: already used, taken by a pending transaction, or ahead of the chain. */
 function isNonceError(err: unknown): boolean {
   return isError(err, "NONCE_EXPIRED") || isError(err, "REPLACEMENT_UNDERPRICED") || /nonce/i.test(asError(err).message);
-}
-
-/**
- * The contract error a call reverted with, with its arguments. ethers leaves custom errors undecoded when they
- * surface during gas estimation, so look for revert data along the error's causes.
- */
-function decodeRevert(contract: PmheContract, err: unknown): ErrorDescription | undefined {
-  const seen = new Set<unknown>();
-  for (let e: unknown = err; e && typeof e === "object" && !seen.has(e); e = (e as { error?: unknown }).error) {
-    seen.add(e);
-    const data = (e as { data?: unknown }).data;
-    if (typeof data !== "string" || !data.startsWith("0x") || data.length < 10) continue;
-    try {
-      const parsed = contract.interface.parseError(data);
-      if (parsed) return parsed;
-    } catch {
-      // not one of the contract's errors
-    }
-  }
-  return undefined;
 }

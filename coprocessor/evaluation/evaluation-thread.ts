@@ -1,4 +1,5 @@
 import { parentPort, workerData } from "node:worker_threads";
+import { sealHeapBytes } from "../../protocol/fhe/runtime.js";
 import { InlineEvaluator } from "./inline-evaluator.js";
 import { toThreadError, type FromThread, type ThreadSettings, type ToThread } from "./thread-messages.js";
 
@@ -22,19 +23,25 @@ function requestKeys(id: number): Promise<Uint8Array> {
   });
 }
 
+/** Exit code of a thread the test hook brings down. */
+const CRASH_EXIT_CODE = 70;
+
 async function evaluate(task: Extract<ToThread, { type: "evaluate" }>): Promise<void> {
+  // As abrupt as a SEAL abort: no answer, the thread is gone.
+  if (task.crash) process.exit(CRASH_EXIT_CODE);
   try {
     const { keyBundle, id } = task;
     const output = await evaluator.evaluate({
+      patient: task.patient,
       keyBundleHash: task.keyBundleHash,
       loadKeyBundle: () => (keyBundle ? Promise.resolve(keyBundle) : requestKeys(id)),
       recordBytes: task.recordBytes,
       model: task.model,
       binding: task.binding,
     });
-    send({ type: "done", id, resultBytes: output.resultBytes, evaluationMs: output.evaluationMs });
+    send({ type: "done", id, resultBytes: output.resultBytes, evaluationMs: output.evaluationMs, heapBytes: sealHeapBytes() });
   } catch (err) {
-    send({ type: "failed", id: task.id, error: toThreadError(err) });
+    send({ type: "failed", id: task.id, error: toThreadError(err), heapBytes: sealHeapBytes() });
   }
 }
 

@@ -2,7 +2,8 @@ import { CkksEngine } from "../../protocol/fhe/engine.js";
 import type { ParameterSetName } from "../../protocol/fhe/params.js";
 import { evaluateModelStage } from "./evaluate-stage.js";
 import { KeyBundleCache } from "./key-cache.js";
-import type { StageEvaluator, StageOutput, StageTask } from "./stage-evaluator.js";
+import { checkKeyBundleOwner, checkRecordOwner } from "./owner-check.js";
+import { EvaluationThreadDiedError, type StageEvaluator, type StageOutput, type StageTask } from "./stage-evaluator.js";
 
 interface EngineSlot {
   engine: CkksEngine;
@@ -21,8 +22,18 @@ export class InlineEvaluator implements StageEvaluator {
 
   async evaluate(task: StageTask): Promise<StageOutput> {
     if (this.closed) throw new Error("evaluator is closed");
+    // On the main thread there is no thread to lose: the hook's crash is reported as the pool would report it.
+    if (task.crashThreadForTest) throw new EvaluationThreadDiedError("test hook (inline evaluation)");
     const { engine, keys } = await this.slot(task.model.fhe.parameterSet);
-    const keyBundle = keys.has(task.keyBundleHash) ? undefined : await task.loadKeyBundle();
+    // Ownership first, before any key is loaded into SEAL for a job that may not use it.
+    checkRecordOwner(engine.readRecordsHeader(task.recordBytes), task);
+    let keyBundle: Uint8Array | undefined;
+    const cachedFor = keys.patientOf(task.keyBundleHash);
+    if (cachedFor !== undefined) checkKeyBundleOwner(cachedFor, task);
+    else {
+      keyBundle = await task.loadKeyBundle();
+      checkKeyBundleOwner(engine.readKeyBundleHeader(keyBundle).patient, task);
+    }
     // From here to the return nothing awaits, so no other job can evict these keys while they are in use.
     const started = performance.now();
     const resultBytes = evaluateModelStage(engine, keys.acquire(task.keyBundleHash, keyBundle), task.recordBytes, task.model, task.binding);

@@ -8,7 +8,7 @@ import type { Hash } from "../../protocol/hash.js";
  * yields (see `InlineEvaluator.evaluate`), or a concurrent job could evict keys still in use.
  */
 export class KeyBundleCache {
-  private readonly entries = new Map<Hash, LayoutEvaluationKeys>();
+  private readonly entries = new Map<Hash, { keys: LayoutEvaluationKeys; patient: string }>();
 
   constructor(private readonly engine: CkksEngine, readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`key cache capacity must be a positive integer, got ${capacity}`);
@@ -22,27 +22,33 @@ export class KeyBundleCache {
     return this.entries.size;
   }
 
+  /** The patient a cached bundle's header names, so a job can be checked against it without the bundle's bytes. */
+  patientOf(hash: Hash): string | undefined {
+    return this.entries.get(hash)?.patient;
+  }
+
   /** The keys of `hash`, opened from `verifiedBytes` on a miss (bytes already checked against the chain). */
   acquire(hash: Hash, verifiedBytes: Uint8Array | undefined): LayoutEvaluationKeys {
     const hit = this.entries.get(hash);
     if (hit) {
       this.entries.delete(hash);
       this.entries.set(hash, hit);
-      return hit;
+      return hit.keys;
     }
     if (!verifiedBytes) throw new Error(`key bundle ${hash} is not cached and no bytes were given`);
+    const { patient } = this.engine.readKeyBundleHeader(verifiedBytes);
     const keys = this.engine.openEvaluationKeys(verifiedBytes);
-    this.entries.set(hash, keys);
+    this.entries.set(hash, { keys, patient });
     for (const [oldest, evicted] of this.entries) {
       if (this.entries.size <= this.capacity) break;
       this.entries.delete(oldest);
-      evicted.dispose();
+      evicted.keys.dispose();
     }
     return keys;
   }
 
   dispose(): void {
-    for (const keys of this.entries.values()) keys.dispose();
+    for (const { keys } of this.entries.values()) keys.dispose();
     this.entries.clear();
   }
 }

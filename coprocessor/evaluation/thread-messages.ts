@@ -7,15 +7,30 @@ import type { Model } from "../../protocol/model.js";
 
 /** What the pool sends an evaluation thread. */
 export type ToThread =
-  | { type: "evaluate"; id: number; keyBundleHash: Hash; keyBundle?: Uint8Array; recordBytes: Uint8Array; model: Model; binding: ResultBinding }
+  | {
+      type: "evaluate";
+      id: number;
+      patient: string;
+      keyBundleHash: Hash;
+      keyBundle?: Uint8Array;
+      recordBytes: Uint8Array;
+      model: Model;
+      binding: ResultBinding;
+      /** Test hook: exit the thread instead of evaluating. */
+      crash?: boolean;
+    }
   /** The answer to `needKeys`: the verified bundle, or nothing when loading it failed (the pool reports that itself). */
   | { type: "keys"; id: number; keyBundle?: Uint8Array };
 
-/** What an evaluation thread sends back. */
+/**
+ * What an evaluation thread sends back. A finished task carries the size of the thread's SEAL heap after it (bytes;
+ * undefined if it could not be measured): the heap never shrinks, so the pool replaces a thread whose heap has grown
+ * past its limit.
+ */
 export type FromThread =
   | { type: "needKeys"; id: number }
-  | { type: "done"; id: number; resultBytes: Uint8Array; evaluationMs: number }
-  | { type: "failed"; id: number; error: ThreadError };
+  | { type: "done"; id: number; resultBytes: Uint8Array; evaluationMs: number; heapBytes?: number }
+  | { type: "failed"; id: number; error: ThreadError; heapBytes?: number };
 
 /** Errors cross the thread boundary as data; these keep the kinds the job processor tells apart. */
 export type ThreadError =

@@ -4,7 +4,7 @@ import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import type { ParameterSetName } from "../../protocol/fhe/params.js";
 import type { Hash } from "../../protocol/hash.js";
-import type { StageEvaluator, StageOutput, StageTask } from "./stage-evaluator.js";
+import { EvaluationThreadDiedError, type StageEvaluator, type StageOutput, type StageTask } from "./stage-evaluator.js";
 import { fromThreadError, type FromThread, type ThreadSettings, type ToThread } from "./thread-messages.js";
 
 /** The thread entry next to this file, with whatever extension this file has (.ts under tsx, .js when built). */
@@ -19,12 +19,7 @@ function threadExecArgv(): string[] {
   return [...process.execArgv, "--import", import.meta.resolve("tsx/esm")];
 }
 
-export class EvaluationThreadDiedError extends Error {
-  constructor(reason: string) {
-    super(`evaluation thread died: ${reason}`);
-    this.name = "EvaluationThreadDiedError";
-  }
-}
+export { EvaluationThreadDiedError };
 
 interface Pending {
   id: number;
@@ -38,6 +33,8 @@ interface PoolThread {
   current?: Pending;
   /** Key bundles this thread was last given, most recent last: where a job of the same patient goes best. */
   keys: Hash[];
+  /** Being replaced (its heap grew past the limit): its exit is not a death. */
+  retiring?: boolean;
 }
 
 export interface ThreadPoolOptions {
@@ -48,13 +45,21 @@ export interface ThreadPoolOptions {
   logger?: Logger;
   /** Called when a thread dies (a SEAL abort, out of memory) and is replaced. */
   onThreadDied?: () => void;
+  /**
+   * A thread whose SEAL heap is above this many bytes after a job is replaced by a fresh one (its key cache goes
+   * with it). The WASM heap never shrinks, so this bounds what one thread can hold however its jobs grew it.
+   */
+  heapLimitBytes?: number;
+  /** Called when a thread is replaced for its heap, with the heap size it had reached. */
+  onThreadRecycled?: (heapBytes: number) => void;
 }
 
 /**
  * Evaluates jobs on a fixed set of worker threads, each with its own SEAL contexts and key caches, one job per
  * thread at a time. A job goes to an idle thread that already holds its patient's keys when there is one, so a
- * returning patient's bundle is neither fetched nor opened again. A thread that dies fails only its own job (as a
- * retryable error) and is replaced.
+ * returning patient's bundle is neither fetched nor opened again. A thread that dies fails only its own job (with
+ * EvaluationThreadDiedError, which the worker retries and counts) and is replaced; a thread whose SEAL heap has
+ * grown past `heapLimitBytes` is replaced after the job that grew it.
  */
 export class ThreadPoolEvaluator implements StageEvaluator {
   private readonly threads: PoolThread[] = [];
@@ -74,6 +79,11 @@ export class ThreadPoolEvaluator implements StageEvaluator {
   /** Jobs being evaluated right now. */
   get busy(): number {
     return this.threads.filter((thread) => thread.current).length;
+  }
+
+  /** The worker_threads ids of the threads now in the pool (a replaced thread gets a new one). */
+  get threadIds(): number[] {
+    return this.threads.map((thread) => thread.worker.threadId);
   }
 
   evaluate(task: StageTask): Promise<StageOutput> {
@@ -108,8 +118,17 @@ export class ThreadPoolEvaluator implements StageEvaluator {
     thread.current = pending;
     const hash = pending.task.keyBundleHash;
     thread.keys = [...thread.keys.filter((k) => k !== hash), hash].slice(-this.options.keyCacheSize);
-    const { recordBytes, model, binding } = pending.task;
-    const message: ToThread = { type: "evaluate", id: pending.id, keyBundleHash: hash, recordBytes, model, binding };
+    const { patient, recordBytes, model, binding, crashThreadForTest } = pending.task;
+    const message: ToThread = {
+      type: "evaluate",
+      id: pending.id,
+      patient,
+      keyBundleHash: hash,
+      recordBytes,
+      model,
+      binding,
+      ...(crashThreadForTest ? { crash: true } : {}),
+    };
     thread.worker.postMessage(message);
   }
 
@@ -130,10 +149,12 @@ export class ThreadPoolEvaluator implements StageEvaluator {
         );
         return;
       case "done":
+        this.recycleIfBloated(thread, message.heapBytes);
         this.finish(thread, pending);
         pending.resolve({ resultBytes: message.resultBytes, evaluationMs: message.evaluationMs });
         return;
       case "failed":
+        this.recycleIfBloated(thread, message.heapBytes);
         this.finish(thread, pending);
         pending.reject(fromThreadError(message.error));
         return;
@@ -145,7 +166,21 @@ export class ThreadPoolEvaluator implements StageEvaluator {
     this.dispatch();
   }
 
+  /** Replaces `thread` (its job has just finished) by a fresh one if its heap is past the limit. */
+  private recycleIfBloated(thread: PoolThread, heapBytes: number | undefined): void {
+    const limit = this.options.heapLimitBytes;
+    if (limit === undefined || heapBytes === undefined || heapBytes <= limit || this.closed) return;
+    const index = this.threads.indexOf(thread);
+    if (index < 0) return;
+    thread.retiring = true;
+    this.options.logger?.info({ heapMb: Math.round(heapBytes / 2 ** 20), limitMb: Math.round(limit / 2 ** 20) }, "evaluation thread heap past its limit; replacing the thread");
+    this.threads[index] = this.spawn();
+    thread.worker.terminate().catch(() => undefined);
+    this.options.onThreadRecycled?.(heapBytes);
+  }
+
   private onDeath(thread: PoolThread, reason: string): void {
+    if (thread.retiring) return;
     const index = this.threads.indexOf(thread);
     if (index < 0) return; // already replaced ("error" is followed by "exit")
     const pending = thread.current;

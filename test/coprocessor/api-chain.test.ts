@@ -8,27 +8,29 @@ import { expect } from "chai";
 import { JsonRpcProvider, keccak256, Network, randomBytes, Wallet, type Signer } from "ethers";
 import { Redis } from "ioredis";
 import { PredictionFailedError } from "../../client/errors.js";
+import type { ModelRef } from "../../client/model-ref.js";
 import type { PatientClient } from "../../client/patient-client.js";
-import { createApiApp } from "../../coprocessor/api/app.js";
 import { chainBlockNumber, redisPing } from "../../coprocessor/api/health-routes.js";
 import { contractJobReader } from "../../coprocessor/api/job-routes.js";
+import { createOperatorApp } from "../../coprocessor/api/operator-app.js";
 import { contractRoleChecker } from "../../coprocessor/api/upload-policy.js";
-import { FileBlobStore } from "../../coprocessor/blobstore/file-blob-store.js";
 import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
 import { publishModel } from "../../hospital/publish-model.js";
 import { stratifiedSplit } from "../../hospital/split.js";
 import { freePort } from "../../local/child-process.js";
 import { deployPmhe } from "../../local/deploy.js";
 import { startLocalRedis } from "../../local/redis-server.js";
-import { hardhatAccount, startLocalStack, type LocalStack } from "../../local/stack.js";
+import { hardhatAccount, LOCAL_HOSPITAL_NAME, startLocalStack, type LocalStack } from "../../local/stack.js";
 import { BlobStoreError } from "../../protocol/blob-client.js";
-import { connectPmhe, jobIdFromReceipt } from "../../protocol/chain.js";
+import { connectPmhe, jobIdFromReceipt, modelIdOf } from "../../protocol/chain.js";
 import { CkksEngine } from "../../protocol/fhe/engine.js";
 import type { Hash } from "../../protocol/hash.js";
-import { modelHash as hashOfModel, parseModelBytes, type Model, type Reading } from "../../protocol/model.js";
+import { modelBytes, modelHash as hashOfModel, parseModel, parseModelBytes, type Model, type Reading } from "../../protocol/model.js";
+import { hospitalKeyPair } from "../../protocol/result-share.js";
 import { signUpload, uploadDomain, UPLOAD_HEADERS, type UploadDomain, type UploadPurpose } from "../../protocol/upload-auth.js";
 import { rejectionOf } from "../helpers/rejection.js";
 import { alterStoredBlob } from "../helpers/tamper.js";
+import { keyBundleOf, recordOf, resultBlob, startBlobApi } from "./blob-fixtures.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const ADMIN_TOKEN = nodeRandomBytes(24).toString("hex");
@@ -75,7 +77,7 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
   let stack: LocalStack;
   let engine: CkksEngine;
   let model: Model;
-  let modelHash: Hash;
+  let ref: ModelRef;
   let readings: Reading[];
   let patientSigner: Signer;
   let patient: PatientClient;
@@ -85,9 +87,10 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
     const dataset = loadDataset(await readFile(join(ROOT, "data", "statlog_heart.csv"), "utf8"), model.target.column);
     const { test } = stratifiedSplit(dataset.labels, model.training.testFraction, model.training.seed);
     readings = test.slice(0, 4).map((i) => readingFromRow(dataset.columns, dataset.rows[i]!, [model.target.column]));
-    stack = await startLocalStack({ coprocessorEnv: { PMHE_ADMIN_TOKEN: ADMIN_TOKEN, PMHE_JOB_RETRY_AFTER_SECONDS: "3" } });
+    stack = await startLocalStack({ coprocessorEnv: { PMHE_ADMIN_TOKEN: ADMIN_TOKEN, PMHE_JOB_RETRY_AFTER_SECONDS: "3", PMHE_OPERATOR_PORT: "0" } });
     engine = await CkksEngine.create(model.fhe.parameterSet);
-    modelHash = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
+    const { modelId } = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
+    ref = { model, id: modelId };
     ({ client: patient, signer: patientSigner } = await stack.newPatientClient(engine));
   });
 
@@ -135,15 +138,18 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
       return (await fetch(stack.blobs.urlOf(keccak256(bytes) as Hash), { method: "HEAD" })).status === 200;
     }
 
-    it("stores a validly signed record or key bundle from any wallet and names the recovered uploader", async function () {
+    it("stores a validly signed record (of a registered patient) or key bundle (from any wallet) and names the recovered uploader", async function () {
       const stranger = Wallet.createRandom(); // no funds, no role, never registered
-      for (const [signer, purpose] of [[patientSigner, "record"], [stranger, "key-bundle"]] as const) {
-        const bytes = randomBytes(2048);
+      const blobs = [
+        [patientSigner, "record", recordOf(await patientSigner.getAddress(), patient.keyBundleHash)],
+        [stranger, "key-bundle", keyBundleOf(stranger.address)],
+      ] as const;
+      for (const [signer, purpose, bytes] of blobs) {
         const response = await signedPut(bytes, { signer, purpose });
         expect(response.status).to.equal(201);
         expect(await response.json()).to.deep.equal({
           hash: keccak256(bytes),
-          bytes: 2048,
+          bytes: bytes.length,
           created: true,
           uploader: await signer.getAddress(),
           purpose,
@@ -217,19 +223,21 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
       const body = await expectJsonError(await signedPut(bytes, { signer: patientSigner, purpose: "model" }), 403, "forbidden");
       expect(body.message).to.include("HOSPITAL_ROLE");
       expect(await stored(bytes)).to.equal(false);
-      // The hospital may (publishModel signed its upload in before()); a role granted later counts at once, and so does a revocation.
-      expect((await signedPut(randomBytes(1024), { signer: stack.hospital, purpose: "model" })).status).to.equal(201);
+      // The hospital may (publishModel signed its upload in before()); a hospital registered later counts at once,
+      // and so does a revocation. Each upload is a model document of its own (another version), so each is new.
+      const variant = (version: number) => modelBytes(parseModel({ ...model, version }));
+      expect((await signedPut(variant(101), { signer: stack.hospital, purpose: "model" })).status).to.equal(201);
       const newcomer = await stack.newPatient();
       const role = await stack.contract.HOSPITAL_ROLE();
-      await expectJsonError(await signedPut(randomBytes(64), { signer: newcomer, purpose: "model" }), 403, "forbidden");
-      await (await stack.contract.grantRole(role, await newcomer.getAddress())).wait();
-      expect((await signedPut(randomBytes(64), { signer: newcomer, purpose: "model" })).status).to.equal(201);
+      await expectJsonError(await signedPut(variant(102), { signer: newcomer, purpose: "model" }), 403, "forbidden");
+      await (await stack.contract.registerHospital(await newcomer.getAddress(), hospitalKeyPair().publicKey, "Newcomer")).wait();
+      expect((await signedPut(variant(102), { signer: newcomer, purpose: "model" })).status).to.equal(201);
       await (await stack.contract.revokeRole(role, await newcomer.getAddress())).wait();
-      await expectJsonError(await signedPut(randomBytes(64), { signer: newcomer, purpose: "model" }), 403, "forbidden");
+      await expectJsonError(await signedPut(variant(103), { signer: newcomer, purpose: "model" }), 403, "forbidden");
     });
 
     it("takes results only from COPROCESSOR_ROLE holders", async function () {
-      const bytes = randomBytes(1024);
+      const bytes = resultBlob();
       await expectJsonError(await signedPut(bytes, { signer: stack.hospital, purpose: "result" }), 403, "forbidden");
       await expectJsonError(await signedPut(bytes, { signer: patientSigner, purpose: "result" }), 403, "forbidden");
       expect(await stored(bytes)).to.equal(false);
@@ -250,8 +258,9 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
   describe("job status, probes and metrics", function () {
     let metricsBefore: string;
 
+    // Metrics are the operator server's, not the public API's.
     const scrape = async () => {
-      const response = await fetch(`${stack.apiUrl}/metrics`);
+      const response = await fetch(`${stack.coprocessor.operatorUrl}/metrics`);
       expect(response.status).to.equal(200);
       expect(response.headers.get("content-type")).to.match(/^text\/plain; version=0\.0\.4/);
       return response.text();
@@ -269,7 +278,7 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
     });
 
     it("answers 200 Finalized with the result hash and a URL that serves the committed bytes", async function () {
-      const result = await patient.predict(model, readings[0]!);
+      const result = await patient.predict(ref, readings[0]!);
       const response = await fetch(`${stack.apiUrl}/jobs/${result.jobId}`);
       expect(response.status).to.equal(200);
       expect(response.headers.get("cache-control")).to.equal("no-store");
@@ -306,10 +315,10 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
     });
 
     it("answers 200 Failed with the reason code and name, and counts the failure by reason", async function () {
-      const recordHash = await patient.submitReading(model, readings[1]!);
+      const recordHash = await patient.uploadReading(model, readings[1]!);
       await alterStoredBlob(stack.blobDir, recordHash, 1_000);
-      const { jobId, blockNumber } = await patient.requestPrediction(recordHash, modelHash);
-      const err = await rejectionOf(patient.waitForResult(jobId, blockNumber, 60_000));
+      const { jobId } = await patient.anchorAndRequest(recordHash, ref.id);
+      const err = await rejectionOf(patient.waitForResult(jobId, 60_000));
       expect(err).to.be.instanceOf(PredictionFailedError);
 
       const response = await fetch(`${stack.apiUrl}/jobs/${jobId}`);
@@ -320,9 +329,9 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
       expect(sample(metrics, "pmhe_job_latency_seconds_count", { outcome: "failed" })).to.equal(1);
     });
 
-    it("answers /healthz and /readyz 200 with Redis and the chain both answering", async function () {
-      expect(await (await fetch(`${stack.apiUrl}/healthz`)).json()).to.deep.equal({ status: "ok" });
-      const response = await fetch(`${stack.apiUrl}/readyz`);
+    it("answers /healthz (API and operator server) and /readyz (operator server) 200 with Redis and the chain both answering", async function () {
+      for (const url of [stack.apiUrl, stack.coprocessor.operatorUrl]) expect(await (await fetch(`${url}/healthz`)).json()).to.deep.equal({ status: "ok" });
+      const response = await fetch(`${stack.coprocessor.operatorUrl}/readyz`);
       expect(response.status).to.equal(200);
       const body = (await response.json()) as { status: string; checks: Record<string, { ok: boolean }> };
       expect(body.status).to.equal("ready");
@@ -337,13 +346,9 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
       redis.on("error", () => undefined);
       const deadRpc = new JsonRpcProvider(`http://127.0.0.1:${await freePort()}`, undefined, { staticNetwork: Network.from(31337) });
       const directory = await mkdtemp(join(tmpdir(), "pmhe-readyz-"));
+      // Checked on every probe (no cache), so each answer reflects the dependencies at that moment.
       const app = (chain: JsonRpcProvider) =>
-        createApiApp({
-          store: new FileBlobStore(directory),
-          maxBlobBytes: 1024,
-          uploads: { domain: stack.uploadDomain, hasRole: async () => false },
-          readiness: { checks: { redis: redisPing(redis), chain: chainBlockNumber(chain) }, timeoutMs: 1_000 },
-        });
+        createOperatorApp({ readiness: { checks: { redis: redisPing(redis), chain: chainBlockNumber(chain) }, timeoutMs: 1_000 }, readyCacheMs: 0 });
       const healthy = createServer(app(stack.provider));
       const broken = createServer(app(deadRpc));
       try {
@@ -375,34 +380,32 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
       // On the stack: a record anchored but not uploaded keeps its job Requested through ~15 s of retries.
       const mine = stack.contract.connect(patientSigner);
       const missingRecord = keccak256(randomBytes(32));
-      await (await mine.anchorRecord(missingRecord)).wait();
-      const waiting = jobIdFromReceipt(mine, (await (await mine.requestPrediction(missingRecord, modelHash)).wait())!);
+      const waiting = jobIdFromReceipt(mine, (await (await mine.anchorAndRequest(missingRecord, ref.id)).wait())!);
       const onStack = await fetch(`${stack.apiUrl}/jobs/${waiting}`);
       expect(onStack.status).to.equal(202);
       expect(onStack.headers.get("retry-after")).to.equal("3"); // PMHE_JOB_RETRY_AFTER_SECONDS
       expect(await onStack.json()).to.deep.equal({ jobId: waiting, status: "Requested", deadline: Number((await stack.contract.jobOf(waiting)).deadline) });
 
       // A second deployment on the same chain that no coprocessor serves, and an API reading it.
-      const second = await deployPmhe(stack.admin, { hospitals: [await stack.hospital.getAddress()], coprocessors: [] });
+      const hospital = await stack.hospital.getAddress();
+      const second = await deployPmhe(stack.admin, {
+        hospitals: [{ address: hospital, encryptionKey: stack.hospitalKeys.publicKey, name: LOCAL_HOSPITAL_NAME }],
+        coprocessors: [],
+      });
       const reader = connectPmhe(second.address, stack.provider);
-      const directory = await mkdtemp(join(tmpdir(), "pmhe-jobs-"));
-      const server = createServer(
-        createApiApp({
-          store: new FileBlobStore(directory),
-          maxBlobBytes: 1024,
-          uploads: { domain: uploadDomain(stack.uploadDomain.chainId, second.address), hasRole: contractRoleChecker(reader) },
-          jobs: contractJobReader(reader),
-          jobRetryAfterSeconds: 5,
-        }),
-      );
+      const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
+      const api = await startBlobApi({
+        redis,
+        uploads: { domain: uploadDomain(stack.uploadDomain.chainId, second.address), hasRole: contractRoleChecker(reader) },
+        api: { jobs: contractJobReader(reader), jobRetryAfterSeconds: 5 },
+      });
       try {
-        const url = await listen(server);
+        const url = api.url;
         await (await second.contract.connect(stack.hospital).publishModel(hashOfModel(model), model.name, model.version, "unused")).wait();
         const owner = second.contract.connect(await stack.newPatient());
         await (await owner.registerKeys(keccak256(randomBytes(32)), "unused")).wait();
         const recordHash = keccak256(randomBytes(32));
-        await (await owner.anchorRecord(recordHash)).wait();
-        const unserved = jobIdFromReceipt(owner, (await (await owner.requestPrediction(recordHash, hashOfModel(model))).wait())!);
+        const unserved = jobIdFromReceipt(owner, (await (await owner.anchorAndRequest(recordHash, modelIdOf(hospital, hashOfModel(model)))).wait())!);
 
         const pending = await fetch(`${url}/jobs/${unserved}`);
         expect(pending.status).to.equal(202);
@@ -423,34 +426,34 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
           expect(await expired.json()).to.deep.equal({ jobId, status: "Expired" });
         }
       } finally {
-        await close(server);
-        await rm(directory, { recursive: true, force: true });
+        await api.close();
+        redis.disconnect();
       }
     });
   });
 
   describe("queue dashboard and headers", function () {
-    it("keeps /admin/queues behind the admin bearer token: 401 JSON without it or with a wrong one, 200 with it", async function () {
+    it("keeps /admin/queues (on the operator server) behind the admin bearer token: 401 JSON without it or with a wrong one, 200 with it", async function () {
       const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
       for (const authorization of [undefined, "Bearer wrong-token-wrong-token", `Basic ${ADMIN_TOKEN}`, `Bearer ${ADMIN_TOKEN}x`, basic("admin", "nope"), `${ADMIN_TOKEN}`]) {
-        const response = await fetch(`${stack.apiUrl}/admin/queues`, { headers: authorization ? { authorization } : {} });
+        const response = await fetch(`${stack.coprocessor.operatorUrl}/admin/queues`, { headers: authorization ? { authorization } : {} });
         await expectJsonError(response, 401, "unauthorized");
         expect(response.headers.get("www-authenticate")).to.match(/^Bearer/);
-        await expectJsonError(await fetch(`${stack.apiUrl}/admin/queues/api/queues`, { headers: authorization ? { authorization } : {} }), 401, "unauthorized");
+        await expectJsonError(await fetch(`${stack.coprocessor.operatorUrl}/admin/queues/api/queues`, { headers: authorization ? { authorization } : {} }), 401, "unauthorized");
       }
       const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
-      const page = await fetch(`${stack.apiUrl}/admin/queues`, { headers });
+      const page = await fetch(`${stack.coprocessor.operatorUrl}/admin/queues`, { headers });
       expect(page.status).to.equal(200);
       expect(page.headers.get("content-type")).to.match(/^text\/html/);
       expect(page.headers.get("x-powered-by")).to.equal(null);
-      const api = await fetch(`${stack.apiUrl}/admin/queues/api/queues`, { headers });
+      const api = await fetch(`${stack.coprocessor.operatorUrl}/admin/queues/api/queues`, { headers });
       expect(api.status).to.equal(200);
       const { queues } = (await api.json()) as { queues: Array<{ name: string }> };
       expect(queues.map((q) => q.name)).to.deep.equal(["pmhe-predictions"]);
       // The page's own assets sit behind the token too; a browser can present it as the Basic password.
       const script = /src="(static\/js\/main[^"]+)"/.exec(await page.text())![1]!;
-      expect((await fetch(`${stack.apiUrl}/admin/queues/${script}`)).status).to.equal(401);
-      const asset = await fetch(`${stack.apiUrl}/admin/queues/${script}`, { headers: { authorization: basic("admin", ADMIN_TOKEN) } });
+      expect((await fetch(`${stack.coprocessor.operatorUrl}/admin/queues/${script}`)).status).to.equal(401);
+      const asset = await fetch(`${stack.coprocessor.operatorUrl}/admin/queues/${script}`, { headers: { authorization: basic("admin", ADMIN_TOKEN) } });
       expect(asset.status).to.equal(200);
       expect(asset.headers.get("content-type")).to.match(/javascript/);
     });

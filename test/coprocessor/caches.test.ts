@@ -7,6 +7,7 @@ import { FheError } from "../../protocol/fhe/errors.js";
 import { DEFAULT_PARAMETER_SET } from "../../protocol/fhe/params.js";
 import { contentHash } from "../../protocol/hash.js";
 import { parseModelBytes } from "../../protocol/model.js";
+import { TEST_PATIENT } from "../helpers/fhe.js";
 
 describe("coprocessor key-bundle cache", function () {
   let engine: CkksEngine;
@@ -18,7 +19,8 @@ describe("coprocessor key-bundle cache", function () {
   });
 
   it("returns the same opened keys on a hit and deletes the least recently used bundle's keys past capacity", function () {
-    const bundles = [0, 1, 2].map(() => engine.generateKeySetFor("packed-records").keyBundle);
+    const patients = [TEST_PATIENT, `0x${"12".repeat(20)}`, `0x${"34".repeat(20)}`];
+    const bundles = patients.map((patient) => engine.generateKeySetFor("packed-records", { patient }).keyBundle);
     const [a, b, c] = bundles.map(contentHash) as [`0x${string}`, `0x${string}`, `0x${string}`];
     const cache = new KeyBundleCache(engine, 2);
     let keysA: ReturnType<KeyBundleCache["acquire"]> | undefined;
@@ -34,6 +36,8 @@ describe("coprocessor key-bundle cache", function () {
       expect(keysA.galoisKeys!.isDeleted()).to.equal(false);
       expect(keysC).to.not.equal(keysA);
       expect(() => cache.acquire(b, undefined)).to.throw(/not cached/);
+      // The owner each cached bundle's header names, for jobs served from the cache; none for an evicted one.
+      expect([cache.patientOf(a), cache.patientOf(b), cache.patientOf(c)]).to.deep.equal([patients[0], undefined, patients[2]]);
     } finally {
       cache.dispose();
     }

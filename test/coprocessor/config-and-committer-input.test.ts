@@ -20,6 +20,15 @@ describe("coprocessor settings for the worker pool, retries and commits", functi
     expect(workerConcurrency(loadCoprocessorConfig({ ...REQUIRED, PMHE_WORKER_CONCURRENCY: "5" }))).to.equal(5);
   });
 
+  it("defaults to any chain id, a 15 s shutdown bound and a 1536 MiB heap limit per evaluation thread", function () {
+    const config = loadCoprocessorConfig(REQUIRED);
+    expect(config.PMHE_CHAIN_ID).to.equal(undefined);
+    expect(config.PMHE_SHUTDOWN_TIMEOUT_MS).to.equal(15_000);
+    expect(config.PMHE_THREAD_HEAP_LIMIT_MB).to.equal(1_536);
+    expect(loadCoprocessorConfig({ ...REQUIRED, PMHE_CHAIN_ID: "" }).PMHE_CHAIN_ID, "empty means unset").to.equal(undefined);
+    expect(loadCoprocessorConfig({ ...REQUIRED, PMHE_CHAIN_ID: "31337" }).PMHE_CHAIN_ID).to.equal(31337);
+  });
+
   for (const [name, value] of [
     ["PMHE_EVALUATION_THREADS", "-1"],
     ["PMHE_WORKER_CONCURRENCY", "0"],
@@ -29,6 +38,11 @@ describe("coprocessor settings for the worker pool, retries and commits", functi
     ["PMHE_LISTENER_MAX_BACKOFF_MS", "5"],
     ["PMHE_LOCK_DURATION_MS", "999"],
     ["PMHE_STALLED_INTERVAL_MS", "1.5"],
+    ["PMHE_CHAIN_ID", "0"],
+    ["PMHE_CHAIN_ID", "mainnet"],
+    ["PMHE_SHUTDOWN_TIMEOUT_MS", "10"],
+    ["PMHE_THREAD_HEAP_LIMIT_MB", "8"],
+    ["PMHE_THREAD_HEAP_LIMIT_MB", "5000"],
   ] as const) {
     it(`refuses ${name}=${value} at start with a ConfigError naming it`, function () {
       expect(() => loadCoprocessorConfig({ ...REQUIRED, [name]: value })).to.throw(ConfigError, name);
@@ -49,6 +63,7 @@ describe("committer input (refused before anything is sent)", function () {
     const reserved = `0x${"0".repeat(60)}ffff` as Hash;
     expect((await rejectionOf(committer.commitResult(jobId, reserved))).message).to.match(/reserved for failure votes/);
     expect((await rejectionOf(committer.commitResult("0x1234" as Hash, `0x${"cd".repeat(32)}` as Hash))).message).to.match(/job id must be 0x/);
+    expect((await rejectionOf(committer.expireJob("0x1234" as Hash))).message).to.match(/job id must be 0x/);
   });
 
   it("refuses failure reasons outside 1..65535", async function () {

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { readFile } from "node:fs/promises";
 import type { Worker } from "node:worker_threads";
 import { InlineEvaluator } from "../../coprocessor/evaluation/inline-evaluator.js";
-import type { StageTask } from "../../coprocessor/evaluation/stage-evaluator.js";
+import type { StageEvaluator, StageTask } from "../../coprocessor/evaluation/stage-evaluator.js";
 import { EvaluationThreadDiedError, ThreadPoolEvaluator } from "../../coprocessor/evaluation/thread-pool-evaluator.js";
 import { PermanentJobError } from "../../protocol/failure-reasons.js";
 import { CkksEngine, type KeySet, type PatientCipher } from "../../protocol/fhe/engine.js";
@@ -10,15 +10,18 @@ import { FheError } from "../../protocol/fhe/errors.js";
 import { DEFAULT_PARAMETER_SET } from "../../protocol/fhe/params.js";
 import { contentHash, type Hash } from "../../protocol/hash.js";
 import { parseModelBytes, serverStage, type Model } from "../../protocol/model.js";
+import { openCipher } from "../helpers/fhe.js";
 import { rejectionOf } from "../helpers/rejection.js";
 
 interface Patient {
+  address: string;
   keys: KeySet;
   cipher: PatientCipher;
   bundleHash: Hash;
 }
 
 const tuple = (seed: number) => Array.from({ length: 13 }, (_, i) => Math.sin(seed * 13 + i));
+const ADDRESSES = ["0x1000000000000000000000000000000000000001", "0x2000000000000000000000000000000000000002", "0x3000000000000000000000000000000000000003"];
 
 describe("evaluation thread pool (worker_threads, node-seal in each thread)", function () {
   let engine: CkksEngine;
@@ -31,6 +34,7 @@ describe("evaluation thread pool (worker_threads, node-seal in each thread)", fu
   function task(patient: Patient, record: Uint8Array, n: number, overrides: Partial<StageTask> = {}): StageTask {
     const recordHash = contentHash(record);
     return {
+      patient: patient.address,
       keyBundleHash: patient.bundleHash,
       loadKeyBundle: async () => {
         loads.set(patient.bundleHash, (loads.get(patient.bundleHash) ?? 0) + 1);
@@ -43,13 +47,15 @@ describe("evaluation thread pool (worker_threads, node-seal in each thread)", fu
     };
   }
 
+  function newPatient(address: string): Patient {
+    const keys = engine.generateKeySet({ patient: address });
+    return { address, keys, cipher: openCipher(engine, keys), bundleHash: contentHash(keys.keyBundle) };
+  }
+
   before(async function () {
     engine = await CkksEngine.create(DEFAULT_PARAMETER_SET);
     model = parseModelBytes(await readFile(new URL("../../models/statlog-heart-logreg.v1.json", import.meta.url)));
-    patients = [0, 1].map(() => {
-      const keys = engine.generateKeySet();
-      return { keys, cipher: engine.openSecretKey(keys.secretKey), bundleHash: contentHash(keys.keyBundle) };
-    });
+    patients = ADDRESSES.slice(0, 2).map(newPatient);
     pool = new ThreadPoolEvaluator({ threads: 2, keyCacheSize: 4, warmParameterSets: [DEFAULT_PARAMETER_SET] });
     inline = new InlineEvaluator(4);
   });
@@ -93,6 +99,40 @@ describe("evaluation thread pool (worker_threads, node-seal in each thread)", fu
     }
   });
 
+  for (const where of ["pool", "inline"] as const) {
+    it(`refuses (${where}) a record that names another patient or key bundle than the job's, and a key bundle of another patient, cached or not`, async function () {
+      const evaluator: StageEvaluator = where === "pool" ? pool : inline;
+      const [victim, mallory] = patients as [Patient, Patient];
+      const victimsRecord = victim.cipher.encryptTuple(tuple(20));
+      const reason = async (t: StageTask) => {
+        const err = await rejectionOf(evaluator.evaluate(t));
+        expect(err, err.message).to.be.instanceOf(PermanentJobError);
+        return (err as PermanentJobError).reason;
+      };
+      // Mallory's job on a copy of the victim's record (anchored in Mallory's namespace): the record names the victim.
+      expect(await reason(task(mallory, victimsRecord, 600))).to.equal("RecordOwnerMismatch");
+      // The record names the job's patient but another key bundle.
+      expect(await reason({ ...task(victim, victimsRecord, 601), keyBundleHash: mallory.bundleHash })).to.equal("RecordOwnerMismatch");
+      expect(loads.size, "no key bundle fetched for a record refused on its header").to.equal(0);
+
+      // Mallory registered the victim's key bundle as her own and encrypts under it in her own name.
+      const malloryUnderVictimsBundle = engine.openSecretKey(mallory.keys.secretKey, { patient: mallory.address, keyBundleHash: victim.bundleHash });
+      try {
+        const record = malloryUnderVictimsBundle.encryptTuple(tuple(21));
+        const job = { ...task(victim, record, 602), patient: mallory.address };
+        expect(await reason(job), "bundle fetched and refused before SEAL loads it").to.equal("KeyBundleOwnerMismatch");
+        // The victim's own job puts the bundle into the cache; Mallory's next job is checked against the cached owner.
+        const own = await evaluator.evaluate(task(victim, victimsRecord, 603));
+        expect(own.resultBytes.length).to.be.above(1000);
+        const before = loads.get(victim.bundleHash) ?? 0;
+        expect(await reason({ ...job, binding: { ...job.binding, jobId: `0x${"0".repeat(61)}604` } })).to.equal("KeyBundleOwnerMismatch");
+        if (where === "inline") expect(loads.get(victim.bundleHash) ?? 0, "served from the cache").to.equal(before);
+      } finally {
+        malloryUnderVictimsBundle.dispose();
+      }
+    });
+  }
+
   it("hands back FHE and protocol errors from the thread as the same error kinds, and keeps serving", async function () {
     const patient = patients[1]!;
     const garbage = new Uint8Array(4096).fill(7);
@@ -112,31 +152,89 @@ describe("evaluation thread pool (worker_threads, node-seal in each thread)", fu
   it("fails a job with its key loader's own error when the bundle cannot be had, and keeps serving", async function () {
     const stranger = { ...patients[0]!, bundleHash: contentHash(new Uint8Array([1, 2, 3])) };
     const missing = new Error("bundle not in the store");
-    const record = stranger.cipher.encryptTuple(tuple(4));
-    const err = await rejectionOf(pool.evaluate(task(stranger, record, 300, { loadKeyBundle: () => Promise.reject(missing) })));
-    expect(err).to.equal(missing);
+    // The record names the bundle the job names, so the loader is reached.
+    const cipher = engine.openSecretKey(stranger.keys.secretKey, { patient: stranger.address, keyBundleHash: stranger.bundleHash });
+    try {
+      const record = cipher.encryptTuple(tuple(4));
+      const err = await rejectionOf(pool.evaluate(task(stranger, record, 300, { loadKeyBundle: () => Promise.reject(missing) })));
+      expect(err).to.equal(missing);
+    } finally {
+      cipher.dispose();
+    }
+    const record = patients[0]!.cipher.encryptTuple(tuple(4));
     const after = await Promise.all([0, 1, 2].map((n) => pool.evaluate(task(patients[0]!, record, 301 + n))));
     expect(after).to.have.length(3);
   });
 
   it("fails only the job of a thread that dies, as retryable, and replaces the thread", async function () {
     const patient = patients[0]!;
-    const record = patient.cipher.encryptTuple(tuple(5));
-    // Stall the key load so the job is known to be inside a thread when that thread is stopped.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const fresh = { ...patient, bundleHash: contentHash(new Uint8Array([9])) };
-    const doomed = pool.evaluate(task(fresh, record, 400, { loadKeyBundle: async () => (await held, patient.keys.keyBundle) }));
-    const threads = (pool as unknown as { threads: Array<{ worker: Worker; current?: unknown }> }).threads;
-    const busy = threads.find((thread) => thread.current);
-    expect(busy, "a thread holds the job").to.not.equal(undefined);
-    await busy!.worker.terminate();
-    const err = await rejectionOf(doomed);
-    expect(err).to.be.instanceOf(EvaluationThreadDiedError);
-    release();
-    expect(pool.size).to.equal(2);
-    const results = await Promise.all([0, 1, 2, 3].map((n) => pool.evaluate(task(patient, record, 401 + n))));
-    expect(results.every((r) => r.resultBytes.length > 1000)).to.equal(true);
+    // A bundle no thread holds yet, so the job is known to be inside a thread (waiting for its keys) when stopped.
+    const other = newPatient(ADDRESSES[2]!);
+    try {
+      const record = other.cipher.encryptTuple(tuple(5));
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const doomed = pool.evaluate(task(other, record, 400, { loadKeyBundle: async () => (await held, other.keys.keyBundle) }));
+      const threads = (pool as unknown as { threads: Array<{ worker: Worker; current?: unknown }> }).threads;
+      const busy = threads.find((thread) => thread.current);
+      expect(busy, "a thread holds the job").to.not.equal(undefined);
+      await busy!.worker.terminate();
+      const err = await rejectionOf(doomed);
+      expect(err).to.be.instanceOf(EvaluationThreadDiedError);
+      release();
+      expect(pool.size).to.equal(2);
+      const mine = patient.cipher.encryptTuple(tuple(5));
+      const results = await Promise.all([0, 1, 2, 3].map((n) => pool.evaluate(task(patient, mine, 401 + n))));
+      expect(results.every((r) => r.resultBytes.length > 1000)).to.equal(true);
+    } finally {
+      other.cipher.dispose();
+    }
+  });
+
+  it("loses the thread of a task that crashes it (test hook), reports EvaluationThreadDiedError, and serves on a new thread", async function () {
+    let deaths = 0;
+    const fresh = new ThreadPoolEvaluator({ threads: 1, keyCacheSize: 2, onThreadDied: () => deaths++ });
+    try {
+      const patient = patients[0]!;
+      const record = patient.cipher.encryptTuple(tuple(9));
+      const [before] = fresh.threadIds;
+      expect(await rejectionOf(fresh.evaluate(task(patient, record, 450, { crashThreadForTest: true })))).to.be.instanceOf(EvaluationThreadDiedError);
+      expect(deaths).to.equal(1);
+      expect(fresh.threadIds).to.have.length(1);
+      expect(fresh.threadIds[0]).to.not.equal(before);
+      expect((await fresh.evaluate(task(patient, record, 451))).resultBytes.length).to.be.above(1000);
+      // Inline, there is no thread to lose: the hook is reported the same way.
+      expect(await rejectionOf(inline.evaluate(task(patient, record, 452, { crashThreadForTest: true })))).to.be.instanceOf(EvaluationThreadDiedError);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it("replaces a thread whose SEAL heap passed the limit after its job, and keeps one below the limit", async function () {
+    const recycled: number[] = [];
+    const patient = patients[1]!;
+    const record = patient.cipher.encryptTuple(tuple(10));
+    const low = new ThreadPoolEvaluator({ threads: 1, keyCacheSize: 2, heapLimitBytes: 16 * 2 ** 20, onThreadRecycled: (bytes) => recycled.push(bytes) });
+    const high = new ThreadPoolEvaluator({ threads: 1, keyCacheSize: 2, heapLimitBytes: 4 * 2 ** 30, onThreadRecycled: (bytes) => recycled.push(bytes) });
+    try {
+      const idsLow = [low.threadIds[0]];
+      const idsHigh = [high.threadIds[0]];
+      for (let n = 0; n < 3; n++) {
+        const [a, b] = await Promise.all([low.evaluate(task(patient, record, 500 + n)), high.evaluate(task(patient, record, 500 + n))]);
+        // The job that grew the heap still gets its result, and the same bytes as a thread that is kept.
+        expect(Buffer.from(a.resultBytes).equals(Buffer.from(b.resultBytes)), `job ${n}`).to.equal(true);
+        idsLow.push(low.threadIds[0]);
+        idsHigh.push(high.threadIds[0]);
+      }
+      expect(new Set(idsLow).size, "a new thread after every job above the limit").to.equal(4);
+      expect(new Set(idsHigh).size, "the thread below the limit is kept").to.equal(1);
+      expect(recycled).to.have.length(3);
+      for (const bytes of recycled) expect(bytes).to.be.above(16 * 2 ** 20);
+      console.log(`      SEAL heap of an evaluation thread after one job (N=8192, one key bundle): ${(recycled[0]! / 2 ** 20).toFixed(0)} MiB`);
+    } finally {
+      await low.close();
+      await high.close();
+    }
   });
 
   it("rejects new work once closed", async function () {

@@ -8,12 +8,12 @@ import type { SettleResult } from "../../coprocessor/jobs/job-chain.js";
 import { deployPmhe } from "../../local/deploy.js";
 import { startLocalChain, type LocalChain } from "../../local/hardhat-node.js";
 import { hardhatAccount } from "../../local/stack.js";
-import { jobIdFromReceipt, JobStatus, type PmheContract } from "../../protocol/chain.js";
+import { jobIdFromReceipt, JobStatus, modelIdOf, type PmheContract } from "../../protocol/chain.js";
 import type { Hash } from "../../protocol/hash.js";
 import { rejectionOf } from "../helpers/rejection.js";
 
 const RECORD = id("committer-test-record") as Hash;
-const MODEL = id("committer-test-model") as Hash;
+const MODEL_HASH = id("committer-test-model") as Hash;
 const resultFor = (label: string | number) => id(`result-${label}`) as Hash;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const lower = (value: string) => value.toLowerCase();
@@ -90,22 +90,31 @@ describe("Committer: batched, nonce-managed vote transactions (hardhat node)", f
   let operatorKey: string;
   let operator: string;
   let patient: NonceManager;
+  let admin: NonceManager;
+  let patientAddress: string;
+  let model: Hash;
   const committers: Committer[] = [];
 
   before(async function () {
     chain = await startLocalChain();
     provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 50 });
     committerProvider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 50 });
-    const admin = new NonceManager(hardhatAccount(0, provider));
+    admin = new NonceManager(hardhatAccount(0, provider));
     const hospital = new NonceManager(hardhatAccount(1, provider));
     const operatorWallet = hardhatAccount(2, provider);
     operatorKey = operatorWallet.privateKey;
     operator = operatorWallet.address;
     patient = new NonceManager(hardhatAccount(3, provider));
-    ({ contract } = await deployPmhe(admin, { hospitals: [await hospital.getAddress()], coprocessors: [operator] }));
+    patientAddress = await patient.getAddress();
+    const hospitalAddress = await hospital.getAddress();
+    ({ contract } = await deployPmhe(admin, {
+      hospitals: [{ address: hospitalAddress, encryptionKey: id("committer-test-hospital-key") as Hash, name: "Committer Test Hospital" }],
+      coprocessors: [operator],
+    }));
     await (await contract.connect(patient).registerKeys(id("committer-test-keys"), "blob://keys")).wait();
     await (await contract.connect(patient).anchorRecord(RECORD)).wait();
-    await (await contract.connect(hospital).publishModel(MODEL, "heart-risk", 1, "blob://model")).wait();
+    await (await contract.connect(hospital).publishModel(MODEL_HASH, "heart-risk", 1, "blob://model")).wait();
+    model = modelIdOf(hospitalAddress, MODEL_HASH);
   });
 
   afterEach(async function () {
@@ -134,7 +143,7 @@ describe("Committer: batched, nonce-managed vote transactions (hardhat node)", f
   /** Requests `n` jobs (sent one after the other, mined in any grouping) and returns their ids in order. */
   async function requestJobs(n: number): Promise<Hash[]> {
     const sent: ContractTransactionResponse[] = [];
-    for (let i = 0; i < n; i++) sent.push(await contract.connect(patient).requestPrediction(RECORD, MODEL));
+    for (let i = 0; i < n; i++) sent.push(await contract.connect(patient).requestPrediction(patientAddress, RECORD, model));
     return Promise.all(sent.map(async (tx) => jobIdFromReceipt(contract, (await tx.wait())!)));
   }
 
@@ -167,6 +176,7 @@ describe("Committer: batched, nonce-managed vote transactions (hardhat node)", f
     return {
       committed: await contract.queryFilter(contract.filters.ResultCommitted(jobId, operator)),
       failed: await contract.queryFilter(contract.filters.FailureReported(jobId, operator)),
+      expired: await contract.queryFilter(contract.filters.JobExpired(jobId)),
       finalized: await contract.queryFilter(contract.filters.JobFinalized(jobId)),
     };
   }
@@ -236,7 +246,7 @@ describe("Committer: batched, nonce-managed vote transactions (hardhat node)", f
     expect(replacement.data).to.equal(original.data);
     await mine();
 
-    expect(await vote).to.deep.equal({ settled: true, txHash: replacement.hash });
+    expect(await vote).to.deep.equal({ settled: true, txHash: replacement.hash, decided: true });
     expect(await provider.getTransactionReceipt(original.hash)).to.equal(null);
     const { committed, finalized } = await votesOf(jobId);
     expect(committed.map((e) => e.transactionHash)).to.deep.equal([replacement.hash]);
@@ -265,7 +275,7 @@ describe("Committer: batched, nonce-managed vote transactions (hardhat node)", f
     expect(replacement.maxPriorityFeePerGas! * 100n).to.be.at.least(original.maxPriorityFeePerGas! * 110n);
     await mine();
 
-    expect(await vote).to.deep.equal({ settled: true, txHash: replacement.hash });
+    expect(await vote).to.deep.equal({ settled: true, txHash: replacement.hash, decided: true });
     expect(await provider.getTransactionReceipt(original.hash)).to.equal(null);
     const { committed, finalized } = await votesOf(jobId);
     expect(committed.map((e) => e.transactionHash)).to.deep.equal([replacement.hash]);
@@ -295,18 +305,124 @@ describe("Committer: batched, nonce-managed vote transactions (hardhat node)", f
     expect(lines.filter((l) => l.msg === "nonce refused; reading it again from the chain")).to.have.length(1);
   });
 
-  it("answers a lone vote the chain no longer wants without sending a transaction: AlreadyVoted, JobNotPending", async function () {
+  it("answers a lone vote the chain no longer wants without sending a transaction: AlreadyVoted, VotingClosed, JobNotPending", async function () {
     const { committer } = newCommitter();
-    const [voted, expired] = (await requestJobs(2)) as [Hash, Hash];
+    const [voted, overdue, expired] = (await requestJobs(3)) as [Hash, Hash, Hash];
     settledTx(await committer.commitResult(voted, resultFor("first")));
+    const before = await sentCount();
+    expect(await committer.commitResult(voted, resultFor("again"))).to.deep.equal({ settled: false, because: "AlreadyVoted" });
+
     await provider.send("evm_increaseTime", [Number(await contract.jobTimeout()) + 1]);
     await (await contract.connect(patient).expireJob(expired)).wait();
-    const before = await sentCount();
-
-    expect(await committer.commitResult(voted, resultFor("late"))).to.deep.equal({ settled: false, because: "AlreadyVoted" });
+    // Past the deadline no vote is taken, whatever the job's status: that is an answer, not an error.
+    expect(await committer.commitResult(overdue, resultFor("late"))).to.deep.equal({ settled: false, because: "VotingClosed" });
+    expect(await committer.reportFailure(overdue, 7)).to.deep.equal({ settled: false, because: "VotingClosed" });
+    expect(await committer.commitResult(voted, resultFor("late"))).to.deep.equal({ settled: false, because: "VotingClosed" });
     expect(await committer.commitResult(expired, resultFor("late"))).to.deep.equal({ settled: false, because: "JobNotPending" });
     expect(await committer.reportFailure(expired, 7)).to.deep.equal({ settled: false, because: "JobNotPending" });
     expect(await sentCount()).to.equal(before);
+  });
+
+  it("answers VotingClosed for a batch entry past its deadline (skipped on-chain with reason 3) while the rest of the batch counts", async function () {
+    const { committer } = newCommitter();
+    const timeout = await contract.jobTimeout();
+    await (await contract.connect(admin).setJobTimeout(30)).wait();
+    const [closing] = (await requestJobs(1)) as [Hash];
+    await (await contract.connect(admin).setJobTimeout(timeout)).wait();
+    const [open, alsoOpen] = (await requestJobs(2)) as [Hash, Hash];
+    await provider.send("evm_increaseTime", [31]);
+
+    const [late, a, b] = await Promise.all([
+      committer.commitResult(closing, resultFor("closing")),
+      committer.commitResult(open, resultFor("open")),
+      committer.reportFailure(alsoOpen, 9),
+    ]);
+    expect(late).to.deep.equal({ settled: false, because: "VotingClosed" });
+    const txHash = settledTx(a);
+    expect(settledTx(b), "one transaction for the batch").to.equal(txHash);
+    const [skip] = await contract.queryFilter(contract.filters.VoteSkipped(closing, operator));
+    expect(skip?.transactionHash, "skipped inside the batch").to.equal(txHash);
+    expect(Number(skip?.args.why)).to.equal(3);
+    expect(Number((await contract.jobOf(closing)).status)).to.equal(JobStatus.Requested);
+  });
+
+  it("sends queued commits first and failures after in one castVotes transaction, commitResults for commits alone, and never lets a failure go ahead of a waiting commit", async function () {
+    const { committer, lines } = newCommitter();
+    const maxBatch = Number(await contract.MAX_COMMIT_BATCH());
+    const [first, ...rest] = await requestJobs(1 + 30 + 10 + 3);
+    const failing = rest.slice(0, 30);
+    const committing = rest.slice(30, 40);
+    const commitsOnly = rest.slice(40);
+    await provider.send("evm_setAutomine", [false]);
+
+    const firstVote = held(committer.commitResult(first!, resultFor("first")));
+    await pendingTx((await logLine(lines, "vote transaction sent")).txHash);
+    // While the first transaction waits to be mined: 30 failures arrive, then 10 commits.
+    const failures = failing.map((jobId, i) => held(committer.reportFailure(jobId, 1 + (i % 11))));
+    const commits = committing.map((jobId, i) => held(committer.commitResult(jobId, resultFor(`c-${i}`))));
+    const results = await mineUntil(Promise.all([firstVote, ...failures, ...commits]));
+    await provider.send("evm_setAutomine", [true]);
+
+    const txOf = (i: number) => settledTx(results[i]!);
+    const second = txOf(1 + 30);
+    expect(commits.length + failing.length, "more than one batch").to.be.above(maxBatch);
+    // The next transaction: all 10 commits, then the oldest 22 failures; the last 8 failures in the one after.
+    for (let i = 0; i < 10; i++) expect(txOf(1 + 30 + i), `commit ${i}`).to.equal(second);
+    for (let i = 0; i < 22; i++) expect(txOf(1 + i), `failure ${i}`).to.equal(second);
+    const third = txOf(1 + 22);
+    expect(third).to.not.equal(second);
+    for (let i = 22; i < 30; i++) expect(txOf(1 + i), `failure ${i}`).to.equal(third);
+
+    const call = async (hash: string) => {
+      const tx = await provider.getTransaction(hash);
+      return contract.interface.parseTransaction({ data: tx!.data })!;
+    };
+    const secondCall = await call(second);
+    expect(secondCall.name).to.equal("castVotes");
+    expect([...secondCall.args[0]].map(lower), "commits, in arrival order").to.deep.equal(committing);
+    expect([...secondCall.args[2]].map(lower), "then failures, oldest first").to.deep.equal(failing.slice(0, 22));
+    const receipt = await provider.getTransactionReceipt(second);
+    const names = receipt!.logs.map((log) => contract.interface.parseLog(log)?.name).filter((n) => n === "ResultCommitted" || n === "FailureReported");
+    expect(names.lastIndexOf("ResultCommitted"), "every commit recorded before the first failure").to.be.below(names.indexOf("FailureReported"));
+    expect((await call(third)).name).to.equal("castVotes");
+    for (const [i, jobId] of failing.entries()) expect(Number((await contract.jobOf(jobId)).failureReason), `failure ${i}`).to.equal(1 + (i % 11));
+
+    const only = await Promise.all(commitsOnly.map((jobId, i) => committer.commitResult(jobId, resultFor(`only-${i}`))));
+    expect((await call(settledTx(only[0]!))).name, "commits alone").to.equal("commitResults");
+  });
+
+  it("says whether its vote decided the job: not at quorum 2 with one operator", async function () {
+    const { committer } = newCommitter();
+    await (await contract.connect(admin).setQuorum(2)).wait();
+    try {
+      const [jobId] = (await requestJobs(1)) as [Hash];
+      const vote = await committer.commitResult(jobId, resultFor("quorum-2"));
+      expect(vote).to.deep.equal({ settled: true, txHash: settledTx(vote), decided: false });
+      expect(Number((await contract.jobOf(jobId)).status)).to.equal(JobStatus.Requested);
+    } finally {
+      await (await contract.connect(admin).setQuorum(1)).wait();
+    }
+  });
+
+  it("expires an overdue job in turn with its votes (consecutive nonces), and answers JobNotExpirable before the deadline and JobNotPending after", async function () {
+    const { committer } = newCommitter();
+    const [jobId, other] = (await requestJobs(2)) as [Hash, Hash];
+    const before = await sentCount();
+    expect(await committer.expireJob(jobId)).to.deep.equal({ expired: false, because: "JobNotExpirable" });
+    expect(await sentCount(), "nothing sent for a refused expiry").to.equal(before);
+
+    // The vote on `other` first, then the expiry, sent back to back from this account.
+    const vote = committer.commitResult(other, resultFor("before-expiry"));
+    await vote;
+    await provider.send("evm_increaseTime", [Number(await contract.jobTimeout()) + 1]);
+    const [expiry, again] = await Promise.all([committer.expireJob(jobId), committer.expireJob(jobId)]);
+    expect(expiry.expired, JSON.stringify(expiry)).to.equal(true);
+    expect(again, "a second call joins the first").to.deep.equal(expiry);
+    const { expired } = await votesOf(jobId);
+    expect(expired.map((e) => [e.transactionHash, lower(e.args.caller)])).to.deep.equal([[(expiry as { txHash: string }).txHash, lower(operator)]]);
+    expect(Number((await contract.jobOf(jobId)).status)).to.equal(JobStatus.Expired);
+    expect(await sentCount()).to.equal(before + 2);
+    expect(await committer.expireJob(jobId)).to.deep.equal({ expired: false, because: "JobNotPending" });
   });
 
   it("rejects only the caller of a job the contract does not know, and sends the rest of its batch", async function () {
@@ -343,7 +459,7 @@ describe("Committer: batched, nonce-managed vote transactions (hardhat node)", f
     ]);
 
     const txHash = settledTx(results[0]!);
-    for (const result of results) expect(result).to.deep.equal({ settled: true, txHash });
+    for (const result of results) expect(result).to.deep.equal({ settled: true, txHash, decided: true });
     expect((await sentCount()) - before).to.equal(1);
     const { committed, failed } = await votesOf(jobId);
     expect(committed).to.have.length(1);

@@ -1,43 +1,41 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Queue } from "bullmq";
 import { expect } from "chai";
-import { id, JsonRpcProvider, NonceManager, parseEther, Wallet, zeroPadValue } from "ethers";
+import { id, zeroPadValue } from "ethers";
 import { Redis } from "ioredis";
-import { PatientClient } from "../../client/patient-client.js";
-import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
-import { publishModel } from "../../hospital/publish-model.js";
-import { stratifiedSplit } from "../../hospital/split.js";
-import { freePort } from "../../local/child-process.js";
+import { queueJobId } from "../../coprocessor/queue/prediction-queue.js";
 import { startCoprocessorProcess, type CoprocessorProcess } from "../../local/coprocessor-process.js";
-import { deployPmhe } from "../../local/deploy.js";
 import { startLocalChain, type LocalChain } from "../../local/hardhat-node.js";
 import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
-import { hardhatAccount } from "../../local/stack.js";
-import { BlobClient } from "../../protocol/blob-client.js";
-import { JobStatus, type PmheContract } from "../../protocol/chain.js";
+import { JobStatus } from "../../protocol/chain.js";
 import { CkksEngine } from "../../protocol/fhe/engine.js";
 import type { Hash } from "../../protocol/hash.js";
-import { parseModelBytes, predictPlaintext, type Model, type Reading } from "../../protocol/model.js";
-import { expectClose } from "../helpers/close.js";
+import type { Model } from "../../protocol/model.js";
 import { startBlobProxy, type BlobProxy } from "../helpers/blob-proxy.js";
 import { startTcpProxy } from "../helpers/tcp-proxy.js";
 import { waitFor, within } from "../helpers/wait.js";
+import {
+  coprocessorEnv,
+  deploy,
+  expectedLogit,
+  loadTestModel,
+  publishTestModel,
+  tempBlobDir,
+  TestPatient,
+  testTuple,
+  type Deployed,
+  type Requested as RequestedJob,
+} from "./coprocessor-fixture.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
 const QUEUE_NAME = "pmhe-fault-tolerance";
 const PATIENTS = 2;
 const lower = (value: string) => value.toLowerCase() as Hash;
 
 interface Submitted {
-  client: PatientClient;
-  reading: Reading;
+  client: TestPatient;
+  values: number[];
   recordHash: Hash;
 }
-interface Requested extends Submitted {
-  jobId: Hash;
-}
+interface Requested extends Submitted, RequestedJob {}
 
 /**
  * Faults injected into real processes: a `hardhat node`, a redis-server with AOF, and the coprocessor run as
@@ -48,8 +46,7 @@ interface Requested extends Submitted {
 describe("fault tolerance with real processes (hardhat node, redis-server with AOF, coprocessor child process)", function () {
   let chain: LocalChain;
   let redis: LocalRedis;
-  let provider: JsonRpcProvider;
-  let contract: PmheContract;
+  let deployed: Deployed;
   let operator: string;
   let env: Record<string, string>;
   let coprocessor: CoprocessorProcess | undefined;
@@ -57,69 +54,44 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
   /** A plain Redis client on the coprocessor's Redis, to look at what BullMQ and the listener keep there. */
   let probe: Redis;
   let proxy: BlobProxy | undefined;
-  let blobDir: string;
+  let blobDir: { dir: string; remove(): Promise<void> };
   let engine: CkksEngine;
   let model: Model;
-  let modelHash: Hash;
-  let readings: Reading[];
-  let nextReading = 0;
-  const patients: PatientClient[] = [];
+  let modelId: Hash;
+  let nextSeed = 0;
+  const patients: TestPatient[] = [];
+  /** The queue job id of each requested job (it names the request's block). */
+  const queueIds = new Map<Hash, string>();
+  const queueIdOf = (jobId: Hash) => queueIds.get(jobId) ?? jobId;
 
   before(async function () {
     this.timeout(180_000);
-    model = parseModelBytes(await readFile(join(ROOT, "models", "statlog-heart-logreg.v1.json")));
-    const dataset = loadDataset(await readFile(join(ROOT, "data", "statlog_heart.csv"), "utf8"), model.target.column);
-    const { test } = stratifiedSplit(dataset.labels, model.training.testFraction, model.training.seed);
-    readings = test.map((i) => readingFromRow(dataset.columns, dataset.rows[i]!, [model.target.column]));
-
+    model = await loadTestModel();
     const engineReady = CkksEngine.create(model.fhe.parameterSet);
     [chain, redis] = await Promise.all([startLocalChain(), startLocalRedis({ appendOnly: true })]);
     engine = await engineReady;
-    blobDir = await mkdtemp(join(tmpdir(), "pmhe-ft-blobs-"));
-    provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100 });
-    const admin = new NonceManager(hardhatAccount(0, provider));
-    const hospital = new NonceManager(hardhatAccount(1, provider));
-    const operatorWallet = hardhatAccount(2, provider);
-    operator = operatorWallet.address;
-    const deployment = await deployPmhe(admin, { hospitals: [await hospital.getAddress()], coprocessors: [operator] });
-    contract = deployment.contract;
+    blobDir = await tempBlobDir();
+    deployed = await deploy(chain);
+    operator = deployed.operators[0]!.address;
 
-    env = {
-      PMHE_RPC_URL: chain.rpcUrl,
-      PMHE_CONTRACT_ADDRESS: deployment.address,
-      PMHE_START_BLOCK: String(deployment.blockNumber),
-      PMHE_COPROCESSOR_KEY: operatorWallet.privateKey,
-      PMHE_REDIS_URL: redis.url,
+    env = await coprocessorEnv(deployed, redis.url, blobDir.dir, {
       PMHE_QUEUE_NAME: QUEUE_NAME,
-      PMHE_BLOB_DIR: blobDir,
-      // A fixed port, so the patients' blob client reaches every incarnation of the coprocessor.
-      PMHE_API_PORT: String(await freePort()),
-      PMHE_POLL_INTERVAL_MS: "100",
-      PMHE_RATE_LIMIT_MAX: "0",
       // A dead worker's claim lapses after 2 s and is looked for every second (30 s each by default).
       PMHE_LOCK_DURATION_MS: "2000",
       PMHE_STALLED_INTERVAL_MS: "1000",
+      PMHE_EVALUATION_THREADS: "2",
       LOG_LEVEL: "warn",
-    };
+    });
+    // A fixed API port (coprocessorEnv picks one), so the patients' uploads reach every incarnation of the coprocessor.
     coprocessor = await startCoprocessorProcess(env);
     queue = new Queue(QUEUE_NAME, { connection: { url: redis.url, maxRetriesPerRequest: null } });
     queue.on("error", () => undefined); // reconnects on its own while Redis restarts
     probe = new Redis(redis.url, { maxRetriesPerRequest: null });
     probe.on("error", () => undefined);
 
-    const blobs = new BlobClient(coprocessor.apiUrl);
-    modelHash = await publishModel(hospital, deployment.address, blobs, model);
+    ({ modelId } = await publishTestModel(deployed, coprocessor.apiUrl, model));
     for (let i = 0; i < PATIENTS; i++) {
-      const wallet = Wallet.createRandom(provider);
-      await (await admin.sendTransaction({ to: wallet.address, value: parseEther("1") })).wait();
-      const client = new PatientClient({
-        engine,
-        signer: new NonceManager(wallet),
-        contractAddress: deployment.address,
-        blobs,
-        keys: engine.generateKeySet(),
-        pollIntervalMs: 100,
-      });
+      const client = new TestPatient(deployed, engine, TestPatient.account(deployed, i), coprocessor.apiUrl);
       patients.push(client);
       await client.register();
     }
@@ -133,10 +105,10 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     await proxy?.close();
     patients.forEach((p) => p.dispose());
     engine?.dispose();
-    provider?.destroy();
+    deployed?.provider.destroy();
     await redis?.stop();
     await chain?.stop();
-    if (blobDir) await rm(blobDir, { recursive: true, force: true });
+    await blobDir?.remove();
   });
 
   // Each scenario starts from a running coprocessor and an idle queue, whatever the previous one left behind.
@@ -145,7 +117,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     if (!coprocessor) await startAgain();
     await waitFor(
       "an idle queue",
-      async () => ((await queue.getWaitingCount()) + (await queue.getActiveCount()) + (await queue.getDelayedCount()) === 0 ? true : undefined),
+      async () => ((await queue.getJobCountByTypes("waiting", "prioritized", "active", "delayed")) === 0 ? true : undefined),
       { timeoutMs: 60_000, intervalMs: 100, describe: logs },
     );
   });
@@ -159,24 +131,25 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     return coprocessor ? `coprocessor output:\n${coprocessor.process.output()}` : "(coprocessor not running)";
   }
 
-  /** Encrypts, uploads (through the running coprocessor's API) and anchors `count` fresh readings. */
+  /** Encrypts, uploads (through the running coprocessor's API) and anchors `count` fresh tuples. */
   async function submitRecords(count: number): Promise<Submitted[]> {
     const submitted: Submitted[] = [];
     for (let i = 0; i < count; i++) {
       const client = patients[i % patients.length]!;
-      const reading = readings[nextReading++ % readings.length]!;
-      submitted.push({ client, reading, recordHash: await client.submitReading(model, reading) });
+      const values = testTuple(model, nextSeed++);
+      submitted.push({ client, values, recordHash: await client.submit(values) });
     }
     return submitted;
   }
 
   async function request(record: Submitted): Promise<Requested> {
-    const { jobId } = await record.client.requestPrediction(record.recordHash, modelHash);
-    return { ...record, jobId };
+    const requested = await record.client.request(record.recordHash, modelId);
+    queueIds.set(requested.jobId, queueJobId(requested));
+    return { ...record, ...requested };
   }
 
   async function status(jobId: Hash): Promise<number> {
-    return Number((await contract.jobOf(jobId)).status);
+    return Number((await deployed.contract.jobOf(jobId)).status);
   }
 
   /** Waits for a job that is active in the queue and not yet settled on-chain; returns its id. */
@@ -185,7 +158,8 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
       "a job active in the queue and still Requested on-chain",
       async () => {
         for (const job of await queue.getJobs(["active"])) {
-          if (job.id && (await status(job.id as Hash)) === JobStatus.Requested) return job.id as Hash;
+          const jobId = job.data?.jobId as Hash | undefined;
+          if (jobId && (await status(jobId)) === JobStatus.Requested) return jobId;
         }
         return undefined;
       },
@@ -199,7 +173,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
 
   /** Where the chain and the operator stand before a scenario, to count exactly what the scenario added. */
   async function mark(): Promise<{ block: number; nonce: number }> {
-    return { block: await provider.getBlockNumber(), nonce: await provider.getTransactionCount(operator) };
+    return { block: await deployed.provider.getBlockNumber(), nonce: await deployed.provider.getTransactionCount(operator) };
   }
 
   /**
@@ -227,6 +201,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
       for (const e of events) byJob.set(lower(e.args.jobId), (byJob.get(lower(e.args.jobId)) ?? 0) + 1);
       return byJob;
     };
+    const { contract, provider } = deployed;
     const finalized = count(await contract.queryFilter(contract.filters.JobFinalized(), since.block + 1));
     const committed = count(await contract.queryFilter(contract.filters.ResultCommitted(undefined, operator), since.block + 1));
     const failures = await contract.queryFilter(contract.filters.FailureReported(undefined, operator), since.block + 1);
@@ -253,7 +228,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     await waitFor(
       "every job completed in the queue",
       async () => {
-        const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
+        const states = await Promise.all(ids.map((id) => queue.getJobState(queueIdOf(id))));
         const wrong = states.findIndex((s) => s === "failed" || s === "unknown");
         if (wrong >= 0) throw new Error(`queue job ${ids[wrong]} is ${states[wrong]}\n${logs()}`);
         return states.every((s) => s === "completed") ? true : undefined;
@@ -265,6 +240,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
   /** Hashes of the transactions the operator sent (mined, whether they succeeded or not) from `fromBlock` on. */
   async function operatorTransactions(fromBlock: number): Promise<string[]> {
     const hashes: string[] = [];
+    const { provider } = deployed;
     const head = await provider.getBlockNumber();
     for (let n = fromBlock; n <= head; n++) {
       const block = await provider.getBlock(n, true);
@@ -273,13 +249,10 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     return hashes;
   }
 
-  /** The patient fetches the result, checks it against the chain, decrypts it: the plaintext model's answer. */
+  /** The patient fetches the result by its committed hash and decrypts it: the plaintext model's answer. */
   async function expectDecryptsCorrectly(job: Requested): Promise<void> {
-    const { bytes } = await job.client.fetchVerifiedResult(job.jobId);
-    const decrypted = job.client.decryptPrediction(model, bytes);
-    const reference = predictPlaintext(model, job.reading);
-    expectClose(decrypted.probability, reference.probability, 1e-4, `probability of ${job.jobId}`);
-    expect(decrypted.predictedClass, `class of ${job.jobId}`).to.equal(reference.predictedClass);
+    const { resultHash } = await deployed.contract.jobOf(job.jobId);
+    expect(await job.client.decrypt(lower(resultHash)), `T of ${job.jobId}`).to.be.closeTo(expectedLogit(model, job.values), 1e-4);
   }
 
   it("recovers a job whose worker was SIGKILLed mid-job: a new process finishes every job, each voted exactly once", async function () {
@@ -302,14 +275,14 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     expect(jobs.map((j) => j.jobId)).to.include(victim);
 
     // The dead worker's claim is still in Redis: the job sits in `active` with nobody working on it.
-    expect((await queue.getJobs(["active"])).map((j) => j.id), "active jobs after the kill").to.include(victim);
+    expect((await queue.getJobs(["active"])).map((j) => j.id), "active jobs after the kill").to.include(queueIdOf(victim));
     const unfinished = (await Promise.all(jobs.map((j) => status(j.jobId)))).filter((s) => s !== JobStatus.Finalized);
     expect(unfinished.length, "jobs not Finalized when the worker died").to.be.at.least(jobs.length - 1);
 
     await startAgain();
     await expectEachProcessedOnce(jobs, since);
     // It came back through stalled-job recovery, not by being re-enqueued (which the job id would refuse anyway).
-    const recovered = await queue.getJob(victim);
+    const recovered = await queue.getJob(queueIdOf(victim));
     expect(recovered?.stalledCounter, "times the killed job was found stalled").to.be.at.least(1);
     for (const job of jobs) await expectDecryptsCorrectly(job);
   });
@@ -327,7 +300,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     // When each job the listener had already enqueued was created in the queue.
     const queuedBefore = new Map<Hash, number>();
     for (const { jobId } of before) {
-      const job = await queue.getJob(jobId);
+      const job = await queue.getJob(queueIdOf(jobId));
       if (job) queuedBefore.set(jobId, job.timestamp);
     }
     expect(queuedBefore.size, "jobs in the queue when Redis stops").to.be.at.least(1);
@@ -342,7 +315,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     // It really was a new server, and it came back with the data set (the AOF): the same queue jobs, not ones the
     // listener would have created again from scratch had the queue and its cursor been lost.
     expect(await runId(), "redis run_id after the restart").to.not.equal(runIdBefore);
-    for (const [jobId, created] of queuedBefore) expect((await queue.getJob(jobId))?.timestamp, `queue job ${jobId} after the restart`).to.equal(created);
+    for (const [jobId, created] of queuedBefore) expect((await queue.getJob(queueIdOf(jobId)))?.timestamp, `queue job ${jobId} after the restart`).to.equal(created);
 
     await expectEachProcessedOnce([...before, ...during, ...after], since);
     expect(running().process.child.exitCode, "the coprocessor kept running through the outage").to.equal(null);
@@ -364,14 +337,14 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     expect(stopped.process.child.exitCode, `exit code on SIGTERM\n${stopped.process.output()}`).to.equal(0);
     // The job it was working on was finished, not abandoned: settled on-chain and acknowledged to the queue.
     expect(await status(inFlight), "in-flight job on-chain after the stop").to.equal(JobStatus.Finalized);
-    expect(await queue.getJobState(inFlight), "in-flight job in the queue after the stop").to.equal("completed");
+    expect(await queue.getJobState(queueIdOf(inFlight)), "in-flight job in the queue after the stop").to.equal("completed");
     expect(await queue.getActiveCount(), "jobs left active by the stopped worker").to.equal(0);
 
     // Requested while no coprocessor runs: only the chain knows about them.
     const whileDown: Requested[] = [];
     for (const record of records.slice(3)) whileDown.push(await request(record));
     // Nothing enqueued them: the restarted listener must find them from its cursor.
-    for (const job of whileDown) expect(await queue.getJobState(job.jobId), "queue job requested while down").to.equal("unknown");
+    for (const job of whileDown) expect(await queue.getJobState(queueIdOf(job.jobId)), "queue job requested while down").to.equal("unknown");
 
     await startAgain();
     await expectEachProcessedOnce([...before, ...whileDown], since);
@@ -392,7 +365,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     const first = await request(records[0]!);
     await within(held.arrived, 30_000, "the first run's result upload", logs);
     // Freeze the whole process (as a VM pause or a long GC pause would) until its claim on the job has lapsed.
-    const lockKey = `bull:${QUEUE_NAME}:${first.jobId}:lock`;
+    const lockKey = `bull:${QUEUE_NAME}:${queueIdOf(first.jobId)}:lock`;
     const frozen = running().pid;
     process.kill(frozen, "SIGSTOP");
     try {
@@ -404,7 +377,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     // while the first run still waits on its upload.
     await waitFor(
       "the job handed out again",
-      async () => (((await queue.getJob(first.jobId))?.stalledCounter ?? 0) >= 1 && (await probe.exists(lockKey)) === 1 ? true : undefined),
+      async () => (((await queue.getJob(queueIdOf(first.jobId)))?.stalledCounter ?? 0) >= 1 && (await probe.exists(lockKey)) === 1 ? true : undefined),
       { timeoutMs: 15_000, describe: logs },
     );
     // Let the first run vote, and hold back any second run's result until that vote is in: a second run would
@@ -427,6 +400,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     // This coprocessor reaches the chain only through a relay the test can cut; patients still reach it directly.
     await running().stop();
     const relay = await startTcpProxy(chain.rpcUrl);
+    coprocessor = undefined;
     try {
       // Two attempts would once have been all a job got: the one in flight during the outage outlives them.
       await startAgain({ PMHE_RPC_URL: relay.url, PMHE_LISTENER_MAX_BACKOFF_MS: "1000", PMHE_JOB_ATTEMPTS: "2", PMHE_RETRY_MAX_DELAY_MS: "1000" });
@@ -446,17 +420,18 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
       );
       await waitFor(
         "the job caught by the outage to be retried past its blob budget",
-        async () => ((await queue.getJob(caught.jobId))?.attemptsMade ?? 0) >= 3 || (await status(caught.jobId)) === JobStatus.Finalized ? true : undefined,
+        async () => ((await queue.getJob(queueIdOf(caught.jobId)))?.attemptsMade ?? 0) >= 3 || (await status(caught.jobId)) === JobStatus.Finalized ? true : undefined,
         { timeoutMs: 30_000, intervalMs: 100, describe: logs },
       );
-      const ready = await fetch(`${running().apiUrl}/readyz`);
+      const readyz = `http://127.0.0.1:${env.PMHE_OPERATOR_PORT}/readyz`;
+      const ready = await fetch(readyz);
       expect(ready.status, "/readyz while the chain is unreachable").to.equal(503);
       expect(JSON.stringify(await ready.json())).to.contain("chain");
       for (const job of during) expect(await status(job.jobId), "a job requested during the outage").to.equal(JobStatus.Requested);
 
       await relay.restore();
       await expectEachProcessedOnce([...before, caught, ...during], since);
-      expect((await fetch(`${running().apiUrl}/readyz`)).status, "/readyz once the chain is back").to.equal(200);
+      expect((await fetch(readyz)).status, "/readyz once the chain is back").to.equal(200);
       await expectDecryptsCorrectly(during[0]!);
     } finally {
       await running().stop();
