@@ -73,7 +73,7 @@ export const CoprocessorConfigSchema = z.object({
   PMHE_MAX_BLOB_BYTES: optional(z.coerce.number().int().min(1024)),
   /** Bytes one signer may have pending in the store (uploaded, not yet referenced on-chain); more is 429 quota_exceeded. */
   PMHE_UPLOAD_QUOTA_BYTES: z.coerce.number().int().min(1024 * 1024).default(64 * 1024 * 1024),
-  /** Bytes pending over all signers; more is 507 store_full. */
+  /** Bytes pending over all signers, checked against uploads from addresses with nothing on-chain; more is 507 store_full. */
   PMHE_PENDING_BYTES_MAX: z.coerce.number().int().min(1024 * 1024).default(2 * 1024 * 1024 * 1024),
   /** How often pending uploads nobody referenced are looked for and deleted. */
   PMHE_BLOB_GC_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),

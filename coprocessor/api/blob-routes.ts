@@ -11,7 +11,7 @@ import { authorizeDelete } from "./delete-policy.js";
 import { HttpError } from "./errors.js";
 import type { TransferSlots } from "./slots.js";
 import { BodyAbortedError, BodyTooLargeError, receiveBody } from "./upload-body.js";
-import { authorizeUpload, requireCurrentKeyBundle, requireRegistration, type UploadPolicyOptions } from "./upload-policy.js";
+import { authorizeUpload, requireCurrentKeyBundle, requireRegistration, type Uploader, type UploadPolicyOptions } from "./upload-policy.js";
 
 function hashParam(value: unknown): Hash {
   const text = typeof value === "string" ? value.toLowerCase() : "";
@@ -61,10 +61,13 @@ function tooLarge(limit: number, purpose: string): HttpError {
   return new HttpError(413, "too_large", `a ${purpose} upload is at most ${limit} bytes`);
 }
 
-/** Reserves the upload's bytes against the uploader's quota and the store's cap, or answers 429 / 507. */
-async function reserve(keeper: BlobKeeper, uploader: string, bytes: number): Promise<Reservation> {
+/**
+ * Reserves the upload's bytes against the uploader's quota, and against the store's cap when the uploader has
+ * nothing on-chain (`anonymous`), or answers 429 / 507.
+ */
+async function reserve(keeper: BlobKeeper, uploader: string, bytes: number, anonymous: boolean): Promise<Reservation> {
   try {
-    return await ledger(() => keeper.ledger.reserve(uploader, bytes));
+    return await ledger(() => keeper.ledger.reserve(uploader, bytes, { anonymous }));
   } catch (err) {
     if (err instanceof QuotaExceededError) {
       throw new HttpError(
@@ -80,6 +83,20 @@ async function reserve(keeper: BlobKeeper, uploader: string, bytes: number): Pro
       throw new HttpError(507, "store_full", `the store has ${err.pendingBytes} bytes pending, its limit; retry later`);
     }
     throw err;
+  }
+}
+
+/**
+ * Whether an uploader has nothing on-chain to show: a key bundle uploaded by an address that has not registered.
+ * Every other purpose needs a registration or a role, checked before this. When the chain cannot say, the upload is
+ * treated as anonymous: the cap then errs on the side of the store.
+ */
+async function isAnonymous(uploader: Uploader, uploads: UploadPolicyOptions): Promise<boolean> {
+  if (uploader.purpose !== "key-bundle") return false;
+  try {
+    return (await uploads.currentKeyBundle?.(uploader.address)) === undefined;
+  } catch {
+    return true;
   }
 }
 
@@ -118,7 +135,7 @@ export function blobRoutes(options: BlobRouteOptions): Router {
     let reservation: Reservation | undefined;
     let temporary: string | undefined;
     try {
-      reservation = await reserve(keeper, signer, declared ?? limit);
+      reservation = await reserve(keeper, signer, declared ?? limit, await isAnonymous(uploader, uploads));
       temporary = await store.temporaryPath();
       let received: { hash: Hash; bytes: number };
       try {

@@ -121,6 +121,8 @@ export async function requireRegistration(uploader: Uploader, options: UploadPol
   let current: Hash | undefined;
   try {
     current = await options.currentKeyBundle?.(uploader.address);
+    // A cached "not registered" may predate the registration that was just mined: ask once more before refusing.
+    if (!current) current = await options.currentKeyBundle?.(uploader.address, { fresh: true });
   } catch {
     throw new HttpError(503, "chain_unavailable", "could not read the uploader's key bundle on-chain; retry later");
   }

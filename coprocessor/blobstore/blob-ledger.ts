@@ -81,7 +81,7 @@ export interface BlobLedgerOptions {
   prefix: string;
   /** Most bytes one uploader may have pending. */
   quotaBytes: number;
-  /** Most bytes pending over all uploaders. */
+  /** Most bytes pending over all uploaders, checked against uploads of uploaders with nothing on-chain. */
   pendingBytesMax: number;
   /** How long a reference that arrived before its upload is remembered. Default 7 days. */
   refTtlSeconds?: number;
@@ -113,13 +113,14 @@ end
 `;
 
 const SCRIPTS = {
-  // ARGV: P, uploader, bytes, quota, cap, member, now
+  // ARGV: P, uploader, bytes, quota, cap (-1: none), member, now
   reserve: `
 local uploader, bytes = ARGV[2], tonumber(ARGV[3])
 local mine = tonumber(redis.call('GET', P .. ':pending:' .. uploader) or '0')
 if mine + bytes > tonumber(ARGV[4]) then return {'quota', tostring(mine)} end
 local total = tonumber(redis.call('GET', P .. ':pending-total') or '0')
-if total + bytes > tonumber(ARGV[5]) then return {'full', tostring(total)} end
+local cap = tonumber(ARGV[5])
+if cap >= 0 and total + bytes > cap then return {'full', tostring(total)} end
 redis.call('INCRBY', P .. ':pending:' .. uploader, bytes)
 redis.call('INCRBY', P .. ':pending-total', bytes)
 redis.call('ZADD', P .. ':reservations', ARGV[7], ARGV[6])
@@ -296,13 +297,18 @@ export class BlobLedger {
   }
 
   /**
-   * Holds `bytes` of `uploader`'s quota and of the global cap for an upload about to be read. Throws
-   * QuotaExceededError or StoreFullError when they do not fit.
+   * Holds `bytes` of `uploader`'s quota for an upload about to be read, and, for an uploader with nothing on-chain
+   * (`anonymous`), of the global cap too. Throws QuotaExceededError or StoreFullError when they do not fit.
+   *
+   * Why only anonymous uploads meet the cap: wallets cost nothing, so the per-signer quota alone does not bound what
+   * throwaway wallets can park here, and the cap does; but if it applied to everyone, such a flood would fill it and
+   * lock registered patients (who paid for their registration) out of uploading their records.
    */
-  async reserve(uploader: string, bytes: number): Promise<Reservation> {
+  async reserve(uploader: string, bytes: number, options: { anonymous?: boolean } = {}): Promise<Reservation> {
     const who = uploader.toLowerCase();
     const member = `${who}|${bytes}|${randomBytes(8).toString("hex")}`;
-    const [outcome, pending] = (await this.scripts.reserve(who, bytes, this.options.quotaBytes, this.options.pendingBytesMax, member, this.now())) as [string, string];
+    const cap = options.anonymous === false ? -1 : this.options.pendingBytesMax;
+    const [outcome, pending] = (await this.scripts.reserve(who, bytes, this.options.quotaBytes, cap, member, this.now())) as [string, string];
     if (outcome === "quota") throw new QuotaExceededError(Number(pending), this.options.quotaBytes, bytes);
     if (outcome === "full") throw new StoreFullError(Number(pending), this.options.pendingBytesMax);
     return { uploader: who, bytes, member };

@@ -121,6 +121,22 @@ describe("blob store lifecycle: quotas, references, collection, erasure, deletio
       expect(await api.ledger.pendingBytes()).to.equal(2 * first.length);
     });
 
+    it("keeps the global cap for wallets with nothing on-chain: a flood of them cannot lock registered patients out", async function () {
+      const first = keyBundleOf(Wallet.createRandom().address);
+      const api = await start({ pendingBytesMax: 2 * first.length + 100 });
+      // Throwaway wallets fill the cap with key bundles nobody will ever register.
+      for (let i = 0; i < 3; i++) {
+        const signer = Wallet.createRandom();
+        const expected = i < 2 ? 201 : 507;
+        expect((await signedPut(api.url, signer, DOMAIN, keyBundleOf(signer.address), "key-bundle")).status).to.equal(expected);
+      }
+      // A registered patient still uploads a record, and rotates to a new key bundle, within their own quota.
+      const { wallet, bundle } = newPatient();
+      expect((await signedPut(api.url, wallet, DOMAIN, recordOf(wallet.address, bundle), "record")).status).to.equal(201);
+      expect((await signedPut(api.url, wallet, DOMAIN, keyBundleOf(wallet.address, 64), "key-bundle")).status).to.equal(201);
+      expect(await api.ledger.pendingBytes()).to.be.greaterThan(2 * first.length);
+    });
+
     it("does not count results the worker writes itself, nor uploads the chain referenced before they arrived", async function () {
       const api = await start();
       const { wallet, bundle } = newPatient();
