@@ -1,4 +1,4 @@
-import type { EventLog, Log } from "ethers";
+import { id, type EventLog, type Log } from "ethers";
 import type { PmheContract } from "../protocol/chain.js";
 import { failureReasonName } from "../protocol/failure-reasons.js";
 import type { Hash } from "../protocol/hash.js";
@@ -17,13 +17,23 @@ export interface Vote extends ChainPoint {
   resultHash: Hash | null;
   reason: number | null;
   reasonName: string | null;
+  /** The votes the value had when this one was cast (operators in office then, this one included). */
   votes: number;
+  /** Whether the voter still holds COPROCESSOR_ROLE at the last block read: a revoked operator's vote no longer counts. */
+  inOffice: boolean;
 }
 
 export interface Conflict extends ChainPoint {
   coprocessor: string;
   resultHash: Hash;
   conflictingWith: Hash;
+}
+
+/** A batch vote entry that was not recorded (VoteSkipped). */
+export interface SkippedVote extends ChainPoint {
+  coprocessor: string;
+  why: number;
+  whyName: string;
 }
 
 export interface Share extends ChainPoint {
@@ -34,6 +44,9 @@ export interface Share extends ChainPoint {
 
 export type AuditedStatus = "Requested" | "Finalized" | "Failed" | "Expired";
 
+/** The contract's VoteSkipReason, by code. */
+export const VOTE_SKIP_REASONS = ["None", "AlreadyVoted", "JobNotPending", "VotingClosed"] as const;
+
 /** Everything the chain says about one job, rebuilt from events alone. */
 export interface JobHistory {
   jobId: Hash;
@@ -41,86 +54,142 @@ export interface JobHistory {
   requester: string;
   patient: string;
   recordHash: Hash;
+  /** The batch the record was proven to belong to, null for a record anchored on its own. */
+  batchRoot: Hash | null;
   keyBundleHash: Hash;
-  model: { hash: Hash; publisher: string | null; name: string | null; version: number | null; locator: string | null };
+  model: { id: Hash; hash: Hash | null; publisher: string | null; name: string | null; version: number | null; locator: string | null };
   quorum: number;
   deadline: number;
   votes: Vote[];
   conflicts: Conflict[];
+  skipped: SkippedVote[];
   status: AuditedStatus;
   finalized: (ChainPoint & { resultHash: Hash; votes: number }) | null;
   failed: (ChainPoint & { reason: number; reasonName: string; votes: number }) | null;
   expired: (ChainPoint & { caller: string }) | null;
+  /**
+   * For a settled job: the votes its outcome has now from operators in office (the count `jobOf` reports), and the
+   * operators in office who voted otherwise. A revoked operator counts in neither.
+   */
+  support: { votes: number; dissenters: string[] } | null;
+  /** The patient erased the record (on its own or as a batch leaf), or its batch, after or before the request. */
   recordErased: boolean;
   shares: Share[];
 }
 
+const COPROCESSOR_ROLE = id("COPROCESSOR_ROLE");
 const lower = (value: string) => value.toLowerCase() as Hash;
 const at = (log: Log): ChainPoint => ({ block: log.blockNumber, logIndex: log.index, tx: log.transactionHash });
 const asEvents = (logs: Array<EventLog | Log>) => logs.filter((l): l is EventLog => "args" in l);
+const byPosition = (a: ChainPoint, b: ChainPoint) => a.block - b.block || a.logIndex - b.logIndex;
+/** A failure vote's value as the contract records it: `bytes32(uint256(reason))`. */
+const failureValue = (reason: number) => `0x${reason.toString(16).padStart(64, "0")}` as Hash;
+
+/** Who holds COPROCESSOR_ROLE after replaying every grant and revocation in chain order. */
+function operatorsInOffice(granted: EventLog[], revoked: EventLog[]): Set<string> {
+  const changes = [...granted.map((e) => ({ e, on: true })), ...revoked.map((e) => ({ e, on: false }))];
+  changes.sort((a, b) => byPosition(at(a.e), at(b.e)));
+  const office = new Set<string>();
+  for (const { e, on } of changes) {
+    const account = (e.args.account as string).toLowerCase();
+    if (on) office.add(account);
+    else office.delete(account);
+  }
+  return office;
+}
 
 /**
  * Rebuilds job histories from the contract's events, without reading contract state: what an auditor with only
- * a block explorer (or any archive of logs) can check. `jobId` restricts the query to one job's topics.
+ * a block explorer (or any archive of logs) can check. `jobId` restricts the job queries to that job's topics.
+ * Who is in office comes from RoleGranted/RoleRevoked, so `fromBlock` should be the deployment block (or earlier)
+ * for `inOffice` and `support` to be right.
  */
 export async function auditJobs(contract: PmheContract, options: { fromBlock?: number; jobId?: Hash } = {}): Promise<JobHistory[]> {
   const from = options.fromBlock ?? 0;
-  const id = options.jobId;
+  const jobId = options.jobId;
   const f = contract.filters;
-  const [requested, committed, conflicts, failures, finalized, failed, expired, shared, models, erased] = await Promise.all([
-    contract.queryFilter(f.PredictionRequested(id), from),
-    contract.queryFilter(f.ResultCommitted(id), from),
-    contract.queryFilter(f.ResultConflict(id), from),
-    contract.queryFilter(f.FailureReported(id), from),
-    contract.queryFilter(f.JobFinalized(id), from),
-    contract.queryFilter(f.JobFailed(id), from),
-    contract.queryFilter(f.JobExpired(id), from),
-    contract.queryFilter(f.ResultShared(id), from),
-    contract.queryFilter(f.ModelPublished(), from),
-    contract.queryFilter(f.RecordErased(), from),
-  ]);
+  const [requested, fromBatch, committed, conflicts, failures, skipped, finalized, failed, expired, shared, models, erased, batchesErased, granted, revoked] =
+    await Promise.all([
+      contract.queryFilter(f.PredictionRequested(jobId), from),
+      contract.queryFilter(f.PredictionRequestedFromBatch(jobId), from),
+      contract.queryFilter(f.ResultCommitted(jobId), from),
+      contract.queryFilter(f.ResultConflict(jobId), from),
+      contract.queryFilter(f.FailureReported(jobId), from),
+      contract.queryFilter(f.VoteSkipped(jobId), from),
+      contract.queryFilter(f.JobFinalized(jobId), from),
+      contract.queryFilter(f.JobFailed(jobId), from),
+      contract.queryFilter(f.JobExpired(jobId), from),
+      contract.queryFilter(f.ResultShared(jobId), from),
+      contract.queryFilter(f.ModelPublished(), from),
+      contract.queryFilter(f.RecordErased(), from),
+      contract.queryFilter(f.BatchErased(), from),
+      contract.queryFilter(f.RoleGranted(COPROCESSOR_ROLE), from),
+      contract.queryFilter(f.RoleRevoked(COPROCESSOR_ROLE), from),
+    ]);
 
   const modelInfo = new Map(
-    asEvents(models).map((e) => [lower(e.args.modelHash), { publisher: e.args.publisher as string, name: e.args.name as string, version: Number(e.args.version), locator: e.args.locator as string }]),
+    asEvents(models).map((e) => [
+      lower(e.args.modelId),
+      { hash: lower(e.args.modelHash), publisher: e.args.publisher as string, name: e.args.name as string, version: Number(e.args.version), locator: e.args.locator as string },
+    ]),
   );
-  const erasedRecords = new Set(asEvents(erased).map((e) => lower(e.args.recordHash)));
+  // Erasures live in each patient's namespace: the same hash erased by another patient says nothing about this job.
+  const key = (patient: string, hash: string) => `${patient.toLowerCase()}:${hash.toLowerCase()}`;
+  const erasedRecords = new Set(asEvents(erased).map((e) => key(e.args.patient, e.args.recordHash)));
+  const erasedBatches = new Set(asEvents(batchesErased).map((e) => key(e.args.patient, e.args.root)));
+  const batchOf = new Map(asEvents(fromBatch).map((e) => [lower(e.args.jobId), lower(e.args.root)]));
+  const office = operatorsInOffice(asEvents(granted), asEvents(revoked));
 
   const histories = new Map<Hash, JobHistory>();
   for (const e of asEvents(requested)) {
-    const jobId = lower(e.args.jobId);
-    const modelHash = lower(e.args.modelHash);
-    const model = modelInfo.get(modelHash);
-    histories.set(jobId, {
-      jobId,
+    const id = lower(e.args.jobId);
+    const modelId = lower(e.args.modelId);
+    const model = modelInfo.get(modelId);
+    const batchRoot = batchOf.get(id) ?? null;
+    const patient = e.args.patient as string;
+    histories.set(id, {
+      jobId: id,
       requested: at(e),
       requester: e.args.requester,
-      patient: e.args.patient,
+      patient,
       recordHash: lower(e.args.recordHash),
+      batchRoot,
       keyBundleHash: lower(e.args.keyBundleHash),
-      model: { hash: modelHash, publisher: model?.publisher ?? null, name: model?.name ?? null, version: model?.version ?? null, locator: model?.locator ?? null },
+      model: { id: modelId, hash: model?.hash ?? null, publisher: model?.publisher ?? null, name: model?.name ?? null, version: model?.version ?? null, locator: model?.locator ?? null },
       quorum: Number(e.args.quorum),
       deadline: Number(e.args.deadline),
       votes: [],
       conflicts: [],
+      skipped: [],
       status: "Requested",
       finalized: null,
       failed: null,
       expired: null,
-      recordErased: erasedRecords.has(lower(e.args.recordHash)),
+      support: null,
+      recordErased: erasedRecords.has(key(patient, e.args.recordHash)) || (batchRoot !== null && erasedBatches.has(key(patient, batchRoot))),
       shares: [],
     });
   }
   const job = (jobId: string) => histories.get(lower(jobId));
+  const inOffice = (account: string) => office.has(account.toLowerCase());
 
   for (const e of asEvents(committed)) {
-    job(e.args.jobId)?.votes.push({ ...at(e), coprocessor: e.args.coprocessor, resultHash: lower(e.args.resultHash), reason: null, reasonName: null, votes: Number(e.args.votes) });
+    job(e.args.jobId)?.votes.push({
+      ...at(e), coprocessor: e.args.coprocessor, resultHash: lower(e.args.resultHash), reason: null, reasonName: null, votes: Number(e.args.votes), inOffice: inOffice(e.args.coprocessor),
+    });
   }
   for (const e of asEvents(failures)) {
     const reason = Number(e.args.reason);
-    job(e.args.jobId)?.votes.push({ ...at(e), coprocessor: e.args.coprocessor, resultHash: null, reason, reasonName: failureReasonName(reason), votes: Number(e.args.votes) });
+    job(e.args.jobId)?.votes.push({
+      ...at(e), coprocessor: e.args.coprocessor, resultHash: null, reason, reasonName: failureReasonName(reason), votes: Number(e.args.votes), inOffice: inOffice(e.args.coprocessor),
+    });
   }
   for (const e of asEvents(conflicts)) {
     job(e.args.jobId)?.conflicts.push({ ...at(e), coprocessor: e.args.coprocessor, resultHash: lower(e.args.resultHash), conflictingWith: lower(e.args.conflictingWith) });
+  }
+  for (const e of asEvents(skipped)) {
+    const why = Number(e.args.why);
+    job(e.args.jobId)?.skipped.push({ ...at(e), coprocessor: e.args.coprocessor, why, whyName: VOTE_SKIP_REASONS[why] ?? `Unknown(${why})` });
   }
   for (const e of asEvents(finalized)) {
     const h = job(e.args.jobId);
@@ -147,7 +216,17 @@ export async function auditJobs(contract: PmheContract, options: { fromBlock?: n
   for (const e of asEvents(shared)) {
     job(e.args.jobId)?.shares.push({ ...at(e), hospital: e.args.hospital, sharedHash: lower(e.args.sharedHash), locator: e.args.locator });
   }
-  const byPosition = (a: ChainPoint, b: ChainPoint) => a.block - b.block || a.logIndex - b.logIndex;
-  for (const h of histories.values()) h.votes.sort(byPosition);
+  for (const h of histories.values()) {
+    h.votes.sort(byPosition);
+    h.skipped.sort(byPosition);
+    const outcome = h.finalized ? h.finalized.resultHash : h.failed ? failureValue(h.failed.reason) : null;
+    if (outcome === null) continue;
+    const valueOf = (v: Vote) => v.resultHash ?? failureValue(v.reason!);
+    const current = h.votes.filter((v) => v.inOffice);
+    h.support = {
+      votes: current.filter((v) => valueOf(v) === outcome).length,
+      dissenters: current.filter((v) => valueOf(v) !== outcome).map((v) => v.coprocessor),
+    };
+  }
   return [...histories.values()].sort((a, b) => byPosition(a.requested, b.requested));
 }

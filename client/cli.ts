@@ -1,71 +1,76 @@
 /**
- * The patient's command line: create keys, register them, and run an encrypted prediction of one reading.
- * Settings come from the environment (see .env.example); the secret key stays in the local key directory.
+ * The patient's command line: create keys, register them, run encrypted predictions, manage consents, share a
+ * result with a hospital, erase a record. Settings come from the environment (see .env.example); the CKKS secret
+ * key stays in the local key directory and the wallet key in PMHE_PATIENT_KEY: neither is ever sent anywhere.
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { Command } from "commander";
-import { JsonRpcProvider, NonceManager, Wallet } from "ethers";
+import { Command, Option } from "commander";
 import { z } from "zod";
-import { BlobClient } from "../protocol/blob-client.js";
 import { CkksEngine } from "../protocol/fhe/engine.js";
 import { DEFAULT_PARAMETER_SET } from "../protocol/fhe/params.js";
-import { parseModelBytes, type Reading } from "../protocol/model.js";
-import { readKeySet, writeKeySet } from "./node/keystore.js";
-import { PatientClient } from "./patient-client.js";
+import type { Hash } from "../protocol/hash.js";
+import { parseModelBytes, ReadingError, type Model, type Reading } from "../protocol/model.js";
+import { roundProbability } from "../protocol/result-share.js";
+import { modelRef, type ModelRef } from "./model-ref.js";
+import { addressArgument, futureDateArgument, hashArgument, integerOption } from "./node/cli-args.js";
+import { errorMessage, nextStep } from "./node/cli-errors.js";
+import { predictionLine, trustLines } from "./node/cli-output.js";
+import { chainSettings, defaultPublisher, patientAddress, SettingsError, withPatient } from "./node/cli-settings.js";
+import { writeKeySet } from "./node/keystore.js";
 
 // Settings from a local .env file when there is one; the environment itself wins.
 if (existsSync(".env")) process.loadEnvFile(".env");
 
-const EnvSchema = z.object({
-  PMHE_RPC_URL: z.url().default("http://127.0.0.1:8545"),
-  PMHE_API_URL: z.url().default("http://127.0.0.1:8080"),
-  PMHE_CONTRACT_ADDRESS: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "a 0x-prefixed contract address"),
-  PMHE_PATIENT_KEY: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "the patient's 0x-prefixed wallet private key"),
-});
+const DEFAULT_KEYS = ".pmhe/keys";
+const DAY_SECONDS = 86_400;
 
-function chainSettings() {
-  const parsed = EnvSchema.safeParse(process.env);
-  if (!parsed.success) throw new Error(`invalid environment:\n${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+/** Prints a result: one JSON document with --json, lines for a person otherwise. */
+function output(json: boolean | undefined, document: unknown, lines: string[]): void {
+  console.log(json ? JSON.stringify(document, null, 2) : lines.join("\n"));
 }
 
-async function withPatient<T>(keysDir: string, fn: (client: PatientClient) => Promise<T>): Promise<T> {
-  const env = chainSettings();
-  const engine = await CkksEngine.create(DEFAULT_PARAMETER_SET);
-  const provider = new JsonRpcProvider(env.PMHE_RPC_URL);
-  const client = new PatientClient({
-    engine,
-    signer: new NonceManager(new Wallet(env.PMHE_PATIENT_KEY, provider)),
-    contractAddress: env.PMHE_CONTRACT_ADDRESS,
-    blobs: new BlobClient(env.PMHE_API_URL),
-    keys: await readKeySet(keysDir),
-  });
-  try {
-    return await fn(client);
-  } finally {
-    client.dispose();
-    engine.dispose();
-    provider.destroy();
-  }
-}
+const keysOption = () => new Option("--keys <dir>", "key directory (the secret key never leaves it)").default(DEFAULT_KEYS);
+const jsonOption = () => new Option("--json", "print one JSON document");
 
-const ReadingSchema = z.record(z.string(), z.number().finite());
+const program = new Command()
+  .name("pmhe-client")
+  .description("PMHE patient client: encrypted medical predictions whose data and results only you can read")
+  .showHelpAfterError("next: correct it and run the command again (--help shows usage and examples)")
+  .addHelpText(
+    "after",
+    `
+Settings (environment or .env, see .env.example): PMHE_RPC_URL, PMHE_API_URL, PMHE_CONTRACT_ADDRESS, PMHE_PATIENT_KEY,
+PMHE_MODEL_PUBLISHER.
 
-const program = new Command().name("pmhe-client").description("PMHE patient client");
-program.showHelpAfterError();
+Examples:
+  npm run client -- keygen
+  npm run client -- register
+  npm run client -- predict --model models/statlog-heart-logreg.v1.json --reading reading.json
+  npm run client -- predict --model models/statlog-heart-logreg.v1.json --model-id 0x… --reading reading.json --json
+  npm run client -- consent grant 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --days 30 --results
+  npm run client -- share <jobId> 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+  npm run client -- consent revoke 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+  npm run client -- erase <recordHash>`,
+  );
 
 program
   .command("keygen")
-  .description("create a CKKS key set in the key directory (the secret key never leaves it)")
-  .option("--keys <dir>", "key directory", ".pmhe/keys")
-  .option("--force", "replace an existing key set")
-  .action(async (opts: { keys: string; force?: boolean }) => {
+  .description("create a CKKS key set for the wallet of PMHE_PATIENT_KEY in the key directory")
+  .addOption(keysOption())
+  .option("--force", "replace an existing key set (the old secret key is lost)")
+  .addOption(jsonOption())
+  .action(async (opts: { keys: string; force?: boolean; json?: boolean }) => {
+    // The bundle names its patient: records under it are accepted only from that wallet.
+    const patient = patientAddress();
     const engine = await CkksEngine.create(DEFAULT_PARAMETER_SET);
     try {
-      const keys = engine.generateKeySet();
+      const keys = engine.generateKeySet({ patient });
       await writeKeySet(opts.keys, keys, { overwrite: opts.force });
-      console.log(JSON.stringify({ keys: opts.keys, keyBundleBytes: keys.keyBundle.length }));
+      output(opts.json, { keys: opts.keys, patient, keyBundleBytes: keys.keyBundle.length }, [
+        `key set for ${patient} written to ${opts.keys} (secret key readable by you only)`,
+        "next: npm run client -- register",
+      ]);
     } finally {
       engine.dispose();
     }
@@ -74,35 +79,164 @@ program
 program
   .command("register")
   .description("upload the key bundle and register its hash on-chain")
-  .option("--keys <dir>", "key directory", ".pmhe/keys")
-  .action(async (opts: { keys: string }) => {
+  .addOption(keysOption())
+  .addOption(jsonOption())
+  .action(async (opts: { keys: string; json?: boolean }) => {
     await withPatient(opts.keys, async (client) => {
-      await client.register();
-      console.log(JSON.stringify({ keyBundleHash: client.keyBundleHash }));
+      const { keyBundleHash, changed } = await client.register();
+      output(opts.json, { keyBundleHash, changed }, [
+        changed ? `key bundle ${keyBundleHash} registered` : `key bundle ${keyBundleHash} was already your current one`,
+      ]);
+    });
+  });
+
+const ReadingSchema = z.record(z.string(), z.number().finite());
+const ReadingsSchema = z.union([ReadingSchema, z.array(ReadingSchema).min(1)]);
+
+async function readReadings(file: string): Promise<Reading | Reading[]> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, "utf8"));
+  } catch (err) {
+    throw new ReadingError(`cannot read ${file} as JSON: ${(err as Error).message}`);
+  }
+  const parsed = ReadingsSchema.safeParse(value);
+  if (!parsed.success) throw new ReadingError(`${file} must hold an object of numbers keyed by feature name, or an array of such objects:\n${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** The model as the patient names it: the file, plus its id (given) or its publisher (given, or PMHE_MODEL_PUBLISHER). */
+async function modelOf(opts: { model: string; publisher?: string; modelId?: Hash }): Promise<ModelRef> {
+  const model: Model = parseModelBytes(await readFile(opts.model));
+  if (opts.modelId) return { model, id: opts.modelId };
+  const publisher = opts.publisher ?? defaultPublisher();
+  if (!publisher) throw new SettingsError("name the model's publisher: --publisher <address> or PMHE_MODEL_PUBLISHER (or give --model-id)");
+  return modelRef(model, publisher);
+}
+
+program
+  .command("predict")
+  .description("encrypt readings, have them evaluated under encryption, verify and decrypt the prediction here")
+  .requiredOption("--model <file>", "the model file the hospital published (its client stages run here)")
+  .addOption(new Option("--publisher <address>", "the hospital that published it (default: PMHE_MODEL_PUBLISHER)").argParser(addressArgument).conflicts("modelId"))
+  .addOption(new Option("--model-id <id>", "the model's on-chain id, instead of --publisher").argParser(hashArgument))
+  .requiredOption("--reading <file>", "JSON object of raw readings keyed by feature name (an array of them: one job for all)")
+  .addOption(keysOption())
+  .addOption(new Option("--timeout <ms>", "how long to wait for the coprocessors").argParser(integerOption({ min: 1, max: 86_400_000 })).default(120_000))
+  .option("--accept-disputed", "show a result that some operator voted against, marked DISPUTED, instead of refusing it")
+  .addOption(jsonOption())
+  .action(async (opts: { model: string; publisher?: string; modelId?: Hash; reading: string; keys: string; timeout: number; acceptDisputed?: boolean; json?: boolean }) => {
+    const ref = await modelOf(opts);
+    const readings = await readReadings(opts.reading);
+    const options = { timeoutMs: opts.timeout, acceptDisputed: opts.acceptDisputed };
+    const { threshold } = ref.model.client;
+    const meaning = ref.model.target.positiveMeans;
+    await withPatient(opts.keys, async (client) => {
+      if (Array.isArray(readings)) {
+        const { predictions, ...result } = await client.predictMany(ref, readings, options);
+        output(opts.json, { modelId: ref.id, ...result, predictions }, [
+          ...predictions.map((p, i) => `reading ${i + 1}: ${predictionLine(p, meaning, threshold)}`),
+          `job ${result.jobId} (${predictions.length} readings, layout ${result.layout}), result ${result.resultHash}`,
+          ...trustLines(result),
+        ]);
+        return;
+      }
+      const result = await client.predict(ref, readings, options);
+      output(opts.json, { modelId: ref.id, ...result }, [
+        predictionLine(result, meaning, threshold),
+        `job ${result.jobId}, record ${result.recordHash}, result ${result.resultHash}`,
+        ...trustLines(result),
+      ]);
+    });
+  });
+
+const consent = program.command("consent").description("let a hospital request predictions on your records, or stop it");
+
+consent
+  .command("grant")
+  .description("grant (or replace) a hospital's consent, until an expiry")
+  .argument("<hospital>", "the hospital's address", addressArgument)
+  .addOption(new Option("--days <n>", "consent lasts this many days").argParser(integerOption({ min: 1, max: 3_650 })).conflicts("until"))
+  .addOption(new Option("--until <date>", "consent lasts until this date (ISO 8601)").argParser(futureDateArgument))
+  .option("--results", "the hospital may also receive results you share with it")
+  .addOption(keysOption())
+  .addOption(jsonOption())
+  .action(async (hospital: string, opts: { days?: number; until?: number; results?: boolean; keys: string; json?: boolean }) => {
+    const expiresAt = opts.until ?? Math.floor(Date.now() / 1000) + (opts.days ?? 30) * DAY_SECONDS;
+    const mayReceiveResults = opts.results === true;
+    await withPatient(opts.keys, async (client) => {
+      const { txHash } = await client.grantConsent(hospital, expiresAt, mayReceiveResults);
+      const until = new Date(expiresAt * 1000).toISOString();
+      output(opts.json, { hospital, expiresAt, mayReceiveResults, txHash }, [
+        `hospital ${hospital} may request predictions on your records until ${until}${mayReceiveResults ? ", and receive results you share" : ""}`,
+        "revoke it at any time: npm run client -- consent revoke " + hospital,
+      ]);
+    });
+  });
+
+consent
+  .command("revoke")
+  .description("withdraw a hospital's consent, with immediate effect")
+  .argument("<hospital>", "the hospital's address", addressArgument)
+  .addOption(keysOption())
+  .addOption(jsonOption())
+  .action(async (hospital: string, opts: { keys: string; json?: boolean }) => {
+    await withPatient(opts.keys, async (client) => {
+      const { txHash } = await client.revokeConsent(hospital);
+      output(opts.json, { hospital, revoked: true, txHash }, [`hospital ${hospital} may no longer use your records`]);
     });
   });
 
 program
-  .command("predict")
-  .description("encrypt one reading, have it evaluated, and decrypt the prediction locally")
-  .requiredOption("--model <file>", "model file (its hash must be published on-chain)")
-  .requiredOption("--reading <file>", "JSON object of raw readings keyed by feature name")
-  .option("--keys <dir>", "key directory", ".pmhe/keys")
-  .option("--timeout <ms>", "how long to wait for the coprocessor", (v) => Number(v), 120_000)
-  .action(async (opts: { keys: string; model: string; reading: string; timeout: number }) => {
-    const model = parseModelBytes(await readFile(opts.model));
-    const parsed = ReadingSchema.safeParse(JSON.parse(await readFile(opts.reading, "utf8")));
-    if (!parsed.success) throw new Error(`reading file is not an object of numbers:\n${z.prettifyError(parsed.error)}`);
-    const reading: Reading = parsed.data;
+  .command("share")
+  .description("share a finalized prediction with a consented hospital: rounded to 2 decimals, sealed to its key")
+  .argument("<jobId>", "the job whose result to share", hashArgument)
+  .argument("<hospital>", "the hospital's address", addressArgument)
+  .addOption(keysOption())
+  .addOption(jsonOption())
+  .action(async (jobId: Hash, hospital: string, opts: { keys: string; json?: boolean }) => {
     await withPatient(opts.keys, async (client) => {
-      const result = await client.predict(model, reading, { timeoutMs: opts.timeout });
-      console.log(JSON.stringify(result));
+      // Decrypted again here, verified as for predict; a disputed result is never shared.
+      const prediction = await client.predictionOf(jobId);
+      const { sharedHash, locator } = await client.shareResult(jobId, hospital, prediction);
+      const shared = { probability: roundProbability(prediction.probability), predictedClass: prediction.predictedClass };
+      output(opts.json, { jobId, hospital, ...shared, sharedHash, locator }, [
+        `shared with ${hospital}: probability ${shared.probability.toFixed(2)}, class ${shared.predictedClass} (only that hospital's key opens it)`,
+        `share ${sharedHash} at ${locator}`,
+      ]);
+    });
+  });
+
+program
+  .command("erase")
+  .description("erase one of your records: flagged on-chain (no new job can use it), then deleted from the blob store")
+  .argument("<recordHash>", "the record's hash", hashArgument)
+  .addOption(keysOption())
+  .addOption(jsonOption())
+  .action(async (recordHash: Hash, opts: { keys: string; json?: boolean }) => {
+    await withPatient(opts.keys, async (client) => {
+      const result = await client.eraseRecord(recordHash);
+      output(opts.json, result, [
+        result.txHash ? `record ${recordHash} erased on-chain` : `record ${recordHash} was already erased on-chain`,
+        `blob: ${result.blobNote}`,
+      ]);
     });
   });
 
 try {
   await program.parseAsync();
 } catch (err) {
-  console.error(`error: ${(err as Error).message}`);
+  // The settings may be what failed: name the URLs only if they parsed.
+  let urls: { rpcUrl?: string; apiUrl?: string } = {};
+  try {
+    const settings = chainSettings();
+    urls = { rpcUrl: settings.PMHE_RPC_URL, apiUrl: settings.PMHE_API_URL };
+  } catch {
+    // keep none
+  }
+  const { message, asNetwork } = errorMessage(err, urls);
+  console.error(`error: ${message}`);
+  const next = nextStep(asNetwork ?? err, urls);
+  if (next) console.error(`next: ${next}`);
   process.exitCode = 1;
 }

@@ -1,13 +1,17 @@
-import type { BlobClient, UploadAuth } from "../protocol/blob-client.js";
-import type { Signer } from "ethers";
-import { connectPmhe, jobIdFromReceipt, JobStatus, type PmheContract } from "../protocol/chain.js";
+import type { ContractTransactionReceipt, Signer } from "ethers";
+import type { ContractMethodArgs, TypedContractMethod } from "../types/ethers-contracts/common.js";
+import { BlobStoreError, type BlobClient, type UploadAuth } from "../protocol/blob-client.js";
+import { checkDeployment, connectPmhe, jobIdFromReceipt, JobStatus, type PmheContract } from "../protocol/chain.js";
+import { ContractCallError, JOB_STATUS_NAMES, namedContractCall } from "../protocol/contract-errors.js";
 import type { CkksEngine, KeySet, PatientCipher } from "../protocol/fhe/engine.js";
+import { chooseLayout, type Layout } from "../protocol/fhe/layouts.js";
 import { contentHash, type Hash } from "../protocol/hash.js";
 import {
   buildTuple,
   finalPrediction,
   isFinalRound,
   modelHash as hashOfModel,
+  parseModelBytes,
   ReadingError,
   roundCount,
   roundInput,
@@ -16,28 +20,54 @@ import {
   type Prediction,
   type Reading,
 } from "../protocol/model.js";
-import { chooseLayout, type Layout } from "../protocol/fhe/layouts.js";
+import { sealShare } from "../protocol/result-share.js";
 import { uploadDomainFor, type UploadDomain, type UploadPurpose } from "../protocol/upload-auth.js";
-import { PredictionExpiredError, PredictionFailedError, PredictionTimeoutError, ResultVerificationError } from "./errors.js";
+import {
+  DisputedResultError,
+  KeyOwnerMismatchError,
+  ModelMismatchError,
+  PredictionExpiredError,
+  PredictionFailedError,
+  PredictionTimeoutError,
+  ResultVerificationError,
+  ShareRefusedError,
+} from "./errors.js";
+import type { ModelRef } from "./model-ref.js";
+import { verdictOf, type ResultVerdict } from "./verdict.js";
 
 export interface PatientClientOptions {
   engine: CkksEngine;
-  /** The patient's own wallet; it signs every transaction of this client. */
+  /** The patient's own wallet; it signs every transaction and upload of this client. */
   signer: Signer;
   contractAddress: string;
   blobs: BlobClient;
   keys: KeySet;
   pollIntervalMs?: number;
+  /** The chain's RPC URL, named in messages when the deployment check fails. */
+  rpcUrl?: string;
 }
 
-export interface RoundJob {
+/** How a result is accepted. */
+export interface VerifyOptions {
+  /**
+   * Present a result some operator in office voted against, marked `disputed: true`, instead of refusing it with
+   * DisputedResultError. Off by default: a disputed result is not final.
+   */
+  acceptDisputed?: boolean;
+}
+
+export interface PredictOptions extends VerifyOptions {
+  timeoutMs?: number;
+}
+
+export interface RoundJob extends ResultVerdict {
   round: number;
   jobId: Hash;
   recordHash: Hash;
   resultHash: Hash;
 }
 
-export interface BatchPredictionResult {
+export interface BatchPredictionResult extends ResultVerdict {
   jobId: Hash;
   recordHash: Hash;
   resultHash: Hash;
@@ -46,7 +76,7 @@ export interface BatchPredictionResult {
   predictions: Prediction[];
 }
 
-export interface PredictionResult {
+export interface PredictionResult extends ResultVerdict {
   jobId: Hash;
   recordHash: Hash;
   resultHash: Hash;
@@ -59,21 +89,43 @@ export interface PredictionResult {
   rounds?: RoundJob[];
 }
 
+export interface VerifiedResult {
+  bytes: Uint8Array;
+  resultHash: Hash;
+  verdict: ResultVerdict;
+}
+
+/** Retries of a record upload refused by a store that does not see a just-mined registration yet, and their spacing. */
+const RECORD_UPLOAD_RETRIES = 3;
+const RECORD_UPLOAD_RETRY_MS = 400;
+
+const lower = (value: string) => value.toLowerCase() as Hash;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * The patient's side of the protocol. The secret key is loaded here and never leaves: only the key bundle,
- * encrypted records and hashes are sent anywhere.
+ * encrypted records, shares sealed to a hospital and hashes are sent anywhere. Every contract call goes through
+ * `namedContractCall`, so a refusal surfaces as a ContractCallError with the contract error's name and sentence.
  */
 export class PatientClient {
   private readonly cipher: PatientCipher;
   readonly keyBundleHash: Hash;
+  /** The patient the key bundle was made for (lower case); the signer must be this wallet. */
+  readonly keyOwner: string;
   private readonly pollIntervalMs: number;
   private readonly contract: PmheContract;
   private domain: Promise<UploadDomain> | undefined;
+  private checked: Promise<void> | undefined;
+  private readonly modelChecks = new Map<string, Promise<void>>();
+  /** Block of each job's request, for reading its votes without scanning the chain from genesis. */
+  private readonly requestBlocks = new Map<Hash, number>();
 
   constructor(private readonly options: PatientClientOptions) {
     this.contract = connectPmhe(options.contractAddress, options.signer);
-    this.cipher = options.engine.openSecretKey(options.keys.secretKey);
     this.keyBundleHash = contentHash(options.keys.keyBundle);
+    // Every record names its patient and key bundle: the patient is the one the bundle was made for.
+    this.keyOwner = options.engine.readKeyBundleHeader(options.keys.keyBundle).patient;
+    this.cipher = options.engine.openSecretKey(options.keys.secretKey, { patient: this.keyOwner, keyBundleHash: this.keyBundleHash });
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
   }
 
@@ -81,168 +133,401 @@ export class PatientClient {
     this.cipher.dispose();
   }
 
+  /** The patient's wallet address (the signer's). */
+  address(): Promise<string> {
+    return this.options.signer.getAddress();
+  }
+
+  /**
+   * Once, before anything is uploaded or sent: the address holds a PMHE contract (a wrong address would otherwise
+   * take transactions that "succeed" and do nothing), and the key bundle is this signer's.
+   */
+  private ready(): Promise<void> {
+    this.checked ??= (async () => {
+      const { signer, contractAddress, rpcUrl } = this.options;
+      if (!signer.provider) throw new Error("the patient's signer needs a provider: connect the wallet to the chain");
+      await checkDeployment(signer.provider, contractAddress, { where: rpcUrl });
+      const address = (await signer.getAddress()).toLowerCase();
+      if (address !== this.keyOwner) throw new KeyOwnerMismatchError(this.keyOwner, address);
+    })();
+    const pending = this.checked;
+    pending.catch(() => {
+      if (this.checked === pending) this.checked = undefined; // ask again next time
+    });
+    return pending;
+  }
+
   /** Uploads are signed by the patient's wallet, for this chain and deployment. */
   private async uploadAuth(purpose: UploadPurpose): Promise<UploadAuth> {
     const { signer, contractAddress } = this.options;
-    if (!signer.provider) throw new Error("the patient's signer needs a provider (for the chain id uploads are signed for)");
     if (!this.domain) {
-      const pending = uploadDomainFor(signer.provider, contractAddress);
+      const pending = uploadDomainFor(signer.provider!, contractAddress);
       pending.catch(() => {
-        if (this.domain === pending) this.domain = undefined; // ask again next time
+        if (this.domain === pending) this.domain = undefined;
       });
       this.domain = pending;
     }
     return { signer, purpose, domain: await this.domain };
   }
 
-  /** Uploads the key bundle and registers its hash, unless it already is the patient's current bundle. */
-  async register(): Promise<void> {
-    const { contract } = this;
+  /**
+   * Sends one transaction and waits for it; a revert comes back named (ContractCallError). The call is tried first
+   * (`staticCall`): a refusal then never reaches the wallet, which matters for a NonceManager, since it counts a
+   * nonce before the node has accepted the transaction.
+   */
+  private async send<A extends unknown[]>(
+    action: string,
+    method: TypedContractMethod<A, unknown[], "nonpayable">,
+    ...args: ContractMethodArgs<A, "nonpayable">
+  ): Promise<ContractTransactionReceipt> {
+    // The same arguments, without overrides (none are passed here), as a call.
+    await namedContractCall(action, () => method.staticCall(...(args as ContractMethodArgs<A, "view">)));
+    try {
+      return await namedContractCall(action, async () => {
+        const tx = await method.send(...args);
+        const receipt = await tx.wait();
+        if (!receipt) throw new Error(`the ${action} transaction ${tx.hash} was dropped; run the command again`);
+        return receipt;
+      });
+    } catch (err) {
+      // Refused after all (the state changed in between) or not sent: give back the nonce the NonceManager took.
+      const { signer } = this.options;
+      if ("reset" in signer && typeof signer.reset === "function") signer.reset();
+      throw err;
+    }
+  }
+
+  /**
+   * Uploads the key bundle and registers its hash, unless it already is the patient's current bundle (then nothing
+   * is uploaded or sent: a bundle is megabytes).
+   */
+  async register(): Promise<{ keyBundleHash: Hash; changed: boolean }> {
+    await this.ready();
     const { blobs, keys, signer } = this.options;
-    await blobs.put(keys.keyBundle, await this.uploadAuth("key-bundle"));
     const patient = await signer.getAddress();
-    const current = await contract.currentKeyBundle(patient).then(([hash]) => hash.toLowerCase(), () => undefined);
-    if (current === this.keyBundleHash) return;
-    await (await contract.registerKeys(this.keyBundleHash, blobs.urlOf(this.keyBundleHash))).wait();
+    const current = await namedContractCall("currentKeyBundle", () => this.contract.currentKeyBundle(patient)).then(
+      ([hash]) => lower(hash),
+      (err: unknown) => {
+        if (err instanceof ContractCallError && err.errorName === "PatientNotRegistered") return undefined;
+        throw err;
+      },
+    );
+    if (current === this.keyBundleHash) return { keyBundleHash: this.keyBundleHash, changed: false };
+    await blobs.put(keys.keyBundle, await this.uploadAuth("key-bundle"));
+    await this.send("registerKeys", this.contract.registerKeys, this.keyBundleHash, blobs.urlOf(this.keyBundleHash));
+    return { keyBundleHash: this.keyBundleHash, changed: true };
   }
 
-  /** First client stage: readings → standardised tuple → CKKS ciphertext → blob store → anchored on-chain. */
-  async submitReading(model: Model, reading: Reading): Promise<Hash> {
+  /** The model id must stand for exactly this model's content: the client stages run here use the file. */
+  private checkModel(ref: ModelRef): Promise<void> {
+    const fileHash = hashOfModel(ref.model);
+    // Per (id, content): the same id with another file must be checked again.
+    const key = `${ref.id}:${fileHash}`;
+    let check = this.modelChecks.get(key);
+    if (!check) {
+      check = (async () => {
+        const [, onChainHash] = await namedContractCall("modelOf", () => this.contract.modelOf(ref.id));
+        if (lower(onChainHash) !== fileHash) throw new ModelMismatchError(ref.id, lower(onChainHash), fileHash);
+      })();
+      check.catch(() => this.modelChecks.delete(key));
+      this.modelChecks.set(key, check);
+    }
+    return check;
+  }
+
+  /** First client stage for one reading of a one-round model: tuple → CKKS ciphertext → blob store (not anchored). */
+  async uploadReading(model: Model, reading: Reading): Promise<Hash> {
     if (roundCount(model) !== 1) throw new ReadingError(`model ${model.name} has ${roundCount(model)} rounds; use predict(), which drives every round`);
-    return this.anchorRecordBlob(this.cipher.encryptTuple(buildTuple(model, reading)));
-  }
-
-  /** Uploads an encrypted record and anchors its hash under the patient's current key version. */
-  private async anchorRecordBlob(record: Uint8Array): Promise<Hash> {
-    const recordHash = await this.options.blobs.put(record, await this.uploadAuth("record"));
-    await (await this.contract.anchorRecord(recordHash)).wait();
-    return recordHash;
-  }
-
-  async requestPrediction(recordHash: Hash, modelHash: Hash): Promise<{ jobId: Hash; blockNumber: number }> {
-    const receipt = await (await this.contract.requestPrediction(recordHash, modelHash)).wait();
-    if (!receipt) throw new Error("requestPrediction transaction was dropped");
-    return { jobId: jobIdFromReceipt(this.contract, receipt), blockNumber: receipt.blockNumber };
-  }
-
-  /** Waits for the job's JobFinalized (k agreeing coprocessors), JobFailed or JobExpired event. */
-  async waitForResult(jobId: Hash, fromBlock: number, timeoutMs = 120_000): Promise<Hash> {
-    const { contract } = this;
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const [finalized, failed, expired] = await Promise.all([
-        contract.queryFilter(contract.filters.JobFinalized(jobId), fromBlock),
-        contract.queryFilter(contract.filters.JobFailed(jobId), fromBlock),
-        contract.queryFilter(contract.filters.JobExpired(jobId), fromBlock),
-      ]);
-      const final = finalized.at(-1);
-      if (final) return final.args.resultHash.toLowerCase() as Hash;
-      const failure = failed.at(-1);
-      if (failure) throw new PredictionFailedError(jobId, Number(failure.args.reason));
-      if (expired.length > 0) throw new PredictionExpiredError(jobId);
-      await new Promise((resolve) => setTimeout(resolve, this.pollIntervalMs));
-    }
-    throw new PredictionTimeoutError(jobId, timeoutMs);
-  }
-
-  /**
-   * Fetches the result blob and checks it against the chain before anything touches the secret key:
-   * its hash must be the committed one and its header must name this job, record and model.
-   */
-  async fetchVerifiedResult(jobId: Hash): Promise<{ bytes: Uint8Array; resultHash: Hash }> {
-    const { contract } = this;
-    const { blobs, engine } = this.options;
-    const job = await contract.jobOf(jobId);
-    if (Number(job.status) !== JobStatus.Finalized) {
-      throw new ResultVerificationError(jobId, `job status on-chain is ${Number(job.status)}, not Finalized`);
-    }
-    const resultHash = job.resultHash.toLowerCase() as Hash;
-    const bytes = await blobs.get(resultHash);
-    if (!bytes) throw new ResultVerificationError(jobId, `blob store has no result ${resultHash}`);
-    const actual = contentHash(bytes);
-    if (actual !== resultHash) throw new ResultVerificationError(jobId, `blob hashes to ${actual}, chain committed ${resultHash}`);
-    const header = engine.readJobResultHeader(bytes);
-    if (
-      header.jobId !== jobId ||
-      header.recordHash !== job.recordHash.toLowerCase() ||
-      header.modelHash !== job.modelHash.toLowerCase()
-    ) {
-      throw new ResultVerificationError(jobId, "result header names a different job, record or model");
-    }
-    return { bytes, resultHash };
-  }
-
-  /** Second client stage: decrypt T and apply the sigmoid locally. */
-  decryptPrediction(model: Model, resultBytes: Uint8Array): { logit: number; probability: number; predictedClass: 0 | 1 } {
-    const { value: logit } = this.cipher.decryptResult(resultBytes);
-    return finalPrediction(model, logit);
-  }
-
-  /** The whole path for one reading: encrypt, upload, anchor, request, wait, fetch, verify, decrypt. */
-  async predict(model: Model, reading: Reading, options: { timeoutMs?: number } = {}): Promise<PredictionResult> {
-    if (roundCount(model) > 1) return this.predictRounds(model, reading, options);
-    const recordHash = await this.submitReading(model, reading);
-    const { jobId, blockNumber } = await this.requestPrediction(recordHash, hashOfModel(model));
-    await this.waitForResult(jobId, blockNumber, options.timeoutMs);
-    const { bytes, resultHash } = await this.fetchVerifiedResult(jobId);
-    return { jobId, recordHash, resultHash, ...this.decryptPrediction(model, bytes) };
-  }
-
-  /**
-   * The interaction protocol over several rounds: each round is its own on-chain job. The server evaluates the
-   * round's linear stage (h dot products over the tuple, replicated into h blocks of one ciphertext); this device
-   * decrypts the h values, applies the round's activation and standardisation, re-encrypts and submits the next
-   * round; the final round's T goes through the sigmoid here, as in the one-round case.
-   */
-  private async predictRounds(model: Model, reading: Reading, options: { timeoutMs?: number }): Promise<PredictionResult> {
-    const modelHash = hashOfModel(model);
-    const rounds: RoundJob[] = [];
-    let tuple = roundInput(model, 0, reading);
-    for (let round = 0; ; round++) {
-      const rows = serverStage(model, round).weights.length;
-      const record = this.cipher.encryptRecords("packed-records", Array.from({ length: rows }, () => tuple), { round });
-      const recordHash = await this.anchorRecordBlob(record);
-      const { jobId, blockNumber } = await this.requestPrediction(recordHash, modelHash);
-      await this.waitForResult(jobId, blockNumber, options.timeoutMs);
-      const { bytes, resultHash } = await this.fetchVerifiedResult(jobId);
-      rounds.push({ round, jobId, recordHash, resultHash });
-      const { values } = this.cipher.decryptBatch(bytes);
-      if (values.length !== rows) throw new ResultVerificationError(jobId, `round ${round} returned ${values.length} values, expected ${rows}`);
-      if (isFinalRound(model, round)) return { jobId, recordHash, resultHash, rounds, ...finalPrediction(model, values[0]!) };
-      tuple = roundInput(model, round + 1, values);
-    }
-  }
-
-  /**
-   * Many readings of one patient (windows of a wearable's stream, say) as ONE job of a one-round model: the engine
-   * picks the layout from the count (packed records up to 256, one ciphertext per feature beyond), so the upload
-   * and the server's work are those of a single ciphertext (or n), not one per reading.
-   */
-  async predictMany(model: Model, readings: readonly Reading[], options: { timeoutMs?: number } = {}): Promise<BatchPredictionResult> {
-    const { recordHash, layout } = await this.submitReadings(model, readings);
-    const { jobId, blockNumber } = await this.requestPrediction(recordHash, hashOfModel(model));
-    await this.waitForResult(jobId, blockNumber, options.timeoutMs);
-    const { bytes, resultHash } = await this.fetchVerifiedResult(jobId);
-    const predictions = this.decryptPredictions(model, bytes);
-    if (predictions.length !== readings.length) throw new ResultVerificationError(jobId, `result holds ${predictions.length} values for ${readings.length} readings`);
-    return { jobId, recordHash, resultHash, layout, predictions };
+    await this.ready();
+    return this.uploadRecord(this.cipher.encryptTuple(buildTuple(model, reading)));
   }
 
   /**
    * First client stage for many readings of a one-round model as one record (the layout `predictMany` uses):
-   * tuples → one encrypted record → blob store → anchored on-chain. Requesting the prediction is left to the caller.
+   * tuples → one encrypted record → blob store. Anchoring and requesting are left to the caller (`anchorAndRequest`).
    */
-  async submitReadings(model: Model, readings: readonly Reading[]): Promise<{ recordHash: Hash; layout: Layout }> {
+  async uploadReadings(model: Model, readings: readonly Reading[]): Promise<{ recordHash: Hash; layout: Layout }> {
+    const { layout, record } = this.encryptReadings(model, readings);
+    await this.ready();
+    return { recordHash: await this.uploadRecord(record), layout };
+  }
+
+  private encryptReadings(model: Model, readings: readonly Reading[]): { layout: Layout; record: Uint8Array } {
     if (roundCount(model) !== 1) throw new ReadingError(`model ${model.name} has ${roundCount(model)} rounds; predict its readings one by one`);
     if (readings.length === 0) throw new ReadingError("no readings to predict");
     const tuples = readings.map((reading) => buildTuple(model, reading));
     const layout = chooseLayout(tuples.length, tuples[0]!.length, this.options.engine.parameterSetName);
-    const recordHash = await this.anchorRecordBlob(this.cipher.encryptRecords(layout, tuples));
-    return { recordHash, layout };
+    return { layout, record: this.cipher.encryptRecords(layout, tuples) };
+  }
+
+  /**
+   * Uploads a record. A store may not yet see a registration this client has just had mined (it reads another node
+   * that is a block behind, or a cached answer): when it refuses with not_registered or key_bundle_not_current while
+   * the chain already holds this key bundle as current, the upload is tried again a few times, a little later.
+   */
+  private async uploadRecord(record: Uint8Array): Promise<Hash> {
+    const auth = await this.uploadAuth("record");
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.options.blobs.put(record, auth);
+      } catch (err) {
+        const lagging = err instanceof BlobStoreError && (err.code === "not_registered" || err.code === "key_bundle_not_current");
+        if (!lagging || attempt > RECORD_UPLOAD_RETRIES || !(await this.isCurrentKeyBundle())) throw err;
+        await sleep(RECORD_UPLOAD_RETRY_MS * attempt);
+      }
+    }
+  }
+
+  private async isCurrentKeyBundle(): Promise<boolean> {
+    const patient = await this.options.signer.getAddress();
+    const [current] = await this.contract.currentKeyBundle(patient).catch(() => [undefined]);
+    return current?.toLowerCase() === this.keyBundleHash;
+  }
+
+  /**
+   * Checks with a call that the request would go through (model usable, patient registered...) before the record is
+   * uploaded: a refusal then costs neither an upload nor a transaction. Then uploads and sends ONE transaction.
+   */
+  private async submitAndRequest(record: Uint8Array, ref: ModelRef): Promise<{ recordHash: Hash; jobId: Hash; blockNumber: number }> {
+    await this.ready();
+    await this.checkModel(ref);
+    const recordHash = contentHash(record);
+    await namedContractCall("anchorAndRequest", () => this.contract.anchorAndRequest.staticCall(recordHash, ref.id));
+    await this.uploadRecord(record);
+    return { recordHash, ...(await this.anchorAndRequest(recordHash, ref.id)) };
+  }
+
+  /** Anchors an uploaded record and requests a prediction on it: one transaction, one wallet confirmation. */
+  async anchorAndRequest(recordHash: Hash, modelId: Hash): Promise<{ jobId: Hash; blockNumber: number }> {
+    await this.ready();
+    return this.requested(await this.send("anchorAndRequest", this.contract.anchorAndRequest, recordHash, modelId));
+  }
+
+  /** Requests a prediction on a record this patient anchored before. */
+  async requestPrediction(recordHash: Hash, modelId: Hash): Promise<{ jobId: Hash; blockNumber: number }> {
+    await this.ready();
+    const patient = await this.options.signer.getAddress();
+    return this.requested(await this.send("requestPrediction", this.contract.requestPrediction, patient, recordHash, modelId));
+  }
+
+  private requested(receipt: ContractTransactionReceipt): { jobId: Hash; blockNumber: number } {
+    const jobId = jobIdFromReceipt(this.contract, receipt);
+    this.requestBlocks.set(jobId, receipt.blockNumber);
+    return { jobId, blockNumber: receipt.blockNumber };
+  }
+
+  /**
+   * Waits until the job is settled on-chain: its result hash once `quorum` operators agreed; PredictionFailedError,
+   * PredictionExpiredError (expired, or past its deadline: no vote can settle it then) or PredictionTimeoutError.
+   */
+  async waitForResult(jobId: Hash, timeoutMs = 120_000): Promise<Hash> {
+    const { contract } = this;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await namedContractCall("jobOf", () => contract.jobOf(jobId));
+      const status = Number(job.status);
+      if (status === JobStatus.Finalized) return lower(job.resultHash);
+      if (status === JobStatus.Failed) throw new PredictionFailedError(jobId, Number(job.failureReason));
+      if (status === JobStatus.Expired) throw new PredictionExpiredError(jobId);
+      const head = await this.options.signer.provider!.getBlock("latest");
+      if (head && head.timestamp > Number(job.deadline)) throw new PredictionExpiredError(jobId, { onChain: false, deadline: Number(job.deadline) });
+      if (Date.now() >= deadline) throw new PredictionTimeoutError(jobId, timeoutMs);
+      await sleep(this.pollIntervalMs);
+    }
+  }
+
+  /**
+   * Fetches the result blob and checks it against the chain before anything touches the secret key: its hash must
+   * be the committed one and its header must name this job, record and model. Then the votes: a result some
+   * operator in office voted against is refused (DisputedResultError) unless `acceptDisputed`.
+   */
+  async fetchVerifiedResult(jobId: Hash, options: VerifyOptions = {}): Promise<VerifiedResult> {
+    const { contract } = this;
+    const { blobs, engine } = this.options;
+    const job = await namedContractCall("jobOf", () => contract.jobOf(jobId));
+    const status = Number(job.status);
+    if (status !== JobStatus.Finalized) {
+      throw new ResultVerificationError(jobId, `the job is ${JOB_STATUS_NAMES[status] ?? status} on-chain, not Finalized`);
+    }
+    const resultHash = lower(job.resultHash);
+    const bytes = await blobs.get(resultHash);
+    if (!bytes) throw new ResultVerificationError(jobId, `the blob store has no result ${resultHash}`);
+    const actual = contentHash(bytes);
+    if (actual !== resultHash) throw new ResultVerificationError(jobId, `the blob hashes to ${actual}, the chain committed ${resultHash}`);
+    const header = engine.readJobResultHeader(bytes);
+    if (header.jobId !== jobId || header.recordHash !== lower(job.recordHash) || header.modelHash !== lower(job.modelHash)) {
+      throw new ResultVerificationError(jobId, "the result's header names a different job, record or model");
+    }
+    const verdict = await verdictOf(contract, jobId, { resultHash, votes: Number(job.votes), quorum: Number(job.quorum) }, this.requestBlocks.get(jobId));
+    if (verdict.disputed && !options.acceptDisputed) {
+      throw new DisputedResultError(jobId, resultHash, verdict.votes, verdict.quorum, verdict.dissent);
+    }
+    return { bytes, resultHash, verdict };
+  }
+
+  /** Second client stage: decrypt T and apply the sigmoid locally. */
+  decryptPrediction(model: Model, resultBytes: Uint8Array): Prediction {
+    const { value: logit } = this.cipher.decryptResult(resultBytes);
+    return finalPrediction(model, logit);
   }
 
   /** Second client stage for a result of any layout: one prediction per record, in record order. */
   decryptPredictions(model: Model, resultBytes: Uint8Array): Prediction[] {
     return this.cipher.decryptBatch(resultBytes).values.map((logit) => finalPrediction(model, logit));
+  }
+
+  /** The whole path for one reading: encrypt, upload, one transaction, wait, fetch, verify, decrypt. */
+  async predict(ref: ModelRef, reading: Reading, options: PredictOptions = {}): Promise<PredictionResult> {
+    if (roundCount(ref.model) > 1) return this.predictRounds(ref, reading, options);
+    const record = this.cipher.encryptTuple(buildTuple(ref.model, reading));
+    const { recordHash, jobId } = await this.submitAndRequest(record, ref);
+    await this.waitForResult(jobId, options.timeoutMs);
+    const { bytes, resultHash, verdict } = await this.fetchVerifiedResult(jobId, options);
+    return { jobId, recordHash, resultHash, ...this.decryptPrediction(ref.model, bytes), ...verdict };
+  }
+
+  /**
+   * The interaction protocol over several rounds: each round is its own on-chain job (one transaction each). The
+   * server evaluates the round's linear stage (h dot products over the tuple, replicated into h blocks of one
+   * ciphertext); this device decrypts the h values, applies the round's activation and standardisation,
+   * re-encrypts and submits the next round; the final round's T goes through the sigmoid here. Every round's
+   * result is verified, votes included: a disputed intermediate value would corrupt everything after it.
+   */
+  private async predictRounds(ref: ModelRef, reading: Reading, options: PredictOptions): Promise<PredictionResult> {
+    const { model } = ref;
+    const rounds: RoundJob[] = [];
+    let tuple = roundInput(model, 0, reading);
+    for (let round = 0; ; round++) {
+      const rows = serverStage(model, round).weights.length;
+      const record = this.cipher.encryptRecords("packed-records", Array.from({ length: rows }, () => tuple), { round });
+      const { recordHash, jobId } = await this.submitAndRequest(record, ref);
+      await this.waitForResult(jobId, options.timeoutMs);
+      const { bytes, resultHash, verdict } = await this.fetchVerifiedResult(jobId, options);
+      rounds.push({ round, jobId, recordHash, resultHash, ...verdict });
+      const { values } = this.cipher.decryptBatch(bytes);
+      if (values.length !== rows) throw new ResultVerificationError(jobId, `round ${round} returned ${values.length} values, expected ${rows}`);
+      if (isFinalRound(model, round)) {
+        // The weakest round decides how far the whole prediction can be trusted.
+        const disputed = rounds.some((r) => r.disputed);
+        const overall: ResultVerdict = {
+          votes: Math.min(...rounds.map((r) => r.votes)),
+          quorum: Math.min(...rounds.map((r) => r.quorum)),
+          singleOperator: rounds.some((r) => r.singleOperator),
+          disputed,
+          dissent: rounds.flatMap((r) => r.dissent),
+        };
+        return { jobId, recordHash, resultHash, ...finalPrediction(model, values[0]!), ...overall, rounds };
+      }
+      tuple = roundInput(model, round + 1, values);
+    }
+  }
+
+  /**
+   * Many readings of one patient (windows of a wearable's stream, say) as ONE job of a one-round model, in one
+   * transaction: the engine picks the layout from the count (packed records up to 256, one ciphertext per feature
+   * beyond), so the upload and the server's work are those of a single ciphertext (or n), not one per reading.
+   */
+  async predictMany(ref: ModelRef, readings: readonly Reading[], options: PredictOptions = {}): Promise<BatchPredictionResult> {
+    const { layout, record } = this.encryptReadings(ref.model, readings);
+    const { recordHash, jobId } = await this.submitAndRequest(record, ref);
+    await this.waitForResult(jobId, options.timeoutMs);
+    const { bytes, resultHash, verdict } = await this.fetchVerifiedResult(jobId, options);
+    const predictions = this.decryptPredictions(ref.model, bytes);
+    if (predictions.length !== readings.length) throw new ResultVerificationError(jobId, `the result holds ${predictions.length} values for ${readings.length} readings`);
+    return { jobId, recordHash, resultHash, layout, predictions, ...verdict };
+  }
+
+  /**
+   * The prediction of one of this patient's finished jobs, decrypted again: the model comes from the blob store by
+   * the hash the job names (and is checked against it), the result is verified as by `fetchVerifiedResult`.
+   */
+  async predictionOf(jobId: Hash, options: VerifyOptions = {}): Promise<Prediction & { modelId: Hash } & ResultVerdict> {
+    await this.ready();
+    const job = await namedContractCall("jobOf", () => this.contract.jobOf(jobId));
+    const modelHash = lower(job.modelHash);
+    const modelBytes = await this.options.blobs.get(modelHash);
+    if (!modelBytes || contentHash(modelBytes) !== modelHash) {
+      throw new ResultVerificationError(jobId, `the blob store does not hold model ${modelHash} as published`);
+    }
+    const model = parseModelBytes(modelBytes);
+    if (roundCount(model) > 1) {
+      const record = await this.options.blobs.get(lower(job.recordHash));
+      const header = record ? this.options.engine.readRecordsHeader(record) : undefined;
+      const round = header && "round" in header ? (header.round ?? 0) : 0;
+      if (!header || !isFinalRound(model, round)) throw new ShareRefusedError(jobId, "it is not the final round of its model, or its record is gone");
+    }
+    const { bytes, verdict } = await this.fetchVerifiedResult(jobId, options);
+    const values = this.cipher.decryptBatch(bytes).values;
+    if (values.length !== 1) throw new ShareRefusedError(jobId, `it holds ${values.length} predictions, and a share holds one`);
+    return { ...finalPrediction(model, values[0]!), modelId: lower(job.modelId), ...verdict };
+  }
+
+  /**
+   * Lets `hospital` request predictions on this patient's records until `expiresAt` (unix seconds), and, when
+   * `mayReceiveResults`, receive shared results. Granting again replaces the previous consent.
+   */
+  async grantConsent(hospital: string, expiresAt: number, mayReceiveResults: boolean): Promise<{ txHash: string }> {
+    await this.ready();
+    const receipt = await this.send("grantConsent", this.contract.grantConsent, hospital, expiresAt, mayReceiveResults);
+    return { txHash: receipt.hash };
+  }
+
+  /** Withdraws the consent given to `hospital`, with immediate effect (jobs already requested are unaffected). */
+  async revokeConsent(hospital: string): Promise<{ txHash: string }> {
+    await this.ready();
+    const receipt = await this.send("revokeConsent", this.contract.revokeConsent, hospital);
+    return { txHash: receipt.hash };
+  }
+
+  /**
+   * Shares a finalized job's prediction with a consented hospital: rounded (protocol/result-share.ts rounds whatever
+   * it is given) and sealed to the hospital's X25519 key as registered on-chain, uploaded as a `result-share`, and its
+   * hash put on-chain. Never a raw decryption: the full decrypted polynomial would give away the secret key.
+   */
+  async shareResult(jobId: Hash, hospital: string, prediction: Pick<Prediction, "probability" | "predictedClass">): Promise<{ sharedHash: Hash; locator: string }> {
+    await this.ready();
+    const { contract } = this;
+    const { blobs, signer } = this.options;
+    const [job, hospitalKey] = await Promise.all([
+      namedContractCall("jobOf", () => contract.jobOf(jobId)),
+      namedContractCall("hospitalKeyOf", () => contract.hospitalKeyOf(hospital)),
+    ]);
+    const share = sealShare(
+      { jobId, modelId: lower(job.modelId), probability: prediction.probability, predictedClass: prediction.predictedClass },
+      { patient: await signer.getAddress(), hospital, hospitalKey: lower(hospitalKey) },
+    );
+    const sharedHash = contentHash(share);
+    const locator = blobs.urlOf(sharedHash);
+    // Refused on-chain (no consent covering results, not this patient's job, not finalized)? Then nothing is uploaded.
+    await namedContractCall("shareResult", () => contract.shareResult.staticCall(jobId, hospital, sharedHash, locator));
+    await blobs.put(share, await this.uploadAuth("result-share"));
+    await this.send("shareResult", contract.shareResult, jobId, hospital, sharedHash, locator);
+    return { sharedHash, locator };
+  }
+
+  /**
+   * Erases one of this patient's records: flagged on-chain first (no new job can use it by any route, and every
+   * coprocessor deletes the blob when it sees the event), then deleted from the blob store with a signed request.
+   * `blobDeleted` is false when the store no longer held it (a coprocessor was quicker) or refused; the on-chain
+   * erasure stands either way, and `blobNote` says what happened to the blob.
+   */
+  async eraseRecord(recordHash: Hash): Promise<{ recordHash: Hash; txHash: string | null; blobDeleted: boolean; blobNote: string }> {
+    await this.ready();
+    const { blobs, signer } = this.options;
+    const patient = await signer.getAddress();
+    // Erasing again only retries the blob deletion: the on-chain flag is already set and cannot be set twice.
+    const [, , , erased] = await namedContractCall("recordOf", () => this.contract.recordOf(patient, recordHash));
+    const txHash = erased ? null : (await this.send("eraseRecord", this.contract.eraseRecord, recordHash)).hash;
+    try {
+      const { domain } = await this.uploadAuth("record");
+      const deleted = await blobs.delete(recordHash, { signer, domain });
+      const blobNote = deleted ? "deleted from the blob store" : "the blob store no longer holds it";
+      return { recordHash, txHash, blobDeleted: deleted, blobNote };
+    } catch (err) {
+      const blobNote =
+        `erased on-chain, but the blob store did not delete it (${(err as Error).message}); coprocessors delete erased ` +
+        "records when they see the erasure, and running erase again retries the deletion";
+      return { recordHash, txHash, blobDeleted: false, blobNote };
+    }
   }
 }

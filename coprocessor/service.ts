@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Wallet } from "ethers";
+import { JsonRpcProvider, Network, Wallet } from "ethers";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { BlobClient, type UploadAuth } from "../protocol/blob-client.js";
@@ -201,7 +201,12 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
     const port = await listen(httpServer, config.PMHE_API_HOST, config.PMHE_API_PORT);
     stack.push(() => closeServer(httpServer));
     const apiUrl = `http://${config.PMHE_API_HOST}:${port}`;
-    const keyBundles = new KeyBundleCache(contractKeyBundleReader(reader), { ttlMs: config.PMHE_KEY_BUNDLE_CACHE_MS });
+    // The store's registration checks read through a provider without ethers' 250 ms answer cache: a "fresh" read
+    // right after a patient registers must see the registration, not a cached "none" (KeyBundleCache does the caching).
+    const network = Network.from(chainId);
+    const uncached = new JsonRpcProvider(config.PMHE_RPC_URL, network, { staticNetwork: network, cacheTimeout: -1 });
+    stack.push(() => uncached.destroy());
+    const keyBundles = new KeyBundleCache(contractKeyBundleReader(connectPmhe(config.PMHE_CONTRACT_ADDRESS, uncached)), { ttlMs: config.PMHE_KEY_BUNDLE_CACHE_MS });
     const api = createApiApp({
       keeper: blobKeeper,
       maxBlobBytes: config.PMHE_MAX_BLOB_BYTES,

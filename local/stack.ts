@@ -98,7 +98,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const blobDir = await mkdtemp(join(tmpdir(), "pmhe-blobs-"));
     cleanup.push(() => rm(blobDir, { recursive: true, force: true }));
 
-    const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100 });
+    // No answer cache: tests read block numbers and nonces right after transactions.
+    const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100, cacheTimeout: -1 });
     cleanup.push(() => provider.destroy());
     const admin = new NonceManager(hardhatAccount(0, provider));
     const hospitalWallet = hardhatAccount(1, provider);

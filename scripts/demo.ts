@@ -1,7 +1,9 @@
 /**
  * One command, everything local: a Hardhat node, a private redis-server, the contracts, the blob-store API and a
  * coprocessor; the hospital publishes the heart model; held-out patients from the data set go through the
- * encrypted path one by one, and the table compares each decrypted probability with the plaintext model's.
+ * encrypted path one by one (one transaction each: anchorAndRequest), and the table compares each decrypted
+ * probability with the plaintext model's. The local deployment runs at quorum 1, and the demo says so: one
+ * operator decides every result there, and could forge it.
  */
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -51,24 +53,29 @@ interface Row {
   difference: number;
   sameClass: boolean;
   jobId: string;
+  votes: number;
+  quorum: number;
 }
 
 const started = performance.now();
 progress("starting local chain, redis-server, contracts and coprocessor ...");
-const stack = await startLocalStack({ logLevel: opts.logLevel });
+// The operator server on any free port: a fixed one would clash with a coprocessor already running here.
+const stack = await startLocalStack({ logLevel: opts.logLevel, coprocessorEnv: { PMHE_OPERATOR_PORT: "0" } });
 const rows: Row[] = [];
 let exitCode = 0;
 const engine = await CkksEngine.create(model.fhe.parameterSet);
 try {
-  const modelHash = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
-  progress(`contract ${stack.contractAddress}; model ${model.name} v${model.version} published as ${modelHash}`);
+  const { modelId, modelHash } = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
+  const ref = { model, id: modelId };
+  progress(`contract ${stack.contractAddress}; model ${model.name} v${model.version} published as ${modelId} (content ${modelHash})`);
+  if (stack.quorum === 1) progress("quorum 1: one operator decides each result (development only)");
 
   for (const [i, index] of test.slice(0, opts.patients).entries()) {
     const reading = readingFromRow(dataset.columns, dataset.rows[index]!, [model.target.column]);
     const reference = predictPlaintext(model, reading);
     const { client } = await stack.newPatientClient(engine);
     try {
-      const result = await client.predict(model, reading);
+      const result = await client.predict(ref, reading);
       const difference = Math.abs(result.probability - reference.probability);
       rows.push({
         patient: i + 1,
@@ -79,6 +86,8 @@ try {
         difference,
         sameClass: result.predictedClass === reference.predictedClass,
         jobId: result.jobId,
+        votes: result.votes,
+        quorum: result.quorum,
       });
       progress(`patient ${i + 1}/${opts.patients} done (job ${result.jobId.slice(0, 10)}…)`);
     } finally {
@@ -91,11 +100,19 @@ try {
   const correct = rows.filter((r) => (r.decrypted >= model.client.threshold ? 1 : 0) === r.label).length;
   const seconds = (performance.now() - started) / 1000;
   if (agreeing !== rows.length) exitCode = 1;
+  const voteCounts = [...new Set(rows.map((r) => `${r.votes} of ${r.quorum}`))].join(", ");
+  const trust =
+    stack.quorum === 1
+      ? `This demo runs at quorum 1: one operator decides every result (each verified with ${voteCounts} votes) and could have forged it; deploy with a quorum of at least 2 where results matter.`
+      : `Every result verified with ${voteCounts} votes of operators in office.`;
 
   if (opts.json) {
     console.log(JSON.stringify({
-      model: { name: model.name, version: model.version, hash: modelHash, parameterSet: model.fhe.parameterSet },
+      model: { name: model.name, version: model.version, id: modelId, hash: modelHash, parameterSet: model.fhe.parameterSet },
       contract: stack.contractAddress,
+      quorum: stack.quorum,
+      singleOperator: stack.quorum === 1,
+      trust,
       tolerance: TOLERANCE,
       patients: rows,
       summary: { patients: rows.length, agreeing, maxDifference, correctVsLabel: correct, seconds },
@@ -112,6 +129,7 @@ try {
       `max |Δp| = ${maxDifference.toExponential(2)}; ${correct}/${rows.length} match the true label; ` +
       `${seconds.toFixed(1)} s in all.`,
     );
+    console.log(trust);
   }
 } catch (err) {
   console.error(`demo failed: ${(err as Error).message}`);

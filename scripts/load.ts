@@ -1,9 +1,10 @@
 /**
  * Load test of the whole system on this machine: a Hardhat node, a private redis-server, the contracts and the
- * coprocessor as its own process. N jobs are prepared untimed (patients registered, records encrypted, uploaded
- * and anchored), then requested at the offered rate and followed to their settlement on-chain; the report gives
- * throughput, latency, Redis memory and the coprocessor's peak RSS. Exits 1 unless every job was finalized and
- * the spot-checked results match the plaintext model, 130 when interrupted.
+ * coprocessor as its own process. N jobs are prepared untimed (patients registered, records encrypted and
+ * uploaded), then requested at the offered rate, one anchorAndRequest transaction each as a patient sends it, and
+ * followed to their settlement on-chain; the report gives throughput, latency, Redis memory and the coprocessor's
+ * peak RSS. The deployment runs at quorum 1 (one coprocessor). Exits 1 unless every job was finalized and the
+ * spot-checked results match the plaintext model, 130 when interrupted.
  *
  *   npx tsx scripts/load.ts [--jobs 1000] [--mode single|packed] [--rate 25] [--json] ...
  */

@@ -25,7 +25,7 @@ export async function writeKeySet(directory: string, keys: KeySet, options: { ov
     await writeFile(join(directory, KEY_BUNDLE_FILE), keys.keyBundle, { mode: 0o644, flag });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") {
-      throw new KeystoreError(`${directory} already holds a key set; refusing to overwrite a secret key`);
+      throw new KeystoreError(`${directory} already holds a key set; refusing to overwrite a secret key (--force replaces it, and the old one is lost)`);
     }
     throw err;
   }

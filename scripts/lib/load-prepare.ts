@@ -17,13 +17,14 @@ export interface LoadPatient {
   address: string;
 }
 
-/** One job of the load: whose it is, the CSV rows its record holds, and (once prepared) the anchored record. */
+/** One job of the load: whose it is, the CSV rows its record holds, and (once prepared) the uploaded record. */
 export interface PlannedJob {
   index: number;
   patient: number;
   rows: number[];
 }
 
+/** A job whose record is encrypted and in the blob store, not yet anchored: its request (anchorAndRequest) does that. */
 export interface PreparedJob extends PlannedJob {
   recordHash: Hash;
 }
@@ -49,8 +50,8 @@ export function planJobs(jobs: number, patients: number, recordsPerJob: number, 
  */
 export async function createPatients(stack: LoadStack, engine: CkksEngine, provider: Provider, count: number): Promise<LoadPatient[]> {
   // Key generation blocks the event loop (~80 ms a set at N=8192): done first, before any connection is in use.
-  const keySets = Array.from({ length: count }, () => engine.generateKeySet());
-  const wallets = keySets.map(() => Wallet.createRandom(provider));
+  const wallets = Array.from({ length: count }, () => Wallet.createRandom(provider));
+  const keySets = wallets.map((wallet) => engine.generateKeySet({ patient: wallet.address }));
   // One funder: its transfers go one after the other, as a single account's nonces must.
   for (const wallet of wallets) await (await stack.admin.sendTransaction({ to: wallet.address, value: PATIENT_FUNDING })).wait();
   const patients = wallets.map((wallet, i) => {
@@ -68,8 +69,9 @@ export async function createPatients(stack: LoadStack, engine: CkksEngine, provi
 }
 
 /**
- * Encrypts, uploads and anchors every job's record. Each patient works through its own jobs in order (one
- * account's transactions must not overtake each other); the patients run side by side.
+ * Encrypts and uploads every job's record, without anchoring it: a patient's prediction is one transaction
+ * (anchorAndRequest), and that transaction is what the timed phase sends. Each patient works through its own jobs
+ * in order; the patients run side by side.
  */
 export async function prepareRecords(
   patients: readonly LoadPatient[],
@@ -83,7 +85,7 @@ export async function prepareRecords(
     patients.map(async ({ client }, p) => {
       for (const job of plan.filter((j) => j.patient === p)) {
         // One reading makes a single-record record, several a packed one (the layout the engine picks for the count).
-        const { recordHash } = await client.submitReadings(model, job.rows.map((row) => readings[row]!));
+        const { recordHash } = await client.uploadReadings(model, job.rows.map((row) => readings[row]!));
         prepared[job.index] = { ...job, recordHash };
         onRecord();
       }

@@ -15,6 +15,8 @@ export interface LoadSettings {
   /** Offered requests per second; 0 = as fast as the patients' wallets can send. */
   rate: number;
   timeoutSeconds: number;
+  /** Agreeing operator votes that settle a job; 1 here: one operator decides (and could forge) every result. */
+  quorum: number;
   /** Extra coprocessor environment given with --env. */
   env: Record<string, string>;
 }
@@ -101,6 +103,7 @@ export function formatReport(report: LoadReport): string {
     ["parameter set", s.parameterSet],
     ["jobs × records per job", `${report.jobs} × ${report.recordsPerJob}`],
     ["patients", String(s.patients)],
+    ["quorum", s.quorum === 1 ? "1 (one operator decides each result: development only)" : String(s.quorum)],
     ["worker concurrency", String(s.workerConcurrency)],
     ["offered rate", report.offeredRate === null ? "unthrottled" : `${report.offeredRate} jobs/s`],
     ["send rate (achieved)", `${report.sendRate.toFixed(1)} jobs/s`],

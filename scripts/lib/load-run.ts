@@ -7,6 +7,7 @@ import { publishModel } from "../../hospital/publish-model.js";
 import { CkksEngine } from "../../protocol/fhe/engine.js";
 import { chooseLayout, layoutCapacity } from "../../protocol/fhe/layouts.js";
 import { DEFAULT_PARAMETER_SET, type ParameterSetName } from "../../protocol/fhe/params.js";
+import { namedContractCall } from "../../protocol/contract-errors.js";
 import { failureReasonName } from "../../protocol/failure-reasons.js";
 import type { Hash } from "../../protocol/hash.js";
 import { parseModel, parseModelBytes, predictPlaintext, roundCount, type Model, type Reading } from "../../protocol/model.js";
@@ -79,9 +80,9 @@ async function loadModel(path: string, parameterSet: ParameterSetName): Promise<
 }
 
 /** Gas from one estimate with a margin (a patient's first request costs most), fees well above the base fee. */
-async function requestTxFields(stack: LoadStack, patient: LoadPatient, job: PreparedJob, modelHash: Hash): Promise<RequestTxFields> {
+async function requestTxFields(stack: LoadStack, patient: LoadPatient, job: PreparedJob, modelId: Hash): Promise<RequestTxFields> {
   const contract = stack.contract.connect(patient.signer);
-  const gas = await contract.requestPrediction.estimateGas(job.recordHash, modelHash);
+  const gas = await namedContractCall("anchorAndRequest", () => contract.anchorAndRequest.estimateGas(job.recordHash, modelId));
   const fees = await patient.signer.provider!.getFeeData();
   const network = await patient.signer.provider!.getNetwork();
   return {
@@ -142,10 +143,10 @@ async function spotCheck(
   return { ...result, ok };
 }
 
-/** Mean homomorphic evaluation and mean enqueue → settled time, from the coprocessor's /metrics. */
-async function coprocessorMeans(apiUrl: string): Promise<{ meanEvaluationSeconds?: number; meanJobLatencySeconds?: number }> {
+/** Mean homomorphic evaluation and mean enqueue → settled time, from the coprocessor's /metrics (operator server). */
+async function coprocessorMeans(operatorUrl: string): Promise<{ meanEvaluationSeconds?: number; meanJobLatencySeconds?: number }> {
   try {
-    const text = await (await fetch(`${apiUrl}/metrics`)).text();
+    const text = await (await fetch(`${operatorUrl}/metrics`)).text();
     const evaluation = histogramTotals(text, "pmhe_evaluation_seconds");
     const latency = histogramTotals(text, "pmhe_job_latency_seconds", 'outcome="committed"');
     return {
@@ -182,7 +183,7 @@ function sendRate(timed: TimedPhaseResult): number {
   return (sent.length - 1) / ((Math.max(...sent) - Math.min(...sent)) / 1000);
 }
 
-function settingsOf(options: LoadOptions, recordsPerJob: number, model: Model): LoadSettings {
+function settingsOf(options: LoadOptions, recordsPerJob: number, model: Model, quorum: number): LoadSettings {
   return {
     mode: options.mode,
     jobs: options.jobs,
@@ -193,12 +194,13 @@ function settingsOf(options: LoadOptions, recordsPerJob: number, model: Model): 
     workerConcurrency: options.workerConcurrency,
     rate: options.rate,
     timeoutSeconds: options.timeoutSeconds,
+    quorum,
     env: options.env,
   };
 }
 
 interface Preparation {
-  modelHash: Hash;
+  modelId: Hash;
   prepared: PreparedJob[];
   tx: RequestTxFields;
   seconds: number;
@@ -206,7 +208,7 @@ interface Preparation {
 
 /**
  * The untimed part: the model published, the patients registered (added to `patients` as soon as they exist, so
- * the caller disposes them whatever happens), every job's record encrypted, uploaded and anchored.
+ * the caller disposes them whatever happens), every job's record encrypted and uploaded (anchored by its request).
  */
 async function prepare(
   stack: LoadStack,
@@ -219,17 +221,17 @@ async function prepare(
 ): Promise<Preparation> {
   const progress = options.progress ?? silent;
   const started = performance.now();
-  const modelHash = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
+  const { modelId } = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
   progress.log(`creating ${options.patients} patients (key sets registered on-chain) ...`);
   patients.push(...(await createPatients(stack, engine, stack.newProvider(), options.patients)));
   const plan = planJobs(options.jobs, options.patients, options.recordsPerJob, readings.length);
-  progress.start("records encrypted, uploaded, anchored", plan.length);
+  progress.start("records encrypted and uploaded", plan.length);
   const prepared = await prepareRecords(patients, model, readings, plan, () => {
     signal.throwIfAborted();
     progress.increment();
   }).finally(() => progress.stop());
-  const tx = await requestTxFields(stack, patients[0]!, prepared[0]!, modelHash);
-  return { modelHash, prepared, tx, seconds: (performance.now() - started) / 1000 };
+  const tx = await requestTxFields(stack, patients[0]!, prepared[0]!, modelId);
+  return { modelId, prepared, tx, seconds: (performance.now() - started) / 1000 };
 }
 
 interface Measurement {
@@ -257,7 +259,7 @@ async function measure(
     observer: stack.newProvider(OBSERVER_POLL_INTERVAL_MS),
     senders: patients.map((p) => p.signer),
     requests: preparation.prepared,
-    modelHash: preparation.modelHash,
+    modelId: preparation.modelId,
     tx: preparation.tx,
     rate: options.rate,
     timeoutMs: options.timeoutSeconds * 1000,
@@ -270,7 +272,7 @@ async function measure(
     cpuSeconds: await cpu.stop(),
     rss: await rss.stop(),
     redis: await redisMemory(stack.redisUrl),
-    means: await coprocessorMeans(stack.coprocessor.apiUrl),
+    means: await coprocessorMeans(stack.operatorUrl),
   };
 }
 
@@ -332,7 +334,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const model = await loadModel(options.modelPath, options.parameterSet);
   const readings = await loadReadings(options.dataPath, model);
   const recordsPerJob = options.mode === "single" ? 1 : (options.recordsPerJob ?? layoutCapacity("packed-records", options.parameterSet));
-  const settings = settingsOf(options, recordsPerJob, model);
 
   const engine = await CkksEngine.create(options.parameterSet);
   let stack: LoadStack | undefined;
@@ -348,7 +349,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     progress.log("decrypting a few results and comparing them with the plaintext model ...");
     const jobs = settledJobs(preparation.prepared, measurement.timed);
     const check = await spotCheck(model, readings, patients, jobs, options.spotChecks);
-    return buildReport(settings, preparation, measurement, jobs, check);
+    return buildReport(settingsOf(options, recordsPerJob, model, stack.quorum), preparation, measurement, jobs, check);
   } finally {
     progress.stop();
     patients.forEach((p) => p.client.dispose());

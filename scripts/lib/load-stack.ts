@@ -2,11 +2,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JsonRpcProvider, Network, NonceManager } from "ethers";
+import { freePort } from "../../local/child-process.js";
 import { startCoprocessorProcess, type CoprocessorProcess } from "../../local/coprocessor-process.js";
 import { deployPmhe } from "../../local/deploy.js";
 import { startLocalChain } from "../../local/hardhat-node.js";
 import { startLocalRedis } from "../../local/redis-server.js";
-import { hardhatAccount } from "../../local/stack.js";
+import { hardhatAccount, LOCAL_HOSPITAL_NAME, localHospitalKeys } from "../../local/stack.js";
 import { BlobClient } from "../../protocol/blob-client.js";
 import type { PmheContract } from "../../protocol/chain.js";
 
@@ -21,6 +22,12 @@ export interface LoadStack {
   hospital: NonceManager;
   blobs: BlobClient;
   coprocessor: CoprocessorProcess;
+  /** The coprocessor's blob store directory (removed by `stop()`). */
+  blobDir: string;
+  /** The coprocessor's operator server (/metrics, /readyz). */
+  operatorUrl: string;
+  /** The quorum of the deployment: 1, so the one coprocessor settles each job with its own vote. */
+  quorum: number;
   /** Aborted, with the process's last output as the reason, if the coprocessor exits before `stop()`. */
   coprocessorExited: AbortSignal;
   /** A provider on the local chain. Every call is a fresh request: no cached block numbers, no network re-detection. */
@@ -47,10 +54,23 @@ function freshProvider(rpcUrl: string, pollingInterval: number): JsonRpcProvider
   });
 }
 
+/** The deployment's quorum: one coprocessor runs, so one vote settles a job (development only; it could forge). */
+const LOAD_QUORUM = 1;
+/**
+ * Blob-store bounds far above what a load uploads: every record is uploaded in the (untimed) preparation and stays
+ * pending until its request anchors it, and the patients upload side by side.
+ */
+const LOAD_BLOB_ENV = {
+  PMHE_UPLOAD_QUOTA_BYTES: String(16 * 2 ** 30),
+  PMHE_PENDING_BYTES_MAX: String(16 * 2 ** 30),
+  PMHE_MAX_CONCURRENT_UPLOADS: "256",
+};
+
 /**
  * The whole system on this machine, as an operator runs it: a Hardhat node, a private redis-server, PMHE deployed
- * (hospital = Hardhat account #1, coprocessor operator = #2) and the coprocessor as a process of its own, so its
- * memory is measured apart from the load generator's. `stop()` undoes everything, in reverse order.
+ * (hospital = Hardhat account #1 with its local share key, coprocessor operator = #2, quorum 1) and the coprocessor
+ * as a process of its own, so its memory is measured apart from the load generator's. `stop()` undoes everything,
+ * in reverse order.
  */
 export async function startLoadStack(options: LoadStackOptions): Promise<LoadStack> {
   const cleanup: Array<() => Promise<unknown> | void> = [];
@@ -81,9 +101,15 @@ export async function startLoadStack(options: LoadStackOptions): Promise<LoadSta
     };
     const provider = newProvider();
     const admin = new NonceManager(hardhatAccount(0, provider));
-    const hospital = new NonceManager(hardhatAccount(1, provider));
+    const hospitalWallet = hardhatAccount(1, provider);
+    const hospital = new NonceManager(hospitalWallet);
     const operator = hardhatAccount(2, provider);
-    const deployment = await deployPmhe(admin, { hospitals: [await hospital.getAddress()], coprocessors: [operator.address] });
+    const deployment = await deployPmhe(admin, {
+      hospitals: [{ address: hospitalWallet.address, encryptionKey: localHospitalKeys(hospitalWallet).publicKey, name: LOCAL_HOSPITAL_NAME }],
+      coprocessors: [operator.address],
+      quorum: LOAD_QUORUM,
+    });
+    const operatorPort = await freePort();
 
     const coprocessor = await startCoprocessorProcess({
       PMHE_RPC_URL: chain.rpcUrl,
@@ -97,6 +123,9 @@ export async function startLoadStack(options: LoadStackOptions): Promise<LoadSta
       PMHE_RATE_LIMIT_MAX: "0",
       PMHE_POLL_INTERVAL_MS: "100",
       PMHE_WORKER_CONCURRENCY: String(options.workerConcurrency),
+      PMHE_OPERATOR_HOST: "127.0.0.1",
+      PMHE_OPERATOR_PORT: String(operatorPort),
+      ...LOAD_BLOB_ENV,
       LOG_LEVEL: "warn",
       ...options.env,
     });
@@ -116,6 +145,9 @@ export async function startLoadStack(options: LoadStackOptions): Promise<LoadSta
       hospital,
       blobs: new BlobClient(coprocessor.apiUrl),
       coprocessor,
+      blobDir,
+      operatorUrl: `http://127.0.0.1:${operatorPort}`,
+      quorum: LOAD_QUORUM,
       coprocessorExited: exited.signal,
       newProvider,
       stop,

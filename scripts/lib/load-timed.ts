@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { JsonRpcProvider, Log, NonceManager } from "ethers";
 import { jobIdFromReceipt, type PmheContract } from "../../protocol/chain.js";
+import { decodeContractError } from "../../protocol/contract-errors.js";
 import type { Hash } from "../../protocol/hash.js";
 
-/** A prepared job to request: its record is already anchored by `patient`. */
+/** A prepared job to request: its record is uploaded by `patient`; the request anchors it (anchorAndRequest). */
 export interface TimedRequest {
   index: number;
   patient: number;
@@ -43,7 +44,8 @@ export interface TimedPhaseOptions {
   /** One signer per patient; a request goes out from its job's patient. */
   senders: readonly NonceManager[];
   requests: readonly TimedRequest[];
-  modelHash: Hash;
+  /** The published model's on-chain id. */
+  modelId: Hash;
   tx: RequestTxFields;
   /** Requests per second offered; 0 sends each as soon as its patient's previous request was accepted. */
   rate: number;
@@ -135,12 +137,15 @@ async function sendRequests(options: TimedPhaseOptions, records: RequestRecord[]
   const send = async (request: TimedRequest, record: RequestRecord) => {
     if (stopped()) return;
     const signer = senders[request.patient]!;
-    const data = contract.interface.encodeFunctionData("requestPrediction", [request.recordHash, options.modelHash]);
+    // One transaction per prediction, as a patient sends it: anchor the record and request the job together.
+    const data = contract.interface.encodeFunctionData("anchorAndRequest", [request.recordHash, options.modelId]);
     record.sentAt = performance.now();
     try {
       record.txHash = (await signer.sendTransaction({ to, data, type: 2, ...tx })).hash;
     } catch (err) {
-      record.error = (err as Error).message;
+      // A refusal the node reports at send time is told by the contract error's name and sentence, not as hex.
+      const decoded = decodeContractError(err);
+      record.error = decoded ? `${decoded.name}: ${decoded.sentence}` : (err as Error).message;
       // The nonce this send took may not have been used: ask the node again before the next one.
       signer.reset();
     }
@@ -169,7 +174,7 @@ async function resolveUnmapped(options: TimedPhaseOptions, records: RequestRecor
     if (record.jobId) continue;
     const receipt = await options.observer.getTransactionReceipt(record.txHash);
     if (!receipt || receipt.blockNumber > observer.scannedThrough) continue;
-    if (receipt.status === 0) record.error = "requestPrediction reverted";
+    if (receipt.status === 0) record.error = "anchorAndRequest reverted";
     else record.jobId = jobIdFromReceipt(options.contract, receipt);
   }
 }

@@ -2,7 +2,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { expect } from "chai";
 import { keccak256, randomBytes, Wallet, type Signer } from "ethers";
+import type { ModelRef } from "../../client/model-ref.js";
 import type { PatientClient } from "../../client/patient-client.js";
+import { FileBlobStore } from "../../coprocessor/blobstore/file-blob-store.js";
 import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
 import { publishModel } from "../../hospital/publish-model.js";
 import { stratifiedSplit } from "../../hospital/split.js";
@@ -10,7 +12,7 @@ import { startLocalStack, type LocalStack } from "../../local/stack.js";
 import { decodeEnvelope, encodeEnvelope } from "../../protocol/envelope.js";
 import { FailureReason, type FailureReasonName } from "../../protocol/failure-reasons.js";
 import { jobIdFromReceipt, JobStatus, type PmheContract } from "../../protocol/chain.js";
-import { CkksEngine } from "../../protocol/fhe/engine.js";
+import { CkksEngine, type KeyBinding, type KeySet } from "../../protocol/fhe/engine.js";
 import { contentHash, type Hash } from "../../protocol/hash.js";
 import { buildTuple, parseModelBytes, predictPlaintext, type Model, type Reading } from "../../protocol/model.js";
 import { signedUploadHeaders, uploadDomain, UPLOAD_HEADERS } from "../../protocol/upload-auth.js";
@@ -18,7 +20,7 @@ import { expectClose } from "../helpers/close.js";
 import { alterStoredBlob } from "../helpers/tamper.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
-/** Small enough to test the size limit cheaply, large enough for a key bundle (~4.5 MB). */
+/** An operator's ceiling below the record purpose's own limit: small enough to test cheaply, large enough for a key bundle (~4.5 MB). */
 const MAX_BLOB_BYTES = 6 * 1024 * 1024;
 const OCTETS = "application/octet-stream";
 
@@ -34,9 +36,13 @@ interface UploadCase {
 interface JobCase {
   name: string;
   reason: FailureReasonName;
-  /** The record blob to upload and anchor; undefined: anchored but never uploaded. */
+  /**
+   * The record blob to anchor; undefined: anchored but never stored. Written straight into the store's directory,
+   * as a store that took it before its upload checks existed (or a disk an attacker reached) would hold it: the
+   * API refuses most of these at the door now, and the worker must still settle each one on its own.
+   */
   bytes?: Uint8Array;
-  /** Alters the stored file after the upload (the store then serves bytes that do not hash to the anchor). */
+  /** Uploaded through the API (a valid record), then altered on disk: the store serves bytes that do not hash to the anchor. */
   tamperStoredFile?: boolean;
 }
 
@@ -45,12 +51,15 @@ describe("malformed uploads and jobs against a running stack (hardhat node, redi
   let engine: CkksEngine;
   let smallEngine: CkksEngine;
   let model: Model;
-  let modelHash: Hash;
+  let ref: ModelRef;
   let readings: Reading[];
   let patient: PatientClient;
   let patientSigner: Signer;
   let contract: PmheContract;
   let keyBundle: Uint8Array;
+  let patientKeys: KeySet;
+  /** The patient's address and key-bundle hash, which every record of theirs names. */
+  let owner: KeyBinding;
   let validRecord: Uint8Array;
   let validResult: Uint8Array;
   const settledJobs: Array<{ jobId: Hash; expected: FailureReasonName; name: string }> = [];
@@ -61,21 +70,22 @@ describe("malformed uploads and jobs against a running stack (hardhat node, redi
     const { test } = stratifiedSplit(dataset.labels, model.training.testFraction, model.training.seed);
     readings = test.map((i) => readingFromRow(dataset.columns, dataset.rows[i]!, [model.target.column]));
     // One attempt: a blob that is not there fails the job at once instead of after backoffs.
-    stack = await startLocalStack({ coprocessorEnv: { PMHE_JOB_ATTEMPTS: "1", PMHE_MAX_BLOB_BYTES: String(MAX_BLOB_BYTES) } });
+    stack = await startLocalStack({ coprocessorEnv: { PMHE_JOB_ATTEMPTS: "1", PMHE_MAX_BLOB_BYTES: String(MAX_BLOB_BYTES), PMHE_OPERATOR_PORT: "0" } });
     [engine, smallEngine] = await Promise.all([CkksEngine.create(model.fhe.parameterSet), CkksEngine.create("ckks-n4096-linear")]);
-    modelHash = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
-    const keys = engine.generateKeySet();
-    keyBundle = keys.keyBundle;
-    ({ client: patient, signer: patientSigner } = await stack.newPatientClient(engine, { keys }));
+    const { modelId } = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
+    ref = { model, id: modelId };
+    ({ client: patient, signer: patientSigner, keys: patientKeys } = await stack.newPatientClient(engine));
+    keyBundle = patientKeys.keyBundle;
+    owner = { patient: await patientSigner.getAddress(), keyBundleHash: contentHash(keyBundle) };
     contract = stack.contract.connect(patientSigner);
 
-    const cipher = engine.openSecretKey(keys.secretKey);
+    const cipher = engine.openSecretKey(patientKeys.secretKey, owner);
     try {
       validRecord = cipher.encryptTuple(buildTuple(model, readings[0]!));
     } finally {
       cipher.dispose();
     }
-    const first = await patient.predict(model, readings[0]!);
+    const first = await patient.predict(ref, readings[0]!);
     validResult = (await stack.blobs.get(first.resultHash))!;
   });
 
@@ -102,7 +112,7 @@ describe("malformed uploads and jobs against a running stack (hardhat node, redi
 
   async function expectHealthyPrediction(readingIndex: number): Promise<void> {
     const reading = readings[readingIndex]!;
-    const result = await patient.predict(model, reading, { timeoutMs: 30_000 });
+    const result = await patient.predict(ref, reading, { timeoutMs: 30_000 });
     expectClose(result.probability, predictPlaintext(model, reading).probability, 1e-4, `reading ${readingIndex}`);
     expect(Number((await stack.contract.jobOf(result.jobId)).status)).to.equal(JobStatus.Finalized);
   }
@@ -177,7 +187,7 @@ describe("malformed uploads and jobs against a running stack (hardhat node, redi
     // Oversized, with a valid signature (the limit applies to well-formed uploads too).
     for (const size of [MAX_BLOB_BYTES + 1, MAX_BLOB_BYTES + 4096, 2 * MAX_BLOB_BYTES]) {
       const body = new Uint8Array(size).fill(size & 0xff);
-      add({ name: `oversized ${size} bytes`, body, headers: await signed(body), status: 413, error: "payload_too_large" });
+      add({ name: `oversized ${size} bytes`, body, headers: await signed(body), status: 413, error: "too_large" });
     }
     // Wrong content type.
     for (const type of ["text/plain", "application/json", "multipart/form-data; boundary=x", "image/png", "application/x-www-form-urlencoded"]) {
@@ -224,13 +234,14 @@ describe("malformed uploads and jobs against a running stack (hardhat node, redi
     const hugeHeader = Uint8Array.from(validRecord);
     new DataView(hugeHeader.buffer).setUint32(5, 0xffffffff, false);
     malformed("header length beyond the blob", hugeHeader);
-    malformed("more packed records than fit the ring", envelope({ parameterSet: header.parameterSet, layout: "packed-records", values: header.values, records: 100_000 }));
-    malformed("feature-major record without feature sections", envelope({ parameterSet: header.parameterSet, layout: "feature-major", values: header.values, records: 4 }));
+    malformed("more packed records than fit the ring", envelope({ ...header, layout: "packed-records", records: 100_000 }));
+    malformed("feature-major record without feature sections", envelope({ ...header, layout: "feature-major", records: 4 }));
 
     const tuple = buildTuple(model, readings[1]!);
-    const cipher = engine.openSecretKey(engine.generateKeySet().secretKey);
-    const smallKeys = smallEngine.generateKeySet();
-    const small = smallEngine.openSecretKey(smallKeys.secretKey);
+    const cipher = engine.openSecretKey(patientKeys.secretKey, owner);
+    const smallKeys = smallEngine.generateKeySet({ patient: owner.patient });
+    // Named as the patient's records under the job's key bundle, so the parameter set is the only thing wrong.
+    const small = smallEngine.openSecretKey(smallKeys.secretKey, owner);
     try {
       for (const round of [1, 3, 15]) malformed(`record for round ${round} of a one-round model`, cipher.encryptRecords("packed-records", [tuple], { round }));
       for (const [i, t] of [tuple, buildTuple(model, readings[2]!)].entries()) {
@@ -279,18 +290,20 @@ describe("malformed uploads and jobs against a running stack (hardhat node, redi
 
   it("fails every malformed job on-chain with its reason, and keeps serving normal predictions", async function () {
     this.timeout(90_000);
+    const store = new FileBlobStore(stack.blobDir);
     const submit = async (c: JobCase) => {
       let recordHash: Hash;
       if (c.bytes === undefined) {
         recordHash = keccak256(randomBytes(64)) as Hash;
-      } else {
+      } else if (c.tamperStoredFile) {
         recordHash = await stack.blobs.put(c.bytes, { signer: patientSigner, purpose: "record", domain: stack.uploadDomain });
-        if (c.tamperStoredFile) {
-          await alterStoredBlob(stack.blobDir, recordHash, 100);
-        }
+        await alterStoredBlob(stack.blobDir, recordHash, 100);
+      } else {
+        recordHash = contentHash(c.bytes);
+        await store.put(recordHash, c.bytes);
       }
-      await (await contract.anchorRecord(recordHash)).wait();
-      const receipt = await (await contract.requestPrediction(recordHash, modelHash)).wait();
+      // One transaction, as a patient sends it.
+      const receipt = await (await contract.anchorAndRequest(recordHash, ref.id)).wait();
       settledJobs.push({ jobId: jobIdFromReceipt(contract, receipt!), expected: c.reason, name: c.name });
     };
 
@@ -320,6 +333,6 @@ describe("malformed uploads and jobs against a running stack (hardhat node, redi
     expect(report!.args.coprocessor).to.equal(stack.coprocessor.operator);
 
     await expectHealthyPrediction(7);
-    expect((await fetch(`${stack.apiUrl}/readyz`)).status).to.equal(200);
+    expect((await fetch(`${stack.coprocessor.operatorUrl}/readyz`)).status).to.equal(200);
   });
 });

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { ZeroHash } from "ethers";
 import { auditJobs } from "../../auditor/job-history.js";
+import { DisputedResultError } from "../../client/errors.js";
+import type { ModelRef } from "../../client/model-ref.js";
 import type { PatientClient } from "../../client/patient-client.js";
 import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
 import { publishModel } from "../../hospital/publish-model.js";
@@ -13,6 +15,7 @@ import { CkksEngine } from "../../protocol/fhe/engine.js";
 import type { Hash } from "../../protocol/hash.js";
 import { parseModelBytes, predictPlaintext, type Model, type Reading } from "../../protocol/model.js";
 import { expectClose } from "../helpers/close.js";
+import { rejectionOf } from "../helpers/rejection.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const JOBS = 4;
@@ -40,6 +43,7 @@ describe("three coprocessors, quorum 2, one of them dishonest (hardhat node, red
   let stack: LocalStack;
   let engine: CkksEngine;
   let model: Model;
+  let ref: ModelRef;
   let readings: Reading[];
   let honest: string[];
   let faulty: string;
@@ -51,6 +55,8 @@ describe("three coprocessors, quorum 2, one of them dishonest (hardhat node, red
     const { test } = stratifiedSplit(dataset.labels, model.training.testFraction, model.training.seed);
     readings = test.map((i) => readingFromRow(dataset.columns, dataset.rows[i]!, [model.target.column]));
     stack = await startLocalStack({
+      quorum: 2,
+      coprocessorEnv: { PMHE_OPERATOR_PORT: "0" },
       coprocessors: [
         {},
         {},
@@ -61,9 +67,9 @@ describe("three coprocessors, quorum 2, one of them dishonest (hardhat node, red
     });
     honest = [stack.coprocessors[0]!.operator, stack.coprocessors[1]!.operator];
     faulty = stack.coprocessors[2]!.operator;
-    await (await stack.contract.connect(stack.admin).setQuorum(2)).wait();
     engine = await CkksEngine.create(model.fhe.parameterSet);
-    await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
+    const { modelId } = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
+    ref = { model, id: modelId };
     for (let i = 0; i < 2; i++) {
       patients.push((await stack.newPatientClient(engine)).client);
     }
@@ -84,13 +90,17 @@ describe("three coprocessors, quorum 2, one of them dishonest (hardhat node, red
 
   it("finalizes every job with the honest pair's hash, decrypts like the plaintext model, and keeps the dissent on-chain and in the audit", async function () {
     this.timeout(60_000);
-    const jobs: Array<{ jobId: Hash; resultHash: Hash }> = [];
+    const jobs: Array<{ jobId: Hash; resultHash: Hash; client: PatientClient }> = [];
     for (let i = 0; i < JOBS; i++) {
       const reading = readings[i]!;
-      const result = await patients[i % patients.length]!.predict(model, reading, { timeoutMs: 30_000 });
+      const client = patients[i % patients.length]!;
+      // The faulty operator may or may not have voted by the time the client looks: asked to, it shows either.
+      const result = await client.predict(ref, reading, { timeoutMs: 30_000, acceptDisputed: true });
       expectClose(result.probability, predictPlaintext(model, reading).probability, 1e-4, `job ${i} probability`);
       expect(result.predictedClass, `job ${i}`).to.equal(predictPlaintext(model, reading).predictedClass);
-      jobs.push({ jobId: result.jobId, resultHash: result.resultHash });
+      expect(result, `job ${i}`).to.include({ quorum: 2, singleOperator: false });
+      expect(result.votes, `job ${i}`).to.equal(2);
+      jobs.push({ jobId: result.jobId, resultHash: result.resultHash, client });
     }
 
     // Let the held-back votes land (or give up on any the faulty worker skipped because the job was already final).
@@ -107,7 +117,7 @@ describe("three coprocessors, quorum 2, one of them dishonest (hardhat node, red
 
     const audited = new Map((await auditJobs(stack.contract)).map((h) => [h.jobId, h]));
     let conflictsNamingFaulty = 0;
-    for (const [i, { jobId, resultHash }] of jobs.entries()) {
+    for (const [i, { jobId, resultHash, client }] of jobs.entries()) {
       const job = await stack.contract.jobOf(jobId);
       expect(Number(job.status), `job ${i}`).to.equal(JobStatus.Finalized);
       const finalHash = lower(job.resultHash);
@@ -128,8 +138,13 @@ describe("three coprocessors, quorum 2, one of them dishonest (hardhat node, red
         // Skipped because already final: no vote, so nothing disagreed.
         expect(committed.map((e) => e.args.coprocessor).sort(), `job ${i}`).to.deep.equal([...honest].sort());
         expect(conflicts, `job ${i}`).to.have.length(0);
+        expect((await client.fetchVerifiedResult(jobId)).verdict.disputed, `job ${i}`).to.equal(false);
         continue;
       }
+      // The faulty operator is still in office: its vote makes the result disputed, and the client says so.
+      const refused = await rejectionOf(client.fetchVerifiedResult(jobId));
+      expect(refused, `job ${i}`).to.be.instanceOf(DisputedResultError);
+      expect((refused as DisputedResultError).dissent.map((d) => [d.coprocessor, d.resultHash]), `job ${i}`).to.deep.equal([[faulty, faultyVote]]);
       expect(faultyVote, `job ${i}: the faulty operator's vote`).to.not.equal(finalHash);
       expect(committed.map((e) => e.args.coprocessor).sort(), `job ${i}`).to.deep.equal([...honest, faulty].sort());
       expect(Number(await stack.contract.voteCount(jobId, faultyVote)), `job ${i}`).to.equal(1);
@@ -156,6 +171,7 @@ describe("three coprocessors, quorum 2, one of them dishonest (hardhat node, red
       expect(history.finalized!.resultHash).to.equal(finalHash);
       expect(history.votes.map((v) => v.coprocessor).sort()).to.deep.equal([...honest, faulty].sort());
       expect(history.votes.find((v) => v.coprocessor === faulty)!.resultHash).to.equal(faultyVote);
+      expect(history.support).to.deep.equal({ votes: 2, dissenters: [faulty] });
       expect(history.conflicts.map((c) => [c.coprocessor, c.resultHash, c.conflictingWith])).to.deep.equal(
         conflicts.map((c) => [c.args.coprocessor, lower(c.args.resultHash), lower(c.args.conflictingWith)]),
       );

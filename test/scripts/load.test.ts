@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
-import type { LoadReport } from "../../scripts/lib/load-report.js";
+import { formatReport, type LoadReport } from "../../scripts/lib/load-report.js";
 import { DEFAULT_LOAD_OPTIONS, runLoad, SPOT_CHECK_TOLERANCE } from "../../scripts/lib/load-run.js";
 import { expectClose } from "../helpers/close.js";
 
@@ -11,6 +11,9 @@ const ROOT = join(import.meta.dirname, "..", "..");
 /** What every complete run must satisfy: the numbers agree with each other and the work really happened. */
 function expectConsistentReport(report: LoadReport, jobs: number, recordsPerJob: number): void {
   expect(report.jobs).to.equal(jobs);
+  // One coprocessor at quorum 1, and the report says so.
+  expect(report.settings.quorum).to.equal(1);
+  expect(formatReport(report)).to.contain("| quorum | 1 (one operator decides each result: development only) |");
   expect(report.recordsPerJob).to.equal(recordsPerJob);
   expect(report.outcomes).to.include({ settled: jobs, finalized: jobs, failed: 0, expired: 0, requestErrors: 0, unsettled: 0 });
   expect(report.elapsedSeconds).to.be.greaterThan(0);
@@ -31,7 +34,7 @@ function expectConsistentReport(report: LoadReport, jobs: number, recordsPerJob:
   expect(report.coprocessor.rssSamples).to.be.greaterThan(0);
   // The coprocessor evaluated every job itself: its histogram saw them.
   expect(report.coprocessor.meanEvaluationSeconds).to.be.greaterThan(0);
-  // Every request is a transaction of its own, mined during the run.
+  // Every request is one transaction of its own (anchorAndRequest: the preparation anchored nothing), mined during the run.
   expect(report.diagnostics.blocksMined).to.be.at.least(jobs);
 
   expect(report.spotCheck.ok).to.equal(true);
