@@ -23,6 +23,7 @@ import {
   testTuple,
   type Deployed,
 } from "./coprocessor-fixture.js";
+import { expectClose } from "../helpers/close.js";
 
 /** Patient A's flood. */
 const FLOOD = 200;
@@ -131,6 +132,6 @@ describe("fairness between patients: a flood from one patient does not delay ano
     // jobs; what can still settle before it is A's jobs in flight with it (up to the worker's concurrency, 16 here)
     // and the ones that take the slots they free while B's evaluation (its key bundle's first load) is still going.
     expect(before.length, "jobs of A settled before B's").to.be.below(FLOOD / 4);
-    expect(await b!.decrypt(lower((await contract.jobOf(single.jobId)).resultHash))).to.be.closeTo(expectedLogit(model, values), 1e-4);
+    expectClose(await b!.decrypt(lower((await contract.jobOf(single.jobId)).resultHash)), expectedLogit(model, values), 1e-4, "B's T");
   });
 });

@@ -25,6 +25,7 @@ import {
   type Deployed,
   type Requested as RequestedJob,
 } from "./coprocessor-fixture.js";
+import { expectClose } from "../helpers/close.js";
 
 const QUEUE_NAME = "pmhe-fault-tolerance";
 const PATIENTS = 2;
@@ -252,7 +253,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
   /** The patient fetches the result by its committed hash and decrypts it: the plaintext model's answer. */
   async function expectDecryptsCorrectly(job: Requested): Promise<void> {
     const { resultHash } = await deployed.contract.jobOf(job.jobId);
-    expect(await job.client.decrypt(lower(resultHash)), `T of ${job.jobId}`).to.be.closeTo(expectedLogit(model, job.values), 1e-4);
+    expectClose(await job.client.decrypt(lower(resultHash)), expectedLogit(model, job.values), 1e-4, `T of ${job.jobId}`);
   }
 
   it("recovers a job whose worker was SIGKILLed mid-job: a new process finishes every job, each voted exactly once", async function () {

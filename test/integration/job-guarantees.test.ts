@@ -29,6 +29,7 @@ import {
   type Deployed,
   type Requested,
 } from "./coprocessor-fixture.js";
+import { expectClose } from "../helpers/close.js";
 
 const QUEUE = "pmhe-guarantees";
 
@@ -231,7 +232,7 @@ describe("coprocessor job guarantees: owners, erasure, crashes (hardhat node, re
       scenarios.map((s) => ({ name: s.name, ...(s.expect.status === "Failed" ? { status: "Failed", reason: FailureReason[s.expect.reason] } : { status: "Finalized" }) })),
     );
     const { resultHash } = statuses[0]!;
-    expect(await honest.patient.decrypt(resultHash.toLowerCase() as Hash)).to.be.closeTo(expectedLogit(model, honest.values), 1e-4);
+    expectClose(await honest.patient.decrypt(resultHash.toLowerCase() as Hash), expectedLogit(model, honest.values), 1e-4, "the honest T");
   });
 
   it("reported every blob the chain referenced, and every erasure in chain order, to the blob lifecycle (recording fake of the store's BlobLifecycle)", async function () {
