@@ -1,23 +1,16 @@
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { expect } from "chai";
 import { keccak256, randomBytes, type Wallet } from "ethers";
 import { auditJobs } from "../../auditor/job-history.js";
 import { DisputedResultError } from "../../client/errors.js";
 import type { ModelRef } from "../../client/model-ref.js";
 import type { PatientClient } from "../../client/patient-client.js";
-import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
-import { publishModel } from "../../hospital/publish-model.js";
-import { stratifiedSplit } from "../../hospital/split.js";
-import { hardhatAccount, startLocalStack, type LocalStack } from "../../local/stack.js";
-import { CkksEngine } from "../../protocol/fhe/engine.js";
+import { hardhatAccount, type LocalStack } from "../../local/stack.js";
 import type { Hash } from "../../protocol/hash.js";
-import { parseModelBytes, predictPlaintext, type Model, type Reading } from "../../protocol/model.js";
+import { predictPlaintext, type Model, type Reading } from "../../protocol/model.js";
 import { expectClose } from "../helpers/close.js";
+import { startLocalStackWithPatient, type LocalStackWithPatient } from "../helpers/local-stack-with-patient.js";
 import { rejectionOf } from "../helpers/rejection.js";
 import { waitFor } from "../helpers/wait.js";
-
-const ROOT = join(import.meta.dirname, "..", "..");
 
 /**
  * Holds the honest operators' results back until the test opens it, so a rogue vote can be placed before a job is
@@ -39,8 +32,8 @@ class Gate {
 }
 
 describe("disputed results: two honest operators at quorum 2, and rogue operators voting otherwise (hardhat node, redis-server, node-seal)", function () {
+  let setup: LocalStackWithPatient;
   let stack: LocalStack;
-  let engine: CkksEngine;
   let model: Model;
   let ref: ModelRef;
   let readings: Reading[];
@@ -51,19 +44,15 @@ describe("disputed results: two honest operators at quorum 2, and rogue operator
   const gate = new Gate();
 
   before(async function () {
-    model = parseModelBytes(await readFile(join(ROOT, "models", "statlog-heart-logreg.v1.json")));
-    const dataset = loadDataset(await readFile(join(ROOT, "data", "statlog_heart.csv"), "utf8"), model.target.column);
-    const { test } = stratifiedSplit(dataset.labels, model.training.testFraction, model.training.seed);
-    readings = test.slice(0, 4).map((i) => readingFromRow(dataset.columns, dataset.rows[i]!, [model.target.column]));
-    stack = await startLocalStack({
-      quorum: 2,
-      coprocessorEnv: { PMHE_OPERATOR_PORT: "0", PMHE_EVALUATION_THREADS: "1" },
-      coprocessors: [{ options: { resultTransform: gate.transform } }, { options: { resultTransform: gate.transform } }],
+    setup = await startLocalStackWithPatient({
+      readings: 4,
+      stack: {
+        quorum: 2,
+        coprocessorEnv: { PMHE_OPERATOR_PORT: "0", PMHE_EVALUATION_THREADS: "1" },
+        coprocessors: [{ options: { resultTransform: gate.transform } }, { options: { resultTransform: gate.transform } }],
+      },
     });
-    engine = await CkksEngine.create(model.fhe.parameterSet);
-    const { modelId } = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
-    ref = { model, id: modelId };
-    ({ client: patient } = await stack.newPatientClient(engine));
+    ({ stack, model, ref, readings, patient } = setup);
     // Two more operators in office, driven by the test: one votes another result, one reports a failure.
     role = await stack.contract.COPROCESSOR_ROLE();
     rogue = hardhatAccount(10, stack.provider);
@@ -73,9 +62,7 @@ describe("disputed results: two honest operators at quorum 2, and rogue operator
 
   after(async function () {
     gate.open();
-    patient?.dispose();
-    engine?.dispose();
-    await stack?.stop();
+    await setup?.stop();
   });
 
   /** The first block after the current head, asked of the node itself (ethers may answer a cached head). */

@@ -1,29 +1,21 @@
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { expect } from "chai";
 import type { ModelRef } from "../../client/model-ref.js";
 import type { PatientClient, PredictionResult } from "../../client/patient-client.js";
-import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
-import { publishModel } from "../../hospital/publish-model.js";
 import { openSharedResult } from "../../hospital/shared-results.js";
-import { stratifiedSplit } from "../../hospital/split.js";
-import { startLocalStack, type LocalStack } from "../../local/stack.js";
+import type { LocalStack } from "../../local/stack.js";
 import { ContractCallError } from "../../protocol/contract-errors.js";
 import { decodeEnvelope } from "../../protocol/envelope.js";
-import { CkksEngine } from "../../protocol/fhe/engine.js";
 import { contentHash, type Hash } from "../../protocol/hash.js";
-import { parseModelBytes, type Model, type Reading } from "../../protocol/model.js";
+import type { Reading } from "../../protocol/model.js";
 import { hospitalKeyPair, ShareError } from "../../protocol/result-share.js";
+import { startLocalStackWithPatient, type LocalStackWithPatient } from "../helpers/local-stack-with-patient.js";
 import { nonceOf } from "../helpers/nonce.js";
 import { rejectionOf } from "../helpers/rejection.js";
 import { alterStoredBlob } from "../helpers/tamper.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
-
 describe("sharing a result with a hospital (hardhat node, redis-server, node-seal)", function () {
+  let setup: LocalStackWithPatient;
   let stack: LocalStack;
-  let engine: CkksEngine;
-  let model: Model;
   let ref: ModelRef;
   let readings: Reading[];
   let patient: PatientClient;
@@ -31,23 +23,14 @@ describe("sharing a result with a hospital (hardhat node, redis-server, node-sea
   let result: PredictionResult;
 
   before(async function () {
-    model = parseModelBytes(await readFile(join(ROOT, "models", "statlog-heart-logreg.v1.json")));
-    const dataset = loadDataset(await readFile(join(ROOT, "data", "statlog_heart.csv"), "utf8"), model.target.column);
-    const { test } = stratifiedSplit(dataset.labels, model.training.testFraction, model.training.seed);
-    readings = test.slice(0, 3).map((i) => readingFromRow(dataset.columns, dataset.rows[i]!, [model.target.column]));
-    stack = await startLocalStack({ coprocessorEnv: { PMHE_OPERATOR_PORT: "0" } });
-    engine = await CkksEngine.create(model.fhe.parameterSet);
+    setup = await startLocalStackWithPatient({ readings: 3, stack: { coprocessorEnv: { PMHE_OPERATOR_PORT: "0" } } });
+    ({ stack, ref, readings, patient } = setup);
     hospital = await stack.hospital.getAddress();
-    const { modelId } = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
-    ref = { model, id: modelId };
-    ({ client: patient } = await stack.newPatientClient(engine));
     result = await patient.predict(ref, readings[0]!);
   });
 
   after(async function () {
-    patient?.dispose();
-    engine?.dispose();
-    await stack?.stop();
+    await setup?.stop();
   });
 
   const open = (secretKey: Uint8Array, jobId: Hash = result.jobId) =>

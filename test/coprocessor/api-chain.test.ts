@@ -1,5 +1,5 @@
 import { randomBytes as nodeRandomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,25 +14,22 @@ import { chainBlockNumber, redisPing } from "../../coprocessor/api/health-routes
 import { contractJobReader } from "../../coprocessor/api/job-routes.js";
 import { createOperatorApp } from "../../coprocessor/api/operator-app.js";
 import { contractRoleChecker } from "../../coprocessor/api/upload-policy.js";
-import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
-import { publishModel } from "../../hospital/publish-model.js";
-import { stratifiedSplit } from "../../hospital/split.js";
 import { freePort } from "../../local/child-process.js";
 import { deployPmhe } from "../../local/deploy.js";
 import { startLocalRedis } from "../../local/redis-server.js";
-import { hardhatAccount, LOCAL_HOSPITAL_NAME, startLocalStack, type LocalStack } from "../../local/stack.js";
+import { hardhatAccount, LOCAL_HOSPITAL_NAME, type LocalStack } from "../../local/stack.js";
 import { BlobStoreError } from "../../protocol/blob-client.js";
 import { connectPmhe, jobIdFromReceipt, modelIdOf } from "../../protocol/chain.js";
-import { CkksEngine } from "../../protocol/fhe/engine.js";
 import type { Hash } from "../../protocol/hash.js";
-import { modelBytes, modelHash as hashOfModel, parseModel, parseModelBytes, type Model, type Reading } from "../../protocol/model.js";
+import { modelBytes, modelHash as hashOfModel, parseModel, type Model, type Reading } from "../../protocol/model.js";
 import { hospitalKeyPair } from "../../protocol/result-share.js";
 import { signUpload, uploadDomain, UPLOAD_HEADERS, type UploadDomain, type UploadPurpose } from "../../protocol/upload-auth.js";
+import { startLocalStackWithPatient, type LocalStackWithPatient } from "../helpers/local-stack-with-patient.js";
+import { metricSample } from "../helpers/prometheus.js";
 import { rejectionOf } from "../helpers/rejection.js";
 import { alterStoredBlob } from "../helpers/tamper.js";
 import { keyBundleOf, recordOf, resultBlob, startBlobApi } from "./blob-fixtures.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
 const ADMIN_TOKEN = nodeRandomBytes(24).toString("hex");
 
 interface ErrorBody {
@@ -62,20 +59,9 @@ async function close(server: Server): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-/** One sample of a Prometheus text exposition, matched by name and (a subset of) labels; undefined if absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
-  }
-  return undefined;
-}
-
 describe("coprocessor API against a deployed contract (hardhat node, redis-server, BullMQ)", function () {
+  let setup: LocalStackWithPatient;
   let stack: LocalStack;
-  let engine: CkksEngine;
   let model: Model;
   let ref: ModelRef;
   let readings: Reading[];
@@ -83,21 +69,15 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
   let patient: PatientClient;
 
   before(async function () {
-    model = parseModelBytes(await readFile(join(ROOT, "models", "statlog-heart-logreg.v1.json")));
-    const dataset = loadDataset(await readFile(join(ROOT, "data", "statlog_heart.csv"), "utf8"), model.target.column);
-    const { test } = stratifiedSplit(dataset.labels, model.training.testFraction, model.training.seed);
-    readings = test.slice(0, 4).map((i) => readingFromRow(dataset.columns, dataset.rows[i]!, [model.target.column]));
-    stack = await startLocalStack({ coprocessorEnv: { PMHE_ADMIN_TOKEN: ADMIN_TOKEN, PMHE_JOB_RETRY_AFTER_SECONDS: "3", PMHE_OPERATOR_PORT: "0" } });
-    engine = await CkksEngine.create(model.fhe.parameterSet);
-    const { modelId } = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
-    ref = { model, id: modelId };
-    ({ client: patient, signer: patientSigner } = await stack.newPatientClient(engine));
+    setup = await startLocalStackWithPatient({
+      readings: 4,
+      stack: { coprocessorEnv: { PMHE_ADMIN_TOKEN: ADMIN_TOKEN, PMHE_JOB_RETRY_AFTER_SECONDS: "3", PMHE_OPERATOR_PORT: "0" } },
+    });
+    ({ stack, model, ref, readings, patientSigner, patient } = setup);
   });
 
   after(async function () {
-    patient?.dispose();
-    engine?.dispose();
-    await stack?.stop();
+    await setup?.stop();
   });
 
   describe("signed uploads", function () {
@@ -295,23 +275,23 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
 
     it("moves the job metrics after a job: latency, evaluation time, uploads by purpose, queue depth gauges", async function () {
       const after = await scrape();
-      const delta = (name: string, labels: Record<string, string> = {}) => (sample(after, name, labels) ?? 0) - (sample(metricsBefore, name, labels) ?? 0);
+      const delta = (name: string, labels: Record<string, string> = {}) => (metricSample(after, name, labels) ?? 0) - (metricSample(metricsBefore, name, labels) ?? 0);
       expect(delta("pmhe_job_latency_seconds_count", { outcome: "committed" })).to.equal(1);
-      expect(sample(after, "pmhe_job_latency_seconds_sum", { outcome: "committed" })).to.be.greaterThan(0);
+      expect(metricSample(after, "pmhe_job_latency_seconds_sum", { outcome: "committed" })).to.be.greaterThan(0);
       expect(delta("pmhe_evaluation_seconds_count")).to.equal(1);
-      expect(sample(after, "pmhe_evaluation_seconds_sum")).to.be.greaterThan(0);
+      expect(metricSample(after, "pmhe_evaluation_seconds_sum")).to.be.greaterThan(0);
       expect(delta("pmhe_blob_uploads_total", { purpose: "record", status: "201" })).to.equal(1);
       // The worker writes results straight into its own store, not through its API.
       expect(delta("pmhe_blob_uploads_total", { purpose: "result", status: "201" })).to.equal(0);
-      expect(sample(after, "pmhe_evaluation_threads_busy")).to.equal(0);
-      expect(sample(after, "pmhe_evaluation_thread_deaths_total")).to.equal(0);
+      expect(metricSample(after, "pmhe_evaluation_threads_busy")).to.equal(0);
+      expect(metricSample(after, "pmhe_evaluation_thread_deaths_total")).to.equal(0);
       // Refused uploads of the previous tests are counted by status.
-      expect(sample(after, "pmhe_blob_uploads_total", { purpose: "model", status: "403" })).to.be.at.least(3);
-      expect(sample(after, "pmhe_blob_uploads_total", { purpose: "invalid", status: "400" })).to.equal(1);
+      expect(metricSample(after, "pmhe_blob_uploads_total", { purpose: "model", status: "403" })).to.be.at.least(3);
+      expect(metricSample(after, "pmhe_blob_uploads_total", { purpose: "invalid", status: "400" })).to.equal(1);
       for (const state of ["waiting", "active", "delayed", "failed"]) {
-        expect(sample(after, "pmhe_queue_jobs", { state }), state).to.equal(0);
+        expect(metricSample(after, "pmhe_queue_jobs", { state }), state).to.equal(0);
       }
-      expect(sample(after, "process_resident_memory_bytes")).to.be.greaterThan(0);
+      expect(metricSample(after, "process_resident_memory_bytes")).to.be.greaterThan(0);
     });
 
     it("answers 200 Failed with the reason code and name, and counts the failure by reason", async function () {
@@ -325,8 +305,8 @@ describe("coprocessor API against a deployed contract (hardhat node, redis-serve
       expect(response.status).to.equal(200);
       expect(await response.json()).to.deep.equal({ jobId, status: "Failed", reason: 2, reasonName: "RecordHashMismatch" });
       const metrics = await scrape();
-      expect(sample(metrics, "pmhe_job_failures_total", { reason: "RecordHashMismatch" })).to.equal(1);
-      expect(sample(metrics, "pmhe_job_latency_seconds_count", { outcome: "failed" })).to.equal(1);
+      expect(metricSample(metrics, "pmhe_job_failures_total", { reason: "RecordHashMismatch" })).to.equal(1);
+      expect(metricSample(metrics, "pmhe_job_latency_seconds_count", { outcome: "failed" })).to.equal(1);
     });
 
     it("answers /healthz (API and operator server) and /readyz (operator server) 200 with Redis and the chain both answering", async function () {

@@ -7,7 +7,9 @@ import { hardhatAccount, startLocalStack, type LocalStack } from "../../local/st
 import { BlobClient, BlobStoreError } from "../../protocol/blob-client.js";
 import { connectPmhe } from "../../protocol/chain.js";
 import type { Hash } from "../../protocol/hash.js";
+import { metricSample } from "../helpers/prometheus.js";
 import { rejectionOf } from "../helpers/rejection.js";
+import { sleep } from "../helpers/wait.js";
 import { errorOf, hashOf, keyBundleOf, manifestOf, recordOf, signedPut } from "./blob-fixtures.js";
 
 /**
@@ -15,19 +17,6 @@ import { errorOf, hashOf, keyBundleOf, manifestOf, recordOf, signedPut } from ".
  * deployed contract on a Hardhat node and a private redis-server: who may upload records is what the contract says,
  * and what the chain references and erases reaches the store through the listener.
  */
-
-/** One sample of a Prometheus text exposition, matched by name and (a subset of) labels; undefined if absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
-  }
-  return undefined;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function eventually(probe: () => Promise<boolean>, what: string, tries = 300): Promise<void> {
   for (let i = 0; i < tries; i++) {
@@ -59,7 +48,7 @@ describe("blob store of a running coprocessor, against a deployed contract", fun
   const pendingOf = (address: string) => ledger.pendingBytesOf(address);
 
   const metrics = async () => (await fetch(`${stack.coprocessor.operatorUrl}/metrics`)).text();
-  const pendingBytes = async () => sample(await metrics(), "pmhe_blob_pending_bytes") ?? Number.NaN;
+  const pendingBytes = async () => metricSample(await metrics(), "pmhe_blob_pending_bytes") ?? Number.NaN;
   const head = async (hash: Hash) => (await fetch(stack.blobs.urlOf(hash), { method: "HEAD" })).status;
 
   /** A funded wallet that uploads its key bundle and registers it on-chain. */
@@ -105,7 +94,7 @@ describe("blob store of a running coprocessor, against a deployed contract", fun
     await (await stack.contract.connect(signer).registerKeys(hashOf(rotated), "rotated")).wait();
     expect((await signedPut(stack.apiUrl, signer, stack.uploadDomain, recordOf(address, hashOf(rotated)), "record")).status).to.equal(201);
     await errorOf(await signedPut(stack.apiUrl, signer, stack.uploadDomain, recordOf(address, bundle, 999), "record"), 422, "key_bundle_not_current");
-    expect(sample(await metrics(), "pmhe_blob_upload_rejections_total", { code: "not_registered" })).to.be.at.least(1);
+    expect(metricSample(await metrics(), "pmhe_blob_upload_rejections_total", { code: "not_registered" })).to.be.at.least(1);
   });
 
   it("keeps a record once anchored (its quota released), and erases it once the patient erases it on-chain: 410 from then on", async function () {
@@ -124,7 +113,7 @@ describe("blob store of a running coprocessor, against a deployed contract", fun
     await eventually(async () => (await head(hash)) === 410, "the erased record is gone for good");
     await errorOf(await fetch(stack.blobs.urlOf(hash)), 410, "erased");
     await errorOf(await signedPut(stack.apiUrl, signer, stack.uploadDomain, record, "record"), 410, "erased");
-    expect(sample(await metrics(), "pmhe_blob_deletions_total", { reason: "erasure" })).to.be.at.least(1);
+    expect(metricSample(await metrics(), "pmhe_blob_deletions_total", { reason: "erasure" })).to.be.at.least(1);
   });
 
   it("keeps a batch's manifest and records once the root is anchored, and erases them all when the batch is erased", async function () {
@@ -155,7 +144,7 @@ describe("blob store of a running coprocessor, against a deployed contract", fun
     expect(await stack.blobs.delete(hash, { signer, domain: stack.uploadDomain })).to.equal(true);
     expect(await stack.blobs.get(hash)).to.equal(undefined);
     expect(await new BlobClient(stack.apiUrl).delete(hash, { signer, domain: stack.uploadDomain })).to.equal(false);
-    expect(sample(await metrics(), "pmhe_blob_deletions_total", { reason: "owner" })).to.be.at.least(1);
+    expect(metricSample(await metrics(), "pmhe_blob_deletions_total", { reason: "owner" })).to.be.at.least(1);
   });
 
   it("asks the contract once per patient and interval however many record uploads check it", async function () {

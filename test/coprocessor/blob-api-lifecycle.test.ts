@@ -2,13 +2,11 @@ import { expect } from "chai";
 import { Wallet, type HDNodeWallet, type Signer } from "ethers";
 import { mkdir, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Redis } from "ioredis";
 import type { UploadPolicyOptions } from "../../coprocessor/api/upload-policy.js";
-import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
 import { BlobClient } from "../../protocol/blob-client.js";
 import type { Hash } from "../../protocol/hash.js";
 import { signUpload, uploadDomain, UPLOAD_HEADERS, type UploadPurpose } from "../../protocol/upload-auth.js";
-import { errorOf, hashOf, keyBundleOf, manifestOf, modelBytes, recordOf, shareOf, signedDelete, signedPut, startBlobApi, type BlobApiHarness } from "./blob-fixtures.js";
+import { blobApisOnRedis, errorOf, hashOf, keyBundleOf, manifestOf, modelBytes, recordOf, shareOf, signedDelete, signedPut, type BlobApiHarness } from "./blob-fixtures.js";
 
 /**
  * What happens to blobs after they are uploaded: pending bytes against a per-signer quota and a global cap, kept once
@@ -19,20 +17,17 @@ const DOMAIN = uploadDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 const GC_AFTER_SECONDS = 3_600;
 
 describe("blob store lifecycle: quotas, references, collection, erasure, deletion", function () {
-  let redisServer: LocalRedis;
-  let redis: Redis;
+  const apis = blobApisOnRedis();
   const registered = new Map<string, Hash>();
   const uploads: UploadPolicyOptions = {
     domain: DOMAIN,
     hasRole: async (role) => role === "HOSPITAL_ROLE",
     currentKeyBundle: async (who) => registered.get(who.toLowerCase()),
   };
-  const open: BlobApiHarness[] = [];
   let clock = Date.now();
 
-  async function start(options: { quotaBytes?: number; pendingBytesMax?: number; maxConcurrentUploads?: number } = {}): Promise<BlobApiHarness> {
-    const api = await startBlobApi({
-      redis,
+  function start(options: { quotaBytes?: number; pendingBytesMax?: number; maxConcurrentUploads?: number } = {}): Promise<BlobApiHarness> {
+    return apis.start({
       uploads,
       quotaBytes: options.quotaBytes,
       pendingBytesMax: options.pendingBytesMax,
@@ -40,8 +35,6 @@ describe("blob store lifecycle: quotas, references, collection, erasure, deletio
       now: () => clock,
       api: { maxConcurrentUploads: options.maxConcurrentUploads ?? 64 },
     });
-    open.push(api);
-    return api;
   }
 
   /** A fresh wallet registered on the stand-in chain, with its bundle. */
@@ -51,20 +44,6 @@ describe("blob store lifecycle: quotas, references, collection, erasure, deletio
     registered.set(wallet.address.toLowerCase(), bundle);
     return { wallet, bundle };
   }
-
-  before(async function () {
-    redisServer = await startLocalRedis();
-    redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
-  });
-
-  afterEach(async function () {
-    await Promise.all(open.splice(0).map((api) => api.close()));
-  });
-
-  after(async function () {
-    redis?.disconnect();
-    await redisServer?.stop();
-  });
 
   const status = async (api: BlobApiHarness, hash: Hash) => (await fetch(`${api.url}/blobs/${hash}`, { method: "HEAD" })).status;
 

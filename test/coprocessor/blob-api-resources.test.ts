@@ -9,14 +9,13 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { createKeccak } from "hash-wasm";
-import { Redis } from "ioredis";
 import type { UploadPolicyOptions } from "../../coprocessor/api/upload-policy.js";
 import { FileBlobStore, type OpenedBlob } from "../../coprocessor/blobstore/file-blob-store.js";
-import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
 import type { Hash } from "../../protocol/hash.js";
 import { MAX_SHARE_BYTES } from "../../protocol/result-share.js";
 import { uploadDomain, type UploadPurpose } from "../../protocol/upload-auth.js";
-import { errorOf, hashOf, keyBundleOf, shareOf, signedPut, signedPutHeaders, startBlobApi, type BlobApiHarness, type HarnessOptions } from "./blob-fixtures.js";
+import { sleep } from "../helpers/wait.js";
+import { blobApisOnRedis, errorOf, hashOf, keyBundleOf, shareOf, signedPut, signedPutHeaders, type BlobApiHarness, type HarnessOptions } from "./blob-fixtures.js";
 
 /**
  * Bounds on what one client, or many, can make the server hold: memory (no body is inflated or buffered, no
@@ -25,8 +24,6 @@ import { errorOf, hashOf, keyBundleOf, shareOf, signedPut, signedPutHeaders, sta
  */
 const DOMAIN = uploadDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3");
 const MiB = 1024 * 1024;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls until `probe` holds (a test deadline, not an assertion on time: mocha's timeout bounds it). */
 async function eventually(probe: () => Promise<boolean> | boolean, what: string, tries = 400): Promise<void> {
@@ -145,30 +142,12 @@ function manualUpload(url: string, hash: Hash, headers: Record<string, string>):
 }
 
 describe("blob API resource bounds", function () {
-  let redisServer: LocalRedis;
-  let redis: Redis;
+  const apis = blobApisOnRedis();
   const uploads: UploadPolicyOptions = { domain: DOMAIN, hasRole: async () => false, currentKeyBundle: async () => undefined };
-  const open: BlobApiHarness[] = [];
 
-  async function start(options: Partial<HarnessOptions> = {}): Promise<BlobApiHarness> {
-    const api = await startBlobApi({ redis, uploads, ...options });
-    open.push(api);
-    return api;
+  function start(options: Partial<Omit<HarnessOptions, "redis">> = {}): Promise<BlobApiHarness> {
+    return apis.start({ uploads, ...options });
   }
-
-  before(async function () {
-    redisServer = await startLocalRedis();
-    redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
-  });
-
-  afterEach(async function () {
-    await Promise.all(open.splice(0).map((api) => api.close()));
-  });
-
-  after(async function () {
-    redis?.disconnect();
-    await redisServer?.stop();
-  });
 
   describe("compressed bodies", function () {
     it("refuses every Content-Encoding but identity with 415 compressed_body_refused, before reading the body", async function () {

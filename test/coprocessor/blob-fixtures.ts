@@ -11,6 +11,7 @@ import type { UploadPolicyOptions } from "../../coprocessor/api/upload-policy.js
 import { BlobKeeper, type DeletionReason } from "../../coprocessor/blobstore/blob-keeper.js";
 import { BlobLedger } from "../../coprocessor/blobstore/blob-ledger.js";
 import { FileBlobStore } from "../../coprocessor/blobstore/file-blob-store.js";
+import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
 import { buildBatchManifest } from "../../protocol/batch-manifest.js";
 import { encodeEnvelope } from "../../protocol/envelope.js";
 import type { Hash } from "../../protocol/hash.js";
@@ -182,6 +183,48 @@ export async function startBlobApi(options: HarnessOptions): Promise<BlobApiHarn
       server.closeAllConnections();
       await closeServer(server);
       await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A redis-server for the tests of a describe block, and blob APIs over it. */
+export interface BlobApisOnRedis {
+  /** The server's URL, from the block's `before` hook on. */
+  readonly redisUrl: string;
+  /** `startBlobApi` over the server (one client for all), closed after the test. */
+  start(options: Omit<HarnessOptions, "redis">): Promise<BlobApiHarness>;
+}
+
+/**
+ * To call in a describe block: registers its hooks that start a redis-server (and a client) before the block's tests,
+ * close the blob APIs started through `start` after each test, and stop the server after them all.
+ */
+export function blobApisOnRedis(): BlobApisOnRedis {
+  let server: LocalRedis | undefined;
+  let client: Redis | undefined;
+  const open: BlobApiHarness[] = [];
+  before(async function () {
+    server = await startLocalRedis();
+    client = new Redis(server.url, { maxRetriesPerRequest: 1 });
+  });
+  afterEach(async function () {
+    await Promise.all(open.splice(0).map((api) => api.close()));
+  });
+  after(async function () {
+    client?.disconnect();
+    await server?.stop();
+  });
+  const notYet = () => new Error("the redis-server starts in the describe block's before hook");
+  return {
+    get redisUrl() {
+      if (!server) throw notYet();
+      return server.url;
+    },
+    async start(options) {
+      if (!client) throw notYet();
+      const api = await startBlobApi({ ...options, redis: client });
+      open.push(api);
+      return api;
     },
   };
 }

@@ -3,13 +3,12 @@ import { Wallet } from "ethers";
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { closeServer, createHttpServer, listen } from "../../coprocessor/api/http-server.js";
 import { createOperatorApp, type OperatorOptions } from "../../coprocessor/api/operator-app.js";
 import { CoprocessorMetrics } from "../../coprocessor/metrics.js";
-import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
 import { uploadDomain } from "../../protocol/upload-auth.js";
-import { errorOf, hashOf, keyBundleOf, signedPut, signedPutHeaders, startBlobApi } from "./blob-fixtures.js";
+import { metricSample } from "../helpers/prometheus.js";
+import { blobApisOnRedis, errorOf, hashOf, keyBundleOf, signedPut, signedPutHeaders } from "./blob-fixtures.js";
 
 /**
  * The operator server: /healthz, /readyz (checks run at most once per PMHE_READY_CACHE_MS, however many probes),
@@ -17,20 +16,8 @@ import { errorOf, hashOf, keyBundleOf, signedPut, signedPutHeaders, startBlobApi
  */
 const DOMAIN = uploadDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3");
 
-/** One sample of a Prometheus text exposition, matched by name and (a subset of) labels; undefined if absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
-  }
-  return undefined;
-}
-
 describe("operator server", function () {
-  let redisServer: LocalRedis;
-  let redis: Redis;
+  const apis = blobApisOnRedis();
   const servers: Server[] = [];
 
   async function serve(options: OperatorOptions): Promise<string> {
@@ -39,21 +26,11 @@ describe("operator server", function () {
     return `http://127.0.0.1:${await listen(server, "127.0.0.1", 0)}`;
   }
 
-  before(async function () {
-    redisServer = await startLocalRedis();
-    redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
-  });
-
   afterEach(async function () {
     for (const server of servers.splice(0)) {
       server.closeAllConnections();
       await closeServer(server);
     }
-  });
-
-  after(async function () {
-    redis?.disconnect();
-    await redisServer?.stop();
   });
 
   describe("/readyz", function () {
@@ -146,41 +123,37 @@ describe("operator server", function () {
   it("serves the blob store's metrics: refusals by code, pending bytes, deletions, transfers in flight", async function () {
     const metrics = new CoprocessorMetrics({ processMetrics: false });
     const uploads = { domain: DOMAIN, hasRole: async () => false, currentKeyBundle: async () => undefined };
-    const api = await startBlobApi({ redis, uploads, api: { metrics } });
-    try {
-      // The ledger is the harness's: its pending bytes are what the gauge reads.
-      const withPending = new CoprocessorMetrics({ processMetrics: false, pendingBlobBytes: () => api.ledger.pendingBytes() });
-      const url = await serve({ metrics: withPending });
-      const signer = Wallet.createRandom();
-      const bundle = keyBundleOf(signer.address);
-      expect((await signedPut(api.url, signer, DOMAIN, bundle, "key-bundle")).status).to.equal(201);
-      const hash = hashOf(bundle);
-      await fetch(`${api.url}/blobs/${hash}`, { method: "PUT", headers: { ...(await signedPutHeaders(signer, DOMAIN, hash, "key-bundle")), "content-encoding": "gzip" }, body: bundle as Uint8Array<ArrayBuffer> });
-      await errorOf(await signedPut(api.url, signer, DOMAIN, keyBundleOf(Wallet.createRandom().address), "key-bundle"), 422, "owner_mismatch");
-      await fetch(`${api.url}/blobs/${hash}`, { method: "PUT" });
+    const api = await apis.start({ uploads, api: { metrics } });
+    // The ledger is the harness's: its pending bytes are what the gauge reads.
+    const withPending = new CoprocessorMetrics({ processMetrics: false, pendingBlobBytes: () => api.ledger.pendingBytes() });
+    const url = await serve({ metrics: withPending });
+    const signer = Wallet.createRandom();
+    const bundle = keyBundleOf(signer.address);
+    expect((await signedPut(api.url, signer, DOMAIN, bundle, "key-bundle")).status).to.equal(201);
+    const hash = hashOf(bundle);
+    await fetch(`${api.url}/blobs/${hash}`, { method: "PUT", headers: { ...(await signedPutHeaders(signer, DOMAIN, hash, "key-bundle")), "content-encoding": "gzip" }, body: bundle as Uint8Array<ArrayBuffer> });
+    await errorOf(await signedPut(api.url, signer, DOMAIN, keyBundleOf(Wallet.createRandom().address), "key-bundle"), 422, "owner_mismatch");
+    await fetch(`${api.url}/blobs/${hash}`, { method: "PUT" });
 
-      const apiSide = await metrics.scrape();
-      expect(sample(apiSide.body, "pmhe_blob_upload_rejections_total", { code: "compressed_body_refused" })).to.equal(1);
-      expect(sample(apiSide.body, "pmhe_blob_upload_rejections_total", { code: "owner_mismatch" })).to.equal(1);
-      expect(sample(apiSide.body, "pmhe_blob_upload_rejections_total", { code: "signature_required" })).to.equal(1);
-      expect(sample(apiSide.body, "pmhe_blob_uploads_total", { purpose: "key-bundle", status: "201" })).to.equal(1);
-      expect(sample(apiSide.body, "pmhe_blob_transfers_in_flight", { direction: "upload" })).to.equal(0);
+    const apiSide = await metrics.scrape();
+    expect(metricSample(apiSide.body, "pmhe_blob_upload_rejections_total", { code: "compressed_body_refused" })).to.equal(1);
+    expect(metricSample(apiSide.body, "pmhe_blob_upload_rejections_total", { code: "owner_mismatch" })).to.equal(1);
+    expect(metricSample(apiSide.body, "pmhe_blob_upload_rejections_total", { code: "signature_required" })).to.equal(1);
+    expect(metricSample(apiSide.body, "pmhe_blob_uploads_total", { purpose: "key-bundle", status: "201" })).to.equal(1);
+    expect(metricSample(apiSide.body, "pmhe_blob_transfers_in_flight", { direction: "upload" })).to.equal(0);
 
-      const response = await fetch(`${url}/metrics`);
-      expect(response.headers.get("content-type")).to.match(/^text\/plain/);
-      const text = await response.text();
-      expect(sample(text, "pmhe_blob_pending_bytes")).to.equal(bundle.length);
-      withPending.blobDeletions.inc({ reason: "gc" }, 2);
-      expect(sample(await (await fetch(`${url}/metrics`)).text(), "pmhe_blob_deletions_total", { reason: "gc" })).to.equal(2);
-      await api.keeper.referenced([{ hash, kind: "key-bundle" }]);
-      expect(sample(await (await fetch(`${url}/metrics`)).text(), "pmhe_blob_pending_bytes")).to.equal(0);
-    } finally {
-      await api.close();
-    }
+    const response = await fetch(`${url}/metrics`);
+    expect(response.headers.get("content-type")).to.match(/^text\/plain/);
+    const text = await response.text();
+    expect(metricSample(text, "pmhe_blob_pending_bytes")).to.equal(bundle.length);
+    withPending.blobDeletions.inc({ reason: "gc" }, 2);
+    expect(metricSample(await (await fetch(`${url}/metrics`)).text(), "pmhe_blob_deletions_total", { reason: "gc" })).to.equal(2);
+    await api.keeper.referenced([{ hash, kind: "key-bundle" }]);
+    expect(metricSample(await (await fetch(`${url}/metrics`)).text(), "pmhe_blob_pending_bytes")).to.equal(0);
   });
 
   it("mounts the queue dashboard only with an admin token, behind it", async function () {
-    const queue = new Queue(`operator-test-${randomBytes(4).toString("hex")}`, { connection: { url: redisServer.url } });
+    const queue = new Queue(`operator-test-${randomBytes(4).toString("hex")}`, { connection: { url: apis.redisUrl } });
     try {
       const token = randomBytes(24).toString("hex");
       const url = await serve({ admin: { token, queues: [queue] } });
@@ -198,12 +171,8 @@ describe("operator server", function () {
   });
 
   it("keeps the public API free of operator routes", async function () {
-    const api = await startBlobApi({ redis, uploads: { domain: DOMAIN, hasRole: async () => false }, api: { metrics: new CoprocessorMetrics({ processMetrics: false }) } });
-    try {
-      expect((await fetch(`${api.url}/healthz`)).status).to.equal(200);
-      for (const path of ["/metrics", "/readyz", "/admin/queues"]) await errorOf(await fetch(`${api.url}${path}`), 404, "not_found");
-    } finally {
-      await api.close();
-    }
+    const api = await apis.start({ uploads: { domain: DOMAIN, hasRole: async () => false }, api: { metrics: new CoprocessorMetrics({ processMetrics: false }) } });
+    expect((await fetch(`${api.url}/healthz`)).status).to.equal(200);
+    for (const path of ["/metrics", "/readyz", "/admin/queues"]) await errorOf(await fetch(`${api.url}${path}`), 404, "not_found");
   });
 });

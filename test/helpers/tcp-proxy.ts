@@ -7,16 +7,18 @@ export interface TcpProxy {
   cut(): Promise<void>;
   /** Accepts connections again, on the same port. */
   restore(): Promise<void>;
+  /** Relays to `targetUrl` from now on and drops every open connection: another server behind the same URL. */
+  retarget(targetUrl: string): void;
   close(): Promise<void>;
 }
 
 /**
  * A loopback TCP relay in front of a server, for fault injection: a client configured with `url` loses its
  * connection to the server on `cut()` and can reach it again after `restore()`, while others still reach the server
- * directly.
+ * directly; or, after `retarget()`, reaches another server at the same URL.
  */
 export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
-  const target = new URL(targetUrl);
+  let target = new URL(targetUrl);
   const sockets = new Set<Socket>();
   const relay = (client: Socket) => {
     const upstream = connect(Number(target.port), target.hostname);
@@ -47,6 +49,10 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
     async restore() {
       server = createServer(relay);
       await listen(port);
+    },
+    retarget(url: string) {
+      target = new URL(url);
+      for (const socket of sockets) socket.destroy();
     },
     async close() {
       const closed = closeServer();

@@ -1,14 +1,17 @@
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+export interface WaitOptions {
+  timeoutMs: number;
+  intervalMs?: number;
+  /** Text added to the timeout's message, for diagnosis (a process's log, say). */
+  describe?: () => string;
+}
+
 /**
  * Polls `probe` until it returns something other than `undefined`, and returns that; throws once `timeoutMs` has
  * passed (with `describe()`'s text, if given, for diagnosis). A probe that throws fails the wait at once.
  */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  options: { timeoutMs: number; intervalMs?: number; describe?: () => string },
-): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, options: WaitOptions): Promise<T> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     const value = await probe();

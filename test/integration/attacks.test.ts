@@ -1,28 +1,11 @@
 import { expect } from "chai";
-import { pino } from "pino";
-import { CoprocessorConfigSchema } from "../../coprocessor/config.js";
-import { startCoprocessor, type RunningCoprocessor } from "../../coprocessor/service.js";
-import { startLocalChain, type LocalChain } from "../../local/hardhat-node.js";
-import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
 import { BlobClient, BlobStoreError } from "../../protocol/blob-client.js";
 import { JobStatus } from "../../protocol/chain.js";
 import { decodeContractError } from "../../protocol/contract-errors.js";
 import { decodeEnvelope, encodeEnvelope } from "../../protocol/envelope.js";
-import { CkksEngine } from "../../protocol/fhe/engine.js";
 import type { Hash } from "../../protocol/hash.js";
-import type { Model } from "../../protocol/model.js";
 import { waitFor } from "../helpers/wait.js";
-import {
-  coprocessorEnv,
-  deploy,
-  expectedLogit,
-  loadTestModel,
-  publishTestModel,
-  tempBlobDir,
-  TestPatient,
-  testTuple,
-  type Deployed,
-} from "./coprocessor-fixture.js";
+import { CoprocessorTestStack, expectedLogit, lower, testTuple, waitForSettledJob, type Deployed, type TestPatient } from "./coprocessor-fixture.js";
 
 /** The store's answer to an upload, as a status and error code (undefined when it was accepted). */
 async function uploadOutcome(upload: Promise<unknown>): Promise<{ status: number; code: string } | undefined> {
@@ -40,14 +23,9 @@ async function uploadOutcome(upload: Promise<unknown>): Promise<{ status: number
  * hospital the victim never consented to gets a job on it. Against a real hardhat node, redis-server and coprocessor.
  */
 describe("attack: a victim's ciphertext lifted and re-wrapped by a stranger (hardhat node, redis-server, coprocessor)", function () {
-  let chain: LocalChain;
-  let redis: LocalRedis;
+  let stack: CoprocessorTestStack;
   let deployed: Deployed;
-  let engine: CkksEngine;
-  let model: Model;
   let modelId: Hash;
-  let coprocessor: RunningCoprocessor;
-  let blobDir: { dir: string; remove(): Promise<void> };
   let victim: TestPatient;
   let stranger: TestPatient;
   let victimValues: number[];
@@ -56,23 +34,14 @@ describe("attack: a victim's ciphertext lifted and re-wrapped by a stranger (har
 
   before(async function () {
     this.timeout(180_000);
-    model = await loadTestModel();
-    const engineReady = CkksEngine.create(model.fhe.parameterSet);
-    [chain, redis] = await Promise.all([startLocalChain(), startLocalRedis()]);
-    engine = await engineReady;
-    deployed = await deploy(chain);
-    blobDir = await tempBlobDir();
-    coprocessor = await startCoprocessor(
-      CoprocessorConfigSchema.parse({ ...(await coprocessorEnv(deployed, redis.url, blobDir.dir)), LOG_LEVEL: "silent" }),
-      pino({ level: "silent" }),
-    );
+    stack = await CoprocessorTestStack.start();
+    deployed = stack.deployed;
+    const coprocessor = await stack.startCoprocessor();
     blobs = new BlobClient(coprocessor.apiUrl);
-    ({ modelId } = await publishTestModel(deployed, coprocessor.apiUrl, model));
-    victim = new TestPatient(deployed, engine, TestPatient.account(deployed, 0), coprocessor.apiUrl);
-    stranger = new TestPatient(deployed, engine, TestPatient.account(deployed, 1), coprocessor.apiUrl);
-    await victim.register();
-    await stranger.register();
-    victimValues = testTuple(model, 42);
+    ({ modelId } = await stack.publishTestModel(coprocessor.apiUrl));
+    victim = await stack.registeredPatient(0, coprocessor.apiUrl);
+    stranger = await stack.registeredPatient(1, coprocessor.apiUrl);
+    victimValues = testTuple(stack.model, 42);
     victimRecord = await victim.submit(victimValues);
     // The stranger's "hospital" accomplice holds a consent from the stranger, never from the victim.
     const now = (await deployed.provider.getBlock("latest"))!.timestamp;
@@ -81,14 +50,7 @@ describe("attack: a victim's ciphertext lifted and re-wrapped by a stranger (har
 
   after(async function () {
     this.timeout(60_000);
-    await coprocessor?.stop();
-    victim?.dispose();
-    stranger?.dispose();
-    engine?.dispose();
-    deployed?.provider.destroy();
-    await redis?.stop();
-    await chain?.stop();
-    await blobDir?.remove();
+    await stack?.stop();
   });
 
   it("the hospital cannot request on the victim's record: consent is checked against its real owner", async function () {
@@ -139,22 +101,15 @@ describe("attack: a victim's ciphertext lifted and re-wrapped by a stranger (har
     expect(String(requested.args.patient).toLowerCase()).to.equal(stranger.address);
     expect(String(requested.args.keyBundleHash).toLowerCase()).to.equal(stranger.keyBundleHash);
 
-    const job = await waitFor(
-      "the copy's job settled",
-      async () => {
-        const j = await deployed.contract.jobOf(jobId);
-        return Number(j.status) === JobStatus.Requested ? undefined : j;
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
+    const job = await waitForSettledJob(deployed, jobId, "the copy's job settled", { timeoutMs: 60_000, intervalMs: 200 });
     expect(Number(job.status)).to.equal(JobStatus.Finalized);
     // The result is under the victim's secret key, rotated with the stranger's Galois keys: the stranger's key
     // (and the hospital has none at all) decrypts it to noise, nowhere near the victim's T.
-    const truth = expectedLogit(model, victimValues);
-    const seenByStranger = await stranger.decrypt(job.resultHash.toLowerCase() as Hash);
+    const truth = expectedLogit(stack.model, victimValues);
+    const seenByStranger = await stranger.decrypt(lower(job.resultHash));
     expect(Math.abs(seenByStranger - truth), `stranger decrypts ${seenByStranger}, the victim's T is ${truth}`).to.be.greaterThan(10);
     // Nor does the victim's own key recover T from it: the stranger's rotation keys garbled the sum.
-    const seenByVictim = await victim.decrypt(job.resultHash.toLowerCase() as Hash);
+    const seenByVictim = await victim.decrypt(lower(job.resultHash));
     expect(Math.abs(seenByVictim - truth), `victim decrypts ${seenByVictim}, T is ${truth}`).to.be.greaterThan(1e-2);
   });
 

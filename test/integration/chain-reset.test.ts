@@ -1,5 +1,3 @@
-import { createServer, connect, type Server, type Socket } from "node:net";
-import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import { Queue } from "bullmq";
 import { queueJobId } from "../../coprocessor/queue/prediction-queue.js";
@@ -9,51 +7,23 @@ import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
 import { JobStatus } from "../../protocol/chain.js";
 import { CkksEngine } from "../../protocol/fhe/engine.js";
 import type { Model } from "../../protocol/model.js";
+import { expectClose } from "../helpers/close.js";
+import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { waitFor } from "../helpers/wait.js";
 import {
   coprocessorEnv,
   deploy,
   expectedLogit,
   loadTestModel,
-  lower,
   publishTestModel,
   tempBlobDir,
   TestPatient,
   testTuple,
+  waitForJobStatus,
   type Deployed,
   type Requested,
+  type TempDir,
 } from "./coprocessor-fixture.js";
-import { expectClose } from "../helpers/close.js";
-
-/** A loopback TCP relay whose upstream can be switched: the RPC URL the coprocessor knows stays the same. */
-async function startSwitchableRelay(targetUrl: string): Promise<{ url: string; retarget(url: string): void; close(): Promise<void> }> {
-  let target = new URL(targetUrl);
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(Number(target.port), target.hostname);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on("close", () => sockets.delete(socket));
-      socket.on("error", () => undefined);
-    }
-    client.pipe(upstream).pipe(client);
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    retarget(url: string) {
-      target = new URL(url);
-      for (const socket of sockets) socket.destroy();
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 /**
  * A development chain restarted under a running coprocessor, with Redis kept: the new chain has the same chain id,
@@ -64,11 +34,12 @@ async function startSwitchableRelay(targetUrl: string): Promise<{ url: string; r
 describe("chain reset under a running coprocessor, Redis kept (two hardhat nodes behind one RPC URL, coprocessor process)", function () {
   let chains: LocalChain[] = [];
   let redis: LocalRedis;
-  let relay: Awaited<ReturnType<typeof startSwitchableRelay>>;
+  /** The one RPC URL the coprocessor knows, relayed to whichever chain runs. */
+  let relay: TcpProxy;
   let engine: CkksEngine;
   let model: Model;
   let worker: CoprocessorProcess | undefined;
-  let blobDir: { dir: string; remove(): Promise<void> };
+  let blobDir: TempDir;
   const deployments: Deployed[] = [];
   const patients: TestPatient[] = [];
 
@@ -92,10 +63,14 @@ describe("chain reset under a running coprocessor, Redis kept (two hardhat nodes
     await blobDir?.remove();
   });
 
-  /** Deploys on `chain`, publishes the model, registers the patient (a hardhat account) and requests one job. */
-  async function requestOne(chain: LocalChain, apiUrl: string, seed: number): Promise<{ deployed: Deployed; job: Requested; patient: TestPatient; values: number[] }> {
+  async function deployOn(chain: LocalChain): Promise<Deployed> {
     const deployed = await deploy(chain);
     deployments.push(deployed);
+    return deployed;
+  }
+
+  /** Publishes the model on `deployed`, registers the patient (a hardhat account) and requests one job. */
+  async function requestOne(deployed: Deployed, apiUrl: string, seed: number): Promise<{ deployed: Deployed; job: Requested; patient: TestPatient; values: number[] }> {
     const { modelId } = await publishTestModel(deployed, apiUrl, model);
     const patient = new TestPatient(deployed, engine, TestPatient.account(deployed, 0), apiUrl);
     patients.push(patient);
@@ -107,21 +82,20 @@ describe("chain reset under a running coprocessor, Redis kept (two hardhat nodes
 
   /** Waits for the job's finalization and checks the patient decrypts the plaintext model's answer. */
   async function expectFinalized({ deployed, job, patient, values }: Awaited<ReturnType<typeof requestOne>>): Promise<void> {
-    await waitFor(
-      "the job finalized",
-      async () => (Number((await deployed.contract.jobOf(job.jobId)).status) === JobStatus.Finalized ? true : undefined),
-      { timeoutMs: 60_000, intervalMs: 100, describe: () => worker?.process.output() ?? "" },
-    );
-    expectClose(await patient.decrypt(lower((await deployed.contract.jobOf(job.jobId)).resultHash)), expectedLogit(model, values), 1e-4, "T");
+    await waitForJobStatus(deployed, job.jobId, JobStatus.Finalized, "the job finalized", {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      describe: () => worker?.process.output() ?? "",
+    });
+    expectClose(await patient.decryptResultOf(job.jobId), expectedLogit(model, values), 1e-4, "T");
   }
 
   it("notices the reset once, and processes the new chain's job whose id Redis already holds as completed", async function () {
     this.timeout(240_000);
     chains.push(await startLocalChain());
-    relay = await startSwitchableRelay(chains[0]!.rpcUrl);
+    relay = await startTcpProxy(chains[0]!.rpcUrl);
     // The coprocessor starts once the contract is there: deploy first.
-    const deployed = await deploy(chains[0]!);
-    deployments.push(deployed);
+    const deployed = await deployOn(chains[0]!);
     const env = await coprocessorEnv({ ...deployed, rpcUrl: relay.url }, redis.url, blobDir.dir, {
       PMHE_LISTENER_MAX_BACKOFF_MS: "1000",
       PMHE_RETRY_MAX_DELAY_MS: "1000",
@@ -131,13 +105,8 @@ describe("chain reset under a running coprocessor, Redis kept (two hardhat nodes
     worker = await startCoprocessorProcess(env);
 
     // The old chain: its deployment, one job, and more blocks than the new chain will have when first looked at.
-    const { modelId } = await publishTestModel(deployed, apiUrl, model);
-    const patient = new TestPatient(deployed, engine, TestPatient.account(deployed, 0), apiUrl);
-    patients.push(patient);
-    await patient.register();
-    const values = testTuple(model, 1);
-    const old = { deployed, job: await patient.request(await patient.submit(values), modelId), patient, values };
-    for (let i = 0; i < 5; i++) await patient.submit(testTuple(model, 10 + i));
+    const old = await requestOne(deployed, apiUrl, 1);
+    for (let i = 0; i < 5; i++) await old.patient.submit(testTuple(model, 10 + i));
     await expectFinalized(old);
     const queue = new Queue("pmhe-predictions", { connection: { url: redis.url, maxRetriesPerRequest: null } });
     try {
@@ -149,7 +118,7 @@ describe("chain reset under a running coprocessor, Redis kept (two hardhat nodes
       await chains[0]!.stop();
       chains = [await startLocalChain()];
       relay.retarget(chains[0]!.rpcUrl);
-      const again = await requestOne(chains[0]!, apiUrl, 2);
+      const again = await requestOne(await deployOn(chains[0]!), apiUrl, 2);
       expect(again.deployed.address, "the same deployment address").to.equal(deployed.address);
       await expectFinalized(again);
 

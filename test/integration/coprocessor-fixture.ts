@@ -1,30 +1,33 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { id, JsonRpcProvider, NonceManager, type Wallet } from "ethers";
+import { pino } from "pino";
+import { CoprocessorConfigSchema } from "../../coprocessor/config.js";
+import { startCoprocessor, type CoprocessorOptions, type RunningCoprocessor } from "../../coprocessor/service.js";
 import { freePort } from "../../local/child-process.js";
 import { deployPmhe } from "../../local/deploy.js";
-import type { LocalChain } from "../../local/hardhat-node.js";
+import { startLocalChain, type LocalChain } from "../../local/hardhat-node.js";
+import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
 import { hardhatAccount } from "../../local/stack.js";
 import { BlobClient } from "../../protocol/blob-client.js";
-import { jobIdFromReceipt, modelIdOf, type PmheContract } from "../../protocol/chain.js";
-import type { CkksEngine, KeySet, PatientCipher } from "../../protocol/fhe/engine.js";
+import { jobIdFromReceipt, JobStatus, modelIdOf, type JobStatusCode, type PmheContract } from "../../protocol/chain.js";
+import { CkksEngine, type KeySet, type PatientCipher } from "../../protocol/fhe/engine.js";
 import { contentHash, type Hash } from "../../protocol/hash.js";
-import { modelBytes, parseModelBytes, serverStage, type Model } from "../../protocol/model.js";
+import { modelBytes, serverStage, type Model } from "../../protocol/model.js";
 import { uploadDomain, type UploadDomain, type UploadPurpose } from "../../protocol/upload-auth.js";
+import { Teardown } from "../helpers/teardown.js";
+import { loadTestModel } from "../helpers/test-model.js";
+import { waitFor, type WaitOptions } from "../helpers/wait.js";
+
+export { loadTestModel, ROOT } from "../helpers/test-model.js";
 
 /**
  * What the coprocessor integration tests share: a PMHE deployment on a real `hardhat node`, the published test
  * model, and patients that upload through a running coprocessor's API and transact on the chain themselves, with
  * nothing from `client/` in between (only the protocol modules both sides use).
  */
-
-export const ROOT = join(import.meta.dirname, "..", "..");
-
-export async function loadTestModel(): Promise<Model> {
-  return parseModelBytes(await readFile(join(ROOT, "models", "statlog-heart-logreg.v1.json")));
-}
 
 /** A tuple of the model's width with values in [-1, 1], different per seed. */
 export function testTuple(model: Model, seed: number): number[] {
@@ -55,7 +58,14 @@ export interface Deployed {
 /** Hardhat accounts used as patients start here (0 admin, 1 hospital, 2..4 operators). */
 export const FIRST_PATIENT_ACCOUNT = 5;
 
-export async function deploy(chain: LocalChain, options: { quorum?: number; jobTimeout?: number; operators?: number } = {}): Promise<Deployed> {
+export interface DeployOptions {
+  quorum?: number;
+  jobTimeout?: number;
+  /** How many operators hold COPROCESSOR_ROLE (default 1). */
+  operators?: number;
+}
+
+export async function deploy(chain: LocalChain, options: DeployOptions = {}): Promise<Deployed> {
   const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100, cacheTimeout: -1 });
   const admin = new NonceManager(hardhatAccount(0, provider));
   const hospital = new NonceManager(hardhatAccount(1, provider));
@@ -106,9 +116,126 @@ export async function coprocessorEnv(
   };
 }
 
-export async function tempBlobDir(): Promise<{ dir: string; remove(): Promise<void> }> {
+export interface TempDir {
+  dir: string;
+  remove(): Promise<void>;
+}
+
+export async function tempBlobDir(): Promise<TempDir> {
   const dir = await mkdtemp(join(tmpdir(), "pmhe-test-blobs-"));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A hardhat node with PMHE deployed on it and an empty blob directory: all a coprocessor needs but Redis. */
+export interface DeployedChain {
+  chain: LocalChain;
+  deployed: Deployed;
+  blobDir: TempDir;
+  /** Closes the provider, removes the blob directory and stops the node. */
+  stop(): Promise<void>;
+}
+
+export async function startDeployedChain(options: DeployOptions = {}): Promise<DeployedChain> {
+  const teardown = new Teardown();
+  return teardown.guard(async () => {
+    const chain = await startLocalChain();
+    teardown.add(() => chain.stop());
+    const blobDir = await tempBlobDir();
+    teardown.add(() => blobDir.remove());
+    const deployed = await deploy(chain, options);
+    teardown.add(() => deployed.provider.destroy());
+    return { chain, deployed, blobDir, stop: () => teardown.run() };
+  });
+}
+
+const valueOf = <T>(settled: PromiseSettledResult<T>): T => {
+  if (settled.status === "rejected") throw settled.reason;
+  return settled.value;
+};
+
+/**
+ * What a coprocessor integration test runs against: a deployed chain with its blob directory, a redis-server, and the
+ * test model with a CKKS engine for the test's patients. `stop()` also takes down what was started through the stack
+ * (in-process coprocessors, test patients), last first; coprocessor processes, which tests kill and restart, stay
+ * the test's to stop, before the stack.
+ */
+export class CoprocessorTestStack implements DeployedChain {
+  private constructor(
+    private readonly teardown: Teardown,
+    readonly chain: LocalChain,
+    readonly deployed: Deployed,
+    readonly blobDir: TempDir,
+    readonly redis: LocalRedis,
+    readonly model: Model,
+    readonly engine: CkksEngine,
+  ) {}
+
+  static async start(options: { deploy?: DeployOptions; redis?: { appendOnly?: boolean } } = {}): Promise<CoprocessorTestStack> {
+    const model = await loadTestModel();
+    const teardown = new Teardown();
+    return teardown.guard(async () => {
+      const [chainStarted, redisStarted, engineCreated] = await Promise.allSettled([
+        startDeployedChain(options.deploy),
+        startLocalRedis(options.redis),
+        CkksEngine.create(model.fhe.parameterSet),
+      ]);
+      if (chainStarted.status === "fulfilled") teardown.add(() => chainStarted.value.stop());
+      if (redisStarted.status === "fulfilled") teardown.add(() => redisStarted.value.stop());
+      if (engineCreated.status === "fulfilled") teardown.add(() => engineCreated.value.dispose());
+      const { chain, deployed, blobDir } = valueOf(chainStarted);
+      return new CoprocessorTestStack(teardown, chain, deployed, blobDir, valueOf(redisStarted), model, valueOf(engineCreated));
+    });
+  }
+
+  /** The environment of a coprocessor on this stack (first operator, fresh ports), `extra` on top. */
+  coprocessorEnv(extra: Record<string, string> = {}): Promise<Record<string, string>> {
+    return coprocessorEnv(this.deployed, this.redis.url, this.blobDir.dir, extra);
+  }
+
+  /** A coprocessor in this process, on `coprocessorEnv(extra)`, logging nothing; stopped by `stop()`. */
+  async startCoprocessor(extra: Record<string, string> = {}, hooks: CoprocessorOptions = {}): Promise<RunningCoprocessor> {
+    const config = CoprocessorConfigSchema.parse(await this.coprocessorEnv({ LOG_LEVEL: "silent", ...extra }));
+    const started = await startCoprocessor(config, pino({ level: "silent" }), hooks);
+    this.teardown.add(() => started.stop());
+    return started;
+  }
+
+  /**
+   * An in-process coprocessor that only serves the blob API, for tests that set jobs up before their worker runs: it
+   * signs as the second operator (deploy with two), its listener starts beyond the chain's head so it never takes a
+   * job, and it has no evaluation threads.
+   */
+  startStoreOnlyCoprocessor(): Promise<RunningCoprocessor> {
+    return this.startCoprocessor({
+      PMHE_COPROCESSOR_KEY: this.deployed.operators[1]!.privateKey,
+      PMHE_QUEUE_NAME: "store-only",
+      PMHE_START_BLOCK: String(1e9),
+      PMHE_EVALUATION_THREADS: "0",
+    });
+  }
+
+  /** The hospital uploads the test model through `apiUrl` and publishes it (`publishTestModel`). */
+  publishTestModel(apiUrl: string): Promise<{ modelHash: Hash; modelId: Hash }> {
+    return publishTestModel(this.deployed, apiUrl, this.model);
+  }
+
+  /** A test patient on patient account `n`, uploading through `apiUrl`; disposed by `stop()`. */
+  testPatient(n: number, apiUrl: string): TestPatient {
+    const patient = new TestPatient(this.deployed, this.engine, TestPatient.account(this.deployed, n), apiUrl);
+    this.teardown.add(() => patient.dispose());
+    return patient;
+  }
+
+  /** `testPatient(n, apiUrl)`, its key bundle uploaded and registered. */
+  async registeredPatient(n: number, apiUrl: string): Promise<TestPatient> {
+    const patient = this.testPatient(n, apiUrl);
+    await patient.register();
+    return patient;
+  }
+
+  stop(): Promise<void> {
+    return this.teardown.run();
+  }
 }
 
 /** The hospital uploads the model (signed) through `apiUrl` and publishes it; returns its content hash and id. */
@@ -194,9 +321,40 @@ export class TestPatient {
     return this.cipher.decryptResult(bytes!).value;
   }
 
+  /** Decrypts the result the job was finalized with, found by the hash the contract holds for it. */
+  async decryptResultOf(jobId: Hash): Promise<number> {
+    return this.decrypt(lower((await this.deployed.contract.jobOf(jobId)).resultHash));
+  }
+
   dispose(): void {
     this.cipher.dispose();
   }
 }
 
 export const lower = (value: string) => value.toLowerCase() as Hash;
+
+/** A job as `jobOf` reports it. */
+export type JobView = Awaited<ReturnType<PmheContract["jobOf"]>>;
+
+/** Polls the contract until the job has `status`; fails with `what` in the message once `timeoutMs` has passed. */
+export async function waitForJobStatus(deployed: Deployed, jobId: Hash, status: JobStatusCode, what: string, options: WaitOptions): Promise<void> {
+  await waitFor(what, async () => (Number((await deployed.contract.jobOf(jobId)).status) === status ? true : undefined), options);
+}
+
+/** Polls the contract until none of the jobs is Requested any more; returns them as it then reports them, in order. */
+export async function waitForSettledJobs(deployed: Deployed, jobIds: readonly Hash[], what: string, options: WaitOptions): Promise<JobView[]> {
+  return waitFor(
+    what,
+    async () => {
+      const jobs = await Promise.all(jobIds.map((jobId) => deployed.contract.jobOf(jobId)));
+      return jobs.every((job) => Number(job.status) !== JobStatus.Requested) ? jobs : undefined;
+    },
+    options,
+  );
+}
+
+/** `waitForSettledJobs` for one job. */
+export async function waitForSettledJob(deployed: Deployed, jobId: Hash, what: string, options: WaitOptions): Promise<JobView> {
+  const [job] = await waitForSettledJobs(deployed, [jobId], what, options);
+  return job!;
+}

@@ -1,28 +1,11 @@
 import { expect } from "chai";
 import { id, zeroPadValue } from "ethers";
-import { pino } from "pino";
-import { CoprocessorConfigSchema } from "../../coprocessor/config.js";
-import { startCoprocessor, type RunningCoprocessor } from "../../coprocessor/service.js";
+import type { RunningCoprocessor } from "../../coprocessor/service.js";
 import { startCoprocessorProcess, type CoprocessorProcess } from "../../local/coprocessor-process.js";
-import { startLocalChain, type LocalChain } from "../../local/hardhat-node.js";
-import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
 import { JobStatus } from "../../protocol/chain.js";
-import { CkksEngine } from "../../protocol/fhe/engine.js";
 import type { Hash } from "../../protocol/hash.js";
-import type { Model } from "../../protocol/model.js";
 import { sleep, waitFor } from "../helpers/wait.js";
-import {
-  coprocessorEnv,
-  deploy,
-  loadTestModel,
-  lower,
-  publishTestModel,
-  tempBlobDir,
-  TestPatient,
-  testTuple,
-  type Deployed,
-  type Requested,
-} from "./coprocessor-fixture.js";
+import { CoprocessorTestStack, lower, TestPatient, testTuple, waitForJobStatus, type Requested } from "./coprocessor-fixture.js";
 
 /** Seconds from request to deadline: enough for a vote, short enough to watch the deadline pass. */
 const JOB_TIMEOUT = 6;
@@ -34,72 +17,45 @@ const JOB_TIMEOUT = 6;
  * stopped while jobs are requested.
  */
 describe("job deadlines: overdue jobs are expired by the coprocessor, never voted on late (hardhat node, coprocessor process)", function () {
-  let chain: LocalChain;
-  let redis: LocalRedis;
-  let deployed: Deployed;
-  let engine: CkksEngine;
-  let model: Model;
+  let stack: CoprocessorTestStack;
   let modelId: Hash;
   let store: RunningCoprocessor;
   let worker: CoprocessorProcess | undefined;
   let env: Record<string, string>;
-  let blobDir: { dir: string; remove(): Promise<void> };
   let patient: TestPatient;
   let operator: string;
 
   before(async function () {
     this.timeout(240_000);
-    model = await loadTestModel();
-    const engineReady = CkksEngine.create(model.fhe.parameterSet);
-    [chain, redis] = await Promise.all([startLocalChain(), startLocalRedis()]);
-    engine = await engineReady;
-    deployed = await deploy(chain, { quorum: 2, jobTimeout: JOB_TIMEOUT, operators: 2 });
+    stack = await CoprocessorTestStack.start({ deploy: { quorum: 2, jobTimeout: JOB_TIMEOUT, operators: 2 } });
     // Only the first operator runs; the second holds the role but never votes (quorum 2 cannot be reached).
-    operator = deployed.operators[0]!.address;
-    blobDir = await tempBlobDir();
-    store = await startCoprocessor(
-      CoprocessorConfigSchema.parse({
-        ...(await coprocessorEnv(deployed, redis.url, blobDir.dir)),
-        PMHE_COPROCESSOR_KEY: deployed.operators[1]!.privateKey,
-        PMHE_QUEUE_NAME: "store-only",
-        PMHE_START_BLOCK: String(1e9),
-        PMHE_EVALUATION_THREADS: "0",
-        LOG_LEVEL: "silent",
-      }),
-      pino({ level: "silent" }),
-    );
-    ({ modelId } = await publishTestModel(deployed, store.apiUrl, model));
-    patient = new TestPatient(deployed, engine, TestPatient.account(deployed, 0), store.apiUrl);
-    await patient.register();
-    env = await coprocessorEnv(deployed, redis.url, blobDir.dir, { PMHE_BLOB_URL: store.apiUrl, LOG_LEVEL: "info" });
+    operator = stack.deployed.operators[0]!.address;
+    store = await stack.startStoreOnlyCoprocessor();
+    ({ modelId } = await stack.publishTestModel(store.apiUrl));
+    patient = await stack.registeredPatient(0, store.apiUrl);
+    env = await stack.coprocessorEnv({ PMHE_BLOB_URL: store.apiUrl, LOG_LEVEL: "info" });
     worker = await startCoprocessorProcess(env);
   });
 
   after(async function () {
     this.timeout(60_000);
     await worker?.stop();
-    await store?.stop();
-    patient?.dispose();
-    engine?.dispose();
-    deployed?.provider.destroy();
-    await redis?.stop();
-    await chain?.stop();
-    await blobDir?.remove();
+    await stack?.stop();
   });
 
   const logs = () => (worker ? worker.process.output() : "(worker not running)");
 
   async function jobOf(job: Requested) {
-    return deployed.contract.jobOf(job.jobId);
+    return stack.deployed.contract.jobOf(job.jobId);
   }
 
   /** The operator's votes on `job` (recorded or skipped), each with the timestamp of the block it is in. */
   async function votesOn(job: Requested) {
-    const { contract, provider } = deployed;
+    const { contract, provider, address } = stack.deployed;
     const timestamped = async (events: Array<{ blockNumber: number; eventName?: string }>) =>
       Promise.all(events.map(async (e) => ({ event: e.eventName, at: (await provider.getBlock(e.blockNumber))!.timestamp })));
     const skipped = await provider.getLogs({
-      address: deployed.address,
+      address,
       topics: [id("VoteSkipped(bytes32,address,uint8)"), job.jobId, zeroPadValue(operator, 32)],
       fromBlock: job.blockNumber,
     });
@@ -113,18 +69,15 @@ describe("job deadlines: overdue jobs are expired by the coprocessor, never vote
   }
 
   async function expectExpiredByOperator(job: Requested): Promise<void> {
-    await waitFor(
-      "the job expired on-chain",
-      async () => (Number((await jobOf(job)).status) === JobStatus.Expired ? true : undefined),
-      { timeoutMs: 60_000, intervalMs: 200, describe: logs },
-    );
-    const expired = await deployed.contract.queryFilter(deployed.contract.filters.JobExpired(job.jobId));
+    await waitForJobStatus(stack.deployed, job.jobId, JobStatus.Expired, "the job expired on-chain", { timeoutMs: 60_000, intervalMs: 200, describe: logs });
+    const { contract } = stack.deployed;
+    const expired = await contract.queryFilter(contract.filters.JobExpired(job.jobId));
     expect(expired.map((e) => lower(e.args.caller)), "JobExpired callers").to.deep.equal([lower(operator)]);
   }
 
   it("votes before the deadline, and expires the job it could not settle alone once the deadline has passed", async function () {
     this.timeout(120_000);
-    const job = await patient.request(await patient.submit(testTuple(model, 1)), modelId);
+    const job = await patient.request(await patient.submit(testTuple(stack.model, 1)), modelId);
     const { deadline } = await jobOf(job);
     await waitFor("the operator's vote", async () => ((await votesOn(job)).recorded.length > 0 ? true : undefined), {
       timeoutMs: 30_000,
@@ -144,7 +97,7 @@ describe("job deadlines: overdue jobs are expired by the coprocessor, never vote
     this.timeout(120_000);
     await worker!.stop();
     worker = undefined;
-    const job = await patient.request(await patient.submit(testTuple(model, 2)), modelId);
+    const job = await patient.request(await patient.submit(testTuple(stack.model, 2)), modelId);
     const deadline = Number((await jobOf(job)).deadline);
     // Let the deadline pass while no coprocessor runs.
     while (Date.now() / 1000 <= deadline + 1) await sleep(200);

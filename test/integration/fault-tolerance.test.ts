@@ -4,32 +4,16 @@ import { id, zeroPadValue } from "ethers";
 import { Redis } from "ioredis";
 import { queueJobId } from "../../coprocessor/queue/prediction-queue.js";
 import { startCoprocessorProcess, type CoprocessorProcess } from "../../local/coprocessor-process.js";
-import { startLocalChain, type LocalChain } from "../../local/hardhat-node.js";
-import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
 import { JobStatus } from "../../protocol/chain.js";
-import { CkksEngine } from "../../protocol/fhe/engine.js";
 import type { Hash } from "../../protocol/hash.js";
-import type { Model } from "../../protocol/model.js";
 import { startBlobProxy, type BlobProxy } from "../helpers/blob-proxy.js";
+import { expectClose } from "../helpers/close.js";
 import { startTcpProxy } from "../helpers/tcp-proxy.js";
 import { waitFor, within } from "../helpers/wait.js";
-import {
-  coprocessorEnv,
-  deploy,
-  expectedLogit,
-  loadTestModel,
-  publishTestModel,
-  tempBlobDir,
-  TestPatient,
-  testTuple,
-  type Deployed,
-  type Requested as RequestedJob,
-} from "./coprocessor-fixture.js";
-import { expectClose } from "../helpers/close.js";
+import { CoprocessorTestStack, expectedLogit, lower, testTuple, type Deployed, type Requested as RequestedJob, type TestPatient } from "./coprocessor-fixture.js";
 
 const QUEUE_NAME = "pmhe-fault-tolerance";
 const PATIENTS = 2;
-const lower = (value: string) => value.toLowerCase() as Hash;
 
 interface Submitted {
   client: TestPatient;
@@ -45,8 +29,7 @@ interface Requested extends Submitted, RequestedJob {}
  * same listener cursor and queue, and patients keep uploading to the same address.
  */
 describe("fault tolerance with real processes (hardhat node, redis-server with AOF, coprocessor child process)", function () {
-  let chain: LocalChain;
-  let redis: LocalRedis;
+  let stack: CoprocessorTestStack;
   let deployed: Deployed;
   let operator: string;
   let env: Record<string, string>;
@@ -55,9 +38,6 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
   /** A plain Redis client on the coprocessor's Redis, to look at what BullMQ and the listener keep there. */
   let probe: Redis;
   let proxy: BlobProxy | undefined;
-  let blobDir: { dir: string; remove(): Promise<void> };
-  let engine: CkksEngine;
-  let model: Model;
   let modelId: Hash;
   let nextSeed = 0;
   const patients: TestPatient[] = [];
@@ -67,15 +47,11 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
 
   before(async function () {
     this.timeout(180_000);
-    model = await loadTestModel();
-    const engineReady = CkksEngine.create(model.fhe.parameterSet);
-    [chain, redis] = await Promise.all([startLocalChain(), startLocalRedis({ appendOnly: true })]);
-    engine = await engineReady;
-    blobDir = await tempBlobDir();
-    deployed = await deploy(chain);
+    stack = await CoprocessorTestStack.start({ redis: { appendOnly: true } });
+    deployed = stack.deployed;
     operator = deployed.operators[0]!.address;
 
-    env = await coprocessorEnv(deployed, redis.url, blobDir.dir, {
+    env = await stack.coprocessorEnv({
       PMHE_QUEUE_NAME: QUEUE_NAME,
       // A dead worker's claim lapses after 2 s and is looked for every second (30 s each by default).
       PMHE_LOCK_DURATION_MS: "2000",
@@ -85,17 +61,13 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     });
     // A fixed API port (coprocessorEnv picks one), so the patients' uploads reach every incarnation of the coprocessor.
     coprocessor = await startCoprocessorProcess(env);
-    queue = new Queue(QUEUE_NAME, { connection: { url: redis.url, maxRetriesPerRequest: null } });
+    queue = new Queue(QUEUE_NAME, { connection: { url: stack.redis.url, maxRetriesPerRequest: null } });
     queue.on("error", () => undefined); // reconnects on its own while Redis restarts
-    probe = new Redis(redis.url, { maxRetriesPerRequest: null });
+    probe = new Redis(stack.redis.url, { maxRetriesPerRequest: null });
     probe.on("error", () => undefined);
 
-    ({ modelId } = await publishTestModel(deployed, coprocessor.apiUrl, model));
-    for (let i = 0; i < PATIENTS; i++) {
-      const client = new TestPatient(deployed, engine, TestPatient.account(deployed, i), coprocessor.apiUrl);
-      patients.push(client);
-      await client.register();
-    }
+    ({ modelId } = await stack.publishTestModel(coprocessor.apiUrl));
+    for (let i = 0; i < PATIENTS; i++) patients.push(await stack.registeredPatient(i, coprocessor.apiUrl));
   });
 
   after(async function () {
@@ -104,12 +76,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     await queue?.close();
     probe?.disconnect();
     await proxy?.close();
-    patients.forEach((p) => p.dispose());
-    engine?.dispose();
-    deployed?.provider.destroy();
-    await redis?.stop();
-    await chain?.stop();
-    await blobDir?.remove();
+    await stack?.stop();
   });
 
   // Each scenario starts from a running coprocessor and an idle queue, whatever the previous one left behind.
@@ -137,7 +104,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     const submitted: Submitted[] = [];
     for (let i = 0; i < count; i++) {
       const client = patients[i % patients.length]!;
-      const values = testTuple(model, nextSeed++);
+      const values = testTuple(stack.model, nextSeed++);
       submitted.push({ client, values, recordHash: await client.submit(values) });
     }
     return submitted;
@@ -252,8 +219,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
 
   /** The patient fetches the result by its committed hash and decrypts it: the plaintext model's answer. */
   async function expectDecryptsCorrectly(job: Requested): Promise<void> {
-    const { resultHash } = await deployed.contract.jobOf(job.jobId);
-    expectClose(await job.client.decrypt(lower(resultHash)), expectedLogit(model, job.values), 1e-4, `T of ${job.jobId}`);
+    expectClose(await job.client.decryptResultOf(job.jobId), expectedLogit(stack.model, job.values), 1e-4, `T of ${job.jobId}`);
   }
 
   it("recovers a job whose worker was SIGKILLed mid-job: a new process finishes every job, each voted exactly once", async function () {
@@ -306,7 +272,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     }
     expect(queuedBefore.size, "jobs in the queue when Redis stops").to.be.at.least(1);
     const during: Requested[] = [];
-    await redis.restart({
+    await stack.redis.restart({
       whileDown: async () => {
         for (const record of records.slice(2, 4)) during.push(await request(record));
       },
@@ -400,7 +366,7 @@ describe("fault tolerance with real processes (hardhat node, redis-server with A
     this.timeout(120_000);
     // This coprocessor reaches the chain only through a relay the test can cut; patients still reach it directly.
     await running().stop();
-    const relay = await startTcpProxy(chain.rpcUrl);
+    const relay = await startTcpProxy(stack.chain.rpcUrl);
     coprocessor = undefined;
     try {
       // Two attempts would once have been all a job got: the one in flight during the outage outlives them.

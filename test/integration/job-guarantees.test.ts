@@ -1,35 +1,17 @@
 import { expect } from "chai";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
-import { pino } from "pino";
-import { CoprocessorConfigSchema } from "../../coprocessor/config.js";
-import { PredictionQueue, queueJobId } from "../../coprocessor/queue/prediction-queue.js";
-import { startCoprocessor, type RunningCoprocessor } from "../../coprocessor/service.js";
-import type { BlobLifecycle } from "../../coprocessor/blobstore/blob-lifecycle.js";
-import { startLocalChain, type LocalChain } from "../../local/hardhat-node.js";
-import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
 import { id } from "ethers";
+import { Redis } from "ioredis";
+import type { BlobLifecycle } from "../../coprocessor/blobstore/blob-lifecycle.js";
+import { PredictionQueue, queueJobId } from "../../coprocessor/queue/prediction-queue.js";
+import type { RunningCoprocessor } from "../../coprocessor/service.js";
 import { jobIdFromReceipt, JobStatus } from "../../protocol/chain.js";
 import { FailureReason, type FailureReasonName } from "../../protocol/failure-reasons.js";
-import { CkksEngine } from "../../protocol/fhe/engine.js";
 import type { Hash } from "../../protocol/hash.js";
 import { buildRecordTree } from "../../protocol/merkle.js";
-import type { Model } from "../../protocol/model.js";
-import { waitFor } from "../helpers/wait.js";
-import {
-  coprocessorEnv,
-  deploy,
-  expectedLogit,
-  loadTestModel,
-  publishTestModel,
-  tempBlobDir,
-  TestPatient,
-  testTuple,
-  lower,
-  type Deployed,
-  type Requested,
-} from "./coprocessor-fixture.js";
 import { expectClose } from "../helpers/close.js";
+import { waitFor } from "../helpers/wait.js";
+import { CoprocessorTestStack, expectedLogit, lower, testTuple, waitForSettledJobs, type Requested, type TestPatient } from "./coprocessor-fixture.js";
 
 const QUEUE = "pmhe-guarantees";
 
@@ -64,15 +46,10 @@ interface Scenario {
  * and the worker coprocessor, reading blobs through that API, starts once every scenario is set up.
  */
 describe("coprocessor job guarantees: owners, erasure, crashes (hardhat node, redis-server, in-process coprocessor)", function () {
-  let chain: LocalChain;
-  let redis: LocalRedis;
-  let deployed: Deployed;
-  let engine: CkksEngine;
-  let model: Model;
+  let stack: CoprocessorTestStack;
   let modelId: Hash;
   let store: RunningCoprocessor;
   let worker: RunningCoprocessor | undefined;
-  let blobDir: { dir: string; remove(): Promise<void> };
   let probe: Redis;
   const patients: TestPatient[] = [];
   const scenarios: Scenario[] = [];
@@ -83,32 +60,18 @@ describe("coprocessor job guarantees: owners, erasure, crashes (hardhat node, re
   const expected = { references: [] as Reference[], erasures: [] as Erasure[] };
 
   const patient = async (n: number) => {
-    const p = new TestPatient(deployed, engine, TestPatient.account(deployed, n), store.apiUrl);
+    const p = stack.testPatient(n, store.apiUrl);
     patients.push(p);
     return p;
   };
 
   before(async function () {
     this.timeout(240_000);
-    model = await loadTestModel();
-    const engineReady = CkksEngine.create(model.fhe.parameterSet);
-    [chain, redis] = await Promise.all([startLocalChain(), startLocalRedis()]);
-    engine = await engineReady;
-    deployed = await deploy(chain, { operators: 2 });
-    blobDir = await tempBlobDir();
+    stack = await CoprocessorTestStack.start({ deploy: { operators: 2 } });
+    const { deployed, model, engine, redis } = stack;
     probe = new Redis(redis.url, { maxRetriesPerRequest: null });
-    store = await startCoprocessor(
-      CoprocessorConfigSchema.parse({
-        ...(await coprocessorEnv(deployed, redis.url, blobDir.dir)),
-        PMHE_COPROCESSOR_KEY: deployed.operators[1]!.privateKey,
-        PMHE_QUEUE_NAME: "store-only",
-        PMHE_START_BLOCK: String(1e9),
-        PMHE_EVALUATION_THREADS: "0",
-        LOG_LEVEL: "silent",
-      }),
-      pino({ level: "silent" }),
-    );
-    const published = await publishTestModel(deployed, store.apiUrl, model);
+    store = await stack.startStoreOnlyCoprocessor();
+    const published = await stack.publishTestModel(store.apiUrl);
     modelId = published.modelId;
     expected.references.push({ kind: "model", hash: published.modelHash });
 
@@ -190,53 +153,33 @@ describe("coprocessor job guarantees: owners, erasure, crashes (hardhat node, re
     }
     scenarios.push({ name: "a job failed by BullMQ as stalled too often", job: stalled, expect: { status: "Failed", reason: "EvaluationCrashed" } });
 
-    worker = await startCoprocessor(
-      CoprocessorConfigSchema.parse({
-        ...(await coprocessorEnv(deployed, redis.url, blobDir.dir)),
-        PMHE_QUEUE_NAME: QUEUE,
-        PMHE_BLOB_URL: store.apiUrl,
-        PMHE_EVALUATION_THREADS: "1",
-        LOG_LEVEL: "silent",
-      }),
-      pino({ level: "silent" }),
+    worker = await stack.startCoprocessor(
+      { PMHE_QUEUE_NAME: QUEUE, PMHE_BLOB_URL: store.apiUrl, PMHE_EVALUATION_THREADS: "1" },
       { crashEvaluation: (jobId) => jobId === crashing.jobId, blobLifecycle: lifecycle },
     );
   });
 
   after(async function () {
     this.timeout(60_000);
-    await worker?.stop();
-    await store?.stop();
-    patients.forEach((p) => p.dispose());
-    engine?.dispose();
     probe?.disconnect();
-    deployed?.provider.destroy();
-    await redis?.stop();
-    await chain?.stop();
-    await blobDir?.remove();
+    await stack?.stop();
   });
 
   it("settles every job with its named outcome", async function () {
     this.timeout(120_000);
-    const statuses = await waitFor(
-      "every scenario settled on-chain",
-      async () => {
-        const jobs = await Promise.all(scenarios.map((s) => deployed.contract.jobOf(s.job.jobId)));
-        return jobs.every((j) => Number(j.status) !== JobStatus.Requested) ? jobs : undefined;
-      },
-      { timeoutMs: 90_000, intervalMs: 200 },
-    );
+    const statuses = await waitForSettledJobs(stack.deployed, scenarios.map((s) => s.job.jobId), "every scenario settled on-chain", { timeoutMs: 90_000, intervalMs: 200 });
     const outcome = (j: (typeof statuses)[number]) =>
       Number(j.status) === JobStatus.Finalized ? { status: "Finalized" } : { status: ["None", "Requested", "Finalized", "Failed", "Expired"][Number(j.status)], reason: Number(j.failureReason) };
     expect(scenarios.map((s, i) => ({ name: s.name, ...outcome(statuses[i]!) }))).to.deep.equal(
       scenarios.map((s) => ({ name: s.name, ...(s.expect.status === "Failed" ? { status: "Failed", reason: FailureReason[s.expect.reason] } : { status: "Finalized" }) })),
     );
     const { resultHash } = statuses[0]!;
-    expectClose(await honest.patient.decrypt(resultHash.toLowerCase() as Hash), expectedLogit(model, honest.values), 1e-4, "the honest T");
+    expectClose(await honest.patient.decrypt(lower(resultHash)), expectedLogit(stack.model, honest.values), 1e-4, "the honest T");
   });
 
   it("reported every blob the chain referenced, and every erasure in chain order, to the blob lifecycle (recording fake of the store's BlobLifecycle)", async function () {
     this.timeout(60_000);
+    const { deployed } = stack;
     // Alice shares her result with the hospital: a result-share reference.
     const alice = honest.patient;
     const { resultHash } = await deployed.contract.jobOf(honest.job.jobId);
@@ -257,7 +200,7 @@ describe("coprocessor job guarantees: owners, erasure, crashes (hardhat node, re
   });
 
   it("retried the crashing job once, after one thread death, and failed it after the second", async function () {
-    const queue = new Queue(QUEUE, { connection: { url: redis.url, maxRetriesPerRequest: null } });
+    const queue = new Queue(QUEUE, { connection: { url: stack.redis.url, maxRetriesPerRequest: null } });
     try {
       const job = await waitFor("the crashing job completed in the queue", async () => {
         const found = await queue.getJob(queueJobId(crashing));

@@ -2,12 +2,11 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { Wallet } from "ethers";
 import { freePort, startProcess, type ManagedProcess } from "../../local/child-process.js";
-import { startLocalChain, type LocalChain } from "../../local/hardhat-node.js";
 import { startLocalRedis, type LocalRedis } from "../../local/redis-server.js";
 import { JobStatus } from "../../protocol/chain.js";
 import { CkksEngine } from "../../protocol/fhe/engine.js";
 import { sleep, waitFor } from "../helpers/wait.js";
-import { coprocessorEnv, deploy, loadTestModel, publishTestModel, ROOT, tempBlobDir, TestPatient, testTuple, type Deployed } from "./coprocessor-fixture.js";
+import { coprocessorEnv, loadTestModel, publishTestModel, ROOT, startDeployedChain, TestPatient, testTuple, waitForJobStatus, type DeployedChain } from "./coprocessor-fixture.js";
 
 /** A coprocessor process with every line it writes kept (the process helper keeps only the last 50). */
 interface Watched {
@@ -57,6 +56,11 @@ const messages = (lines: string[]) => lines.map((line) => {
   }
 });
 
+/** How the process exited, once it has (within `timeoutMs`). */
+async function exitOf(w: Watched, timeoutMs: number): Watched["exited"] {
+  return waitFor("the process to exit", async () => Promise.race([w.exited, sleep(100).then(() => undefined)]), { timeoutMs });
+}
+
 /** Lines that are not JSON log records: a stack trace or a library printing on its own. */
 const unstructured = (lines: string[]) => lines.filter((line) => !line.startsWith("{"));
 
@@ -68,31 +72,27 @@ const SHUTDOWN_TIMEOUT_MS = 3_000;
  * act on, stop on SIGTERM whatever is down, and never flood its log.
  */
 describe("coprocessor start-up and shutdown (coprocessor process, hardhat node, redis-server)", function () {
-  let chain: LocalChain;
-  let deployed: Deployed;
-  let blobDir: { dir: string; remove(): Promise<void> };
+  let deployedChain: DeployedChain;
   const running: Watched[] = [];
+  const redises: LocalRedis[] = [];
 
   before(async function () {
     this.timeout(120_000);
-    chain = await startLocalChain();
-    deployed = await deploy(chain);
-    blobDir = await tempBlobDir();
+    deployedChain = await startDeployedChain();
   });
 
   afterEach(async function () {
     this.timeout(30_000);
     for (const w of running.splice(0)) await w.proc.stop(10_000);
+    for (const redis of redises.splice(0)) await redis.stop();
   });
 
   after(async function () {
-    deployed?.provider.destroy();
-    await chain?.stop();
-    await blobDir?.remove();
+    await deployedChain?.stop();
   });
 
   async function env(redisUrl: string, extra: Record<string, string> = {}) {
-    return coprocessorEnv(deployed, redisUrl, blobDir.dir, {
+    return coprocessorEnv(deployedChain.deployed, redisUrl, deployedChain.blobDir.dir, {
       PMHE_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
       PMHE_LISTENER_MAX_BACKOFF_MS: "1000",
       ...extra,
@@ -103,6 +103,20 @@ describe("coprocessor start-up and shutdown (coprocessor process, hardhat node, 
     const watched = launch(variables);
     running.push(watched);
     return watched;
+  }
+
+  /** A redis-server of the test's own, stopped after it (after its coprocessors). */
+  async function startRedis(options: { appendOnly?: boolean } = {}): Promise<LocalRedis> {
+    const redis = await startLocalRedis(options);
+    redises.push(redis);
+    return redis;
+  }
+
+  async function untilStarted(w: Watched): Promise<void> {
+    await waitFor("coprocessor started", async () => (messages(w.lines).includes("coprocessor started") ? true : undefined), {
+      timeoutMs: 60_000,
+      describe: () => w.lines.join("\n"),
+    });
   }
 
   it("waits for Redis with one log line per retry naming it (without its password), never says started, and exits on SIGTERM", async function () {
@@ -127,9 +141,7 @@ describe("coprocessor start-up and shutdown (coprocessor process, hardhat node, 
     expect(unstructured(w.lines), "unstructured output (stack traces)").to.deep.equal([]);
 
     w.terminate();
-    const exit = await waitFor("the process to exit", async () => Promise.race([w.exited, sleep(100).then(() => undefined)]), {
-      timeoutMs: SHUTDOWN_TIMEOUT_MS + 10_000,
-    });
+    const exit = await exitOf(w, SHUTDOWN_TIMEOUT_MS + 10_000);
     console.log(`      exited ${exit.afterMs.toFixed(0)} ms after SIGTERM (bound ${SHUTDOWN_TIMEOUT_MS} ms)`);
     expect(exit.code, w.lines.join("\n")).to.equal(0);
     expect(messages(w.lines)).to.include("stopped before it had started");
@@ -137,73 +149,57 @@ describe("coprocessor start-up and shutdown (coprocessor process, hardhat node, 
 
   it("waits for an unreachable chain the same way, naming its URL without credentials, and exits on SIGINT", async function () {
     this.timeout(60_000);
-    const redis = await startLocalRedis();
-    try {
-      const nowhere = `http://operator:rpc-s3cret@127.0.0.1:${await freePort()}/v1/key`;
-      const w = start(await env(redis.url, { PMHE_RPC_URL: nowhere }));
-      await waitFor("two wait lines", async () => (messages(w.lines).filter((m) => m.startsWith("waiting for")).length >= 2 ? true : undefined), {
-        timeoutMs: 30_000,
-        describe: () => w.lines.join("\n"),
-      });
-      const waits = messages(w.lines).filter((m) => m.startsWith("waiting for"));
-      expect(waits[0]).to.match(/^waiting for the chain at http:\/\/\*\*\*:\*\*\*@127\.0\.0\.1:\d+\/v1\/key$/);
-      expect(w.lines.join("\n")).to.not.contain("rpc-s3cret");
-      expect(unstructured(w.lines), "unstructured output (stack traces)").to.deep.equal([]);
-      w.signalledAt = performance.now();
-      process.kill(w.proc.child.pid!, "SIGINT");
-      const exit = await waitFor("the process to exit", async () => Promise.race([w.exited, sleep(100).then(() => undefined)]), {
-        timeoutMs: SHUTDOWN_TIMEOUT_MS + 10_000,
-      });
-      expect(exit.code).to.equal(0);
-    } finally {
-      await redis.stop();
-    }
+    const redis = await startRedis();
+    const nowhere = `http://operator:rpc-s3cret@127.0.0.1:${await freePort()}/v1/key`;
+    const w = start(await env(redis.url, { PMHE_RPC_URL: nowhere }));
+    await waitFor("two wait lines", async () => (messages(w.lines).filter((m) => m.startsWith("waiting for")).length >= 2 ? true : undefined), {
+      timeoutMs: 30_000,
+      describe: () => w.lines.join("\n"),
+    });
+    const waits = messages(w.lines).filter((m) => m.startsWith("waiting for"));
+    expect(waits[0]).to.match(/^waiting for the chain at http:\/\/\*\*\*:\*\*\*@127\.0\.0\.1:\d+\/v1\/key$/);
+    expect(w.lines.join("\n")).to.not.contain("rpc-s3cret");
+    expect(unstructured(w.lines), "unstructured output (stack traces)").to.deep.equal([]);
+    w.signalledAt = performance.now();
+    process.kill(w.proc.child.pid!, "SIGINT");
+    const exit = await exitOf(w, SHUTDOWN_TIMEOUT_MS + 10_000);
+    expect(exit.code).to.equal(0);
   });
 
   it("exits non-zero, naming the address and the chain, when there is no contract at PMHE_CONTRACT_ADDRESS", async function () {
     this.timeout(60_000);
-    const redis = await startLocalRedis();
-    try {
-      const nowhere = Wallet.createRandom().address;
-      const w = start(await env(redis.url, { PMHE_CONTRACT_ADDRESS: nowhere }));
-      const exit = await waitFor("the process to exit", async () => Promise.race([w.exited, sleep(100).then(() => undefined)]), { timeoutMs: 30_000 });
-      expect(exit.code, w.lines.join("\n")).to.equal(1);
-      const fatal = w.lines.find((line) => line.includes("coprocessor could not start"));
-      expect(fatal, w.lines.join("\n")).to.not.equal(undefined);
-      expect(fatal).to.contain(`no contract at ${nowhere} on chain 31337 at ${chain.rpcUrl}`);
-      expect(messages(w.lines)).to.not.include("coprocessor started");
-    } finally {
-      await redis.stop();
-    }
+    const redis = await startRedis();
+    const nowhere = Wallet.createRandom().address;
+    const w = start(await env(redis.url, { PMHE_CONTRACT_ADDRESS: nowhere }));
+    const exit = await exitOf(w, 30_000);
+    expect(exit.code, w.lines.join("\n")).to.equal(1);
+    const fatal = w.lines.find((line) => line.includes("coprocessor could not start"));
+    expect(fatal, w.lines.join("\n")).to.not.equal(undefined);
+    expect(fatal).to.contain(`no contract at ${nowhere} on chain 31337 at ${deployedChain.chain.rpcUrl}`);
+    expect(messages(w.lines)).to.not.include("coprocessor started");
   });
 
   it("exits non-zero when the chain has another chain id than PMHE_CHAIN_ID", async function () {
     this.timeout(60_000);
-    const redis = await startLocalRedis();
-    try {
-      const w = start(await env(redis.url, { PMHE_CHAIN_ID: "11155111" }));
-      const exit = await waitFor("the process to exit", async () => Promise.race([w.exited, sleep(100).then(() => undefined)]), { timeoutMs: 30_000 });
-      expect(exit.code).to.equal(1);
-      expect(w.lines.join("\n")).to.contain("has chain id 31337, but 11155111 is configured");
-    } finally {
-      await redis.stop();
-    }
+    const redis = await startRedis();
+    const w = start(await env(redis.url, { PMHE_CHAIN_ID: "11155111" }));
+    const exit = await exitOf(w, 30_000);
+    expect(exit.code).to.equal(1);
+    expect(w.lines.join("\n")).to.contain("has chain id 31337, but 11155111 is configured");
   });
 
   it("rides out Redis going away while running with a bounded log and no stack traces, then processes a job; SIGTERM exits 0", async function () {
     this.timeout(180_000);
-    const redis = await startLocalRedis({ appendOnly: true });
+    const redis = await startRedis({ appendOnly: true });
     const model = await loadTestModel();
     const engine = await CkksEngine.create(model.fhe.parameterSet);
     let patient: TestPatient | undefined;
     try {
       const variables = await env(redis.url, { LOG_LEVEL: "info" });
       const w = start(variables);
-      await waitFor("coprocessor started", async () => (messages(w.lines).includes("coprocessor started") ? true : undefined), {
-        timeoutMs: 60_000,
-        describe: () => w.lines.join("\n"),
-      });
+      await untilStarted(w);
       const apiUrl = `http://127.0.0.1:${variables.PMHE_API_PORT}`;
+      const { deployed } = deployedChain;
       const { modelId } = await publishTestModel(deployed, apiUrl, model);
       patient = new TestPatient(deployed, engine, TestPatient.account(deployed, 0), apiUrl);
       await patient.register();
@@ -217,7 +213,7 @@ describe("coprocessor start-up and shutdown (coprocessor process, hardhat node, 
         },
       });
       const job = await patient.request(await patient.submit(testTuple(model, 1)), modelId);
-      await waitFor("the job finalized after Redis came back", async () => (Number((await deployed.contract.jobOf(job.jobId)).status) === JobStatus.Finalized ? true : undefined), {
+      await waitForJobStatus(deployed, job.jobId, JobStatus.Finalized, "the job finalized after Redis came back", {
         timeoutMs: 60_000,
         describe: () => w.lines.slice(mark).join("\n"),
       });
@@ -239,27 +235,21 @@ describe("coprocessor start-up and shutdown (coprocessor process, hardhat node, 
     } finally {
       patient?.dispose();
       engine.dispose();
-      await redis.stop();
     }
   });
 
   it("exits on SIGTERM within the shutdown bound while Redis is down", async function () {
     this.timeout(120_000);
-    const redis = await startLocalRedis();
+    const redis = await startRedis();
     const w = start(await env(redis.url));
     try {
-      await waitFor("coprocessor started", async () => (messages(w.lines).includes("coprocessor started") ? true : undefined), {
-        timeoutMs: 60_000,
-        describe: () => w.lines.join("\n"),
-      });
+      await untilStarted(w);
     } finally {
       await redis.stop();
     }
     await sleep(1_000);
     w.terminate();
-    const exit = await waitFor("the process to exit", async () => Promise.race([w.exited, sleep(100).then(() => undefined)]), {
-      timeoutMs: SHUTDOWN_TIMEOUT_MS + 10_000,
-    });
+    const exit = await exitOf(w, SHUTDOWN_TIMEOUT_MS + 10_000);
     const forced = messages(w.lines).includes("shutdown timed out; exiting without waiting any longer");
     console.log(`      exited ${exit.afterMs.toFixed(0)} ms after SIGTERM with code ${exit.code}${forced ? " (forced at the bound)" : ""}`);
     expect(exit.signal, "killed by a signal instead of exiting").to.equal(null);
