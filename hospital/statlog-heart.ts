@@ -6,6 +6,8 @@
 export const STATLOG_HEART = {
   /** Relative to the project root. */
   data: "data/statlog_heart.csv",
+  /** The data set's input metadata (labels, units, ranges, choices), relative to the project root. */
+  inputs: "data/statlog_heart.inputs.json",
   target: "target",
   positiveMeans: "heart disease present",
   name: "statlog-heart-logreg",

@@ -8,9 +8,11 @@ import {
   type Activation,
   type Feature,
   type Model,
+  type ModelInput,
 } from "../protocol/model.js";
 import { loadDataset, readingFromRow, type Dataset } from "./dataset.js";
 import { planFeatures, transformRows, type FeatureDraft, type FeatureSpec, type TransformName } from "./features.js";
+import { checkRows, selectInputs } from "./inputs.js";
 import { describeHiddenMethod, fitHiddenLayer, HIDDEN_DEFAULTS } from "./hidden-layer.js";
 import { DEFAULT_TOLERANCE, fitLogisticRegression } from "./logistic-regression.js";
 import { accuracy, rocAuc } from "./metrics.js";
@@ -54,6 +56,11 @@ export interface TrainOptions {
   folds?: number;
   /** Client threshold on the probability; default 0.5. */
   threshold?: number;
+  /**
+   * The data set's input metadata (hospital/inputs.ts): the entries of the columns the features read are embedded
+   * as the model's `inputs`, and a row outside a declared range or choice is refused. Default: none embedded.
+   */
+  inputs?: readonly ModelInput[];
 }
 
 export const DEFAULT_FOLDS = 5;
@@ -89,6 +96,8 @@ type Draft = Omit<Model, "metrics">;
 interface Prepared {
   dataset: Dataset;
   drafts: FeatureDraft[];
+  /** The embedded input descriptions, when the options give metadata. */
+  inputs?: ModelInput[];
   /** Per row, the transformed (not standardised) round-0 values. */
   values: number[][];
 }
@@ -100,7 +109,10 @@ function prepare(options: TrainOptions): Prepared {
 function prepareDataset(options: TrainOptions, dataset: Dataset): Prepared {
   const spec: FeatureSpec = { columns: options.features, transforms: options.transforms, oneHot: options.oneHot };
   const drafts = planFeatures(dataset, spec);
-  return { dataset, drafts, values: transformRows(dataset, drafts) };
+  const inputs = options.inputs ? selectInputs(options.inputs, dataset, drafts) : undefined;
+  // Ranges before transforms: a row outside a declared range is an entry error, whatever the transform makes of it.
+  if (inputs) checkRows(dataset, inputs);
+  return { dataset, drafts, ...(inputs ? { inputs } : {}), values: transformRows(dataset, drafts) };
 }
 
 function hiddenSettings(options: TrainOptions): Required<HiddenOptions> | undefined {
@@ -118,7 +130,7 @@ function hiddenSettings(options: TrainOptions): Required<HiddenOptions> | undefi
 
 /** Standardise on the training rows, fit the stages, and assemble everything but the metrics. */
 function fitDraft(options: TrainOptions, prepared: Prepared, train: readonly number[]): { draft: Draft; fit: TrainResult["fit"] } {
-  const { dataset, drafts, values } = prepared;
+  const { dataset, drafts, inputs, values } = prepared;
   const labels = train.map((i) => dataset.labels[i]!);
   const rawTrain = train.map((i) => values[i]!);
   const standardiser = fitStandardiser(rawTrain, drafts.map((d) => d.name));
@@ -161,6 +173,7 @@ function fitDraft(options: TrainOptions, prepared: Prepared, train: readonly num
     description: options.description,
     target: { column: options.target, positiveMeans: options.positiveMeans },
     features,
+    ...(inputs ? { inputs } : {}),
     ...(hidden ? { hidden } : {}),
     server: { stage: "linear", weights: fit.weights, bias: fit.bias },
     client: { final: "sigmoid", threshold: options.threshold ?? DEFAULT_THRESHOLD },

@@ -22,6 +22,10 @@ import { contentHash, type Hash } from "./hash.js";
  * of h rows applied to one encrypted tuple, each row an independent dot product plus its bias.
  *
  * `pmhe-model/1` documents (identity features only, one round) are still accepted as they are.
+ *
+ * `inputs` (optional, pmhe-model/2) says how a person enters each input column: label, UCUM unit, kind, plausible
+ * range or labelled choices. It changes nothing the server evaluates, and a document without it has the same bytes
+ * and so the same hash (its on-chain identity) as before the field existed, so the format id stays pmhe-model/2.
  */
 export const MODEL_FORMAT = "pmhe-model/2";
 export const MODEL_FORMATS = ["pmhe-model/1", MODEL_FORMAT] as const;
@@ -79,6 +83,75 @@ export const FeatureSchema = z.discriminatedUnion("transform", [
 ]);
 export type Feature = z.infer<typeof FeatureSchema>;
 
+/**
+ * How a person (or later a device) supplies one raw input column: what a form shows for it and the readings the
+ * client accepts. One entry per input column of the features, in the order a form shows them. Kinds:
+ *   number    a measurement in `unit`, min <= x <= max; `step` is the form's increment (a hint, not a rule)
+ *   integer   a whole number (a count, an age in years) in `unit`, min <= x <= max
+ *   choice    a coded category: x must be one of `choices`' values, each shown by its label; for an input with
+ *             one-hot features, the values are exactly the one-hot categories
+ * `unit` is a UCUM code as FHIR's Quantity.code writes it ("mm[Hg]", "mg/dL", "/min", "a" for years, "1" for a
+ * pure number, an annotation such as "{vessels}" for a count). min and max are the range a reading may plausibly
+ * take (an entry error lies outside), not the training data's extremes.
+ * A later optional `source` on the same entry (LOINC code, time window, aggregation) can describe wearable intake
+ * without touching the rest: entries are keyed by `name`, the reading key.
+ */
+const ucum = z.string().regex(/^[!-~]+$/, "a UCUM code: printable ASCII without spaces, e.g. mm[Hg], mg/dL, /min, 1");
+const inputBase = {
+  /** The reading key: the `input` of the features computed from it. */
+  name: entryName,
+  /** What a form shows, e.g. "Resting blood pressure". */
+  label: z.string().min(1),
+  /** Longer help for the form, e.g. how the value is measured. */
+  description: z.string().min(1).optional(),
+};
+export const InputChoiceSchema = z.strictObject({ value: finite, label: z.string().min(1) });
+export type InputChoice = z.infer<typeof InputChoiceSchema>;
+
+/** Keys that belong to another kind are refused by name: choices only for "choice", unit and range only for the others. */
+const kindKeys = (kind: string) => ({
+  error: (issue: { code?: string; keys?: string[] }) =>
+    issue.code === "unrecognized_keys"
+      ? `${kind} inputs have no ${issue.keys!.join(", ")}` +
+        (kind === "choice" ? " (a choice input accepts exactly its choices' values)" : issue.keys!.includes("choices") ? ' (choices are only for kind "choice")' : "")
+      : undefined,
+});
+
+export const ModelInputSchema = z
+  .discriminatedUnion("kind", [
+    z.strictObject(
+      { ...inputBase, kind: z.literal("number"), unit: ucum, min: finite, max: finite, step: finite.positive().optional() },
+      kindKeys("number"),
+    ),
+    z.strictObject(
+      {
+        ...inputBase,
+        kind: z.literal("integer"),
+        unit: ucum,
+        min: z.number().int(),
+        max: z.number().int(),
+        step: z.number().int().positive().optional(),
+      },
+      kindKeys("integer"),
+    ),
+    z.strictObject(
+      { ...inputBase, kind: z.literal("choice"), choices: z.array(InputChoiceSchema).min(2, "a choice input lists at least two choices") },
+      kindKeys("choice"),
+    ),
+  ])
+  .superRefine((input, ctx) => {
+    if (input.kind === "choice") {
+      const values = input.choices.map((c) => c.value);
+      if (new Set(values).size !== values.length) ctx.addIssue({ code: "custom", path: ["choices"], message: "choice values must be distinct" });
+      return;
+    }
+    if (!(input.min < input.max)) ctx.addIssue({ code: "custom", path: ["max"], message: `min (${input.min}) must be less than max (${input.max})` });
+    else if (input.step !== undefined && input.step > input.max - input.min) {
+      ctx.addIssue({ code: "custom", path: ["step"], message: `step ${input.step} is wider than the range ${input.min} to ${input.max}` });
+    }
+  });
+export type ModelInput = z.infer<typeof ModelInputSchema>;
+
 /** A hidden round: the server computes h = W x + b (h rows), the client decrypts and applies the activation. */
 export const HiddenRoundSchema = z.strictObject({
   server: z.strictObject({
@@ -111,6 +184,8 @@ export const ModelSchema = z
     target: z.strictObject({ column: z.string().min(1), positiveMeans: z.string().min(1) }),
     /** Round 0's tuple, in order: each entry a transform of one input, standardised. */
     features: z.array(FeatureSchema).min(1).max(MAX_FEATURES),
+    /** How each input column is entered and which readings are accepted, in form order (pmhe-model/2, optional). */
+    inputs: z.array(ModelInputSchema).min(1).max(MAX_FEATURES).optional(),
     /** Rounds before the final one (absent for a one-round model such as logistic regression). */
     hidden: z.array(HiddenRoundSchema).min(1).max(MAX_HIDDEN_ROUNDS).optional(),
     /** Final server stage: T = w · x + b on the encrypted tuple of the last round. */
@@ -160,6 +235,7 @@ export const ModelSchema = z
       if (m.hidden !== undefined) issue(["hidden"], "pmhe-model/1 has no hidden rounds; use pmhe-model/2");
       if (m.metrics.crossValidation !== undefined) issue(["metrics", "crossValidation"], "not part of pmhe-model/1");
       if (m.training.hiddenSolver !== undefined) issue(["training", "hiddenSolver"], "not part of pmhe-model/1");
+      if (m.inputs !== undefined) issue(["inputs"], "not part of pmhe-model/1; use pmhe-model/2");
     } else {
       m.features.forEach((f, i) => {
         if (f.input === undefined) issue(["features", i, "input"], "pmhe-model/2 features name their input column");
@@ -181,6 +257,8 @@ export const ModelSchema = z
         issue(["features", i, "categories"], `one-hot features of input "${input}" must list the same categories`);
       }
     });
+
+    if (m.inputs !== undefined) checkInputs(m.features, m.inputs, issue);
 
     // Each round's matrix has one row per output, each row one weight per entry of that round's tuple.
     let tupleLength = m.features.length;
@@ -209,6 +287,86 @@ export const ModelSchema = z
     const cv = m.metrics.crossValidation;
     if (cv !== undefined && cv.perFold.length !== cv.folds) issue(["metrics", "crossValidation", "perFold"], `needs one entry per fold (${cv.folds})`);
   });
+
+/**
+ * The inputs declare exactly the features' input columns; a one-hot input is a choice whose values are its
+ * categories; and every reading the declared range (or the choices) admits lies in each of its transforms' domains,
+ * so a reading the form accepts is never refused as, say, the log of 0.
+ */
+function checkInputs(
+  features: readonly Feature[],
+  inputs: readonly ModelInput[],
+  issue: (path: (string | number)[], message: string) => void,
+): void {
+  uniqueNames(inputs.map((input) => input.name), ["inputs"], "input names must be unique", issue);
+  const index = new Map(inputs.map((input, k) => [input.name, k]));
+  const used = new Set<string>();
+  features.forEach((f, i) => {
+    const name = featureInput(f);
+    const first = !used.has(name);
+    used.add(name);
+    const k = index.get(name);
+    if (k === undefined) {
+      if (first) issue(["features", i, "input"], `input "${name}" of feature "${f.name}" has no entry in inputs`);
+      return;
+    }
+    const input = inputs[k]!;
+    if (f.transform === "one-hot") {
+      // One-hot features of one input share their categories (checked above): one verdict per input.
+      if (!first && features.slice(0, i).some((g) => g.transform === "one-hot" && featureInput(g) === name)) return;
+      if (input.kind !== "choice") {
+        issue(["inputs", k, "kind"], `"${name}" has one-hot features, so it is a choice input, not ${input.kind}`);
+        return;
+      }
+      const values = input.choices.map((c) => c.value);
+      if (values.length !== f.categories.length || !f.categories.every((c) => values.includes(c))) {
+        issue(["inputs", k, "choices"], `the choices of "${name}" (${values.join(", ")}) must be the one-hot categories of feature "${f.name}" (${f.categories.join(", ")})`);
+      }
+      return;
+    }
+    const domain = TRANSFORM_DOMAINS[f.transform as keyof typeof TRANSFORM_DOMAINS];
+    if (domain === undefined) return;
+    const outside =
+      input.kind === "choice"
+        ? input.choices.map((c) => c.value).filter((v) => !domain.admits(v))
+        : domain.admitsRange(input.min, input.max)
+          ? []
+          : [input.min, input.max];
+    if (outside.length > 0) {
+      const range = input.kind === "choice" ? `choice ${outside.join(", ")}` : `range ${input.min} to ${input.max}`;
+      issue(["inputs", k], `the ${range} of "${name}" leaves the domain of feature "${f.name}": ${f.transform} needs ${domain.rule(name)}`);
+    }
+  });
+  inputs.forEach((input, k) => {
+    if (!used.has(input.name)) issue(["inputs", k, "name"], `"${input.name}" is not the input of any feature`);
+  });
+}
+
+interface Domain {
+  admits(x: number): boolean;
+  /** Every x in [min, max] is admitted. */
+  admitsRange(min: number, max: number): boolean;
+  rule(input: string): string;
+}
+
+const interval = (admits: (x: number) => boolean, rule: (input: string) => string): Domain => ({
+  admits,
+  admitsRange: (min, max) => admits(min) && admits(max),
+  rule,
+});
+
+/** Domains of the transforms that have one (identity and power take any finite x; one-hot its categories). */
+const TRANSFORM_DOMAINS = {
+  log: interval((x) => x > 0, (input) => `"${input}" > 0`),
+  log1p: interval((x) => x > -1, (input) => `"${input}" > -1`),
+  sqrt: interval((x) => x >= 0, (input) => `"${input}" >= 0`),
+  exp: interval((x) => Number.isFinite(Math.exp(x)), (input) => `e^"${input}" to be finite`),
+  reciprocal: {
+    admits: (x: number) => x !== 0,
+    admitsRange: (min: number, max: number) => min > 0 || max < 0,
+    rule: (input: string) => `"${input}" != 0`,
+  },
+} satisfies Partial<Record<SimpleTransform, Domain>>;
 
 function uniqueNames(
   names: readonly string[],
@@ -263,9 +421,13 @@ export function modelHash(model: Model): Hash {
 export type Reading = Readonly<Record<string, number>>;
 
 export class ReadingError extends Error {
-  constructor(message: string) {
+  /** The input column the refused value belongs to, when it is one reading (a form shows the message at that field). */
+  readonly input: string | undefined;
+
+  constructor(message: string, input?: string) {
     super(message);
     this.name = "ReadingError";
+    this.input = input;
   }
 }
 
@@ -279,44 +441,98 @@ export function modelInputs(model: Model): string[] {
   return [...new Set(model.features.map(featureInput))];
 }
 
+/** The model's description of input column `name`, when the model declares its inputs. */
+export function inputOf(model: Model, name: string): ModelInput | undefined {
+  return model.inputs?.find((input) => input.name === name);
+}
+
+/** A UCUM code as a person reads it: "1" (a pure number) is nothing, an annotation "{vessels}" its text. */
+export function displayUnit(unit: string): string {
+  if (unit === "1") return "";
+  return /^\{[^{}]*\}$/.test(unit) ? unit.slice(1, -1) : unit;
+}
+
+/** `"trestbps" (Resting blood pressure)`: how messages name an input. */
+function inputTitle(input: ModelInput): string {
+  return `"${input.name}" (${input.label})`;
+}
+
+/** What `input` accepts, as a message says it: "from 60 to 260 mm[Hg]", "one of 0 = female, 1 = male". */
+export function describeAllowed(input: ModelInput): string {
+  if (input.kind === "choice") return `one of ${input.choices.map((c) => `${c.value} = ${c.label}`).join(", ")}`;
+  const unit = displayUnit(input.unit);
+  const range = `from ${input.min} to ${input.max}${unit === "" ? "" : ` ${unit}`}`;
+  return input.kind === "integer" ? `a whole number ${range}` : range;
+}
+
+/**
+ * One reading of a declared input: refused with a ReadingError naming the input, its label and what it accepts
+ * when it is not a finite number, lies outside [min, max], is not whole for an integer input, or is not one of a
+ * choice input's values. Returns the value. For a form's field-by-field check as much as for the tuple builder.
+ */
+export function checkInputValue(input: ModelInput, value: unknown): number {
+  const refuse = (what: string): never => {
+    throw new ReadingError(`${inputTitle(input)} must be ${what}, got ${String(value)}`, input.name);
+  };
+  if (value === undefined) throw new ReadingError(`reading has no value for ${inputTitle(input)}, ${describeAllowed(input)}`, input.name);
+  if (typeof value !== "number" || !Number.isFinite(value)) return refuse(`a finite number, ${describeAllowed(input)}`);
+  if (input.kind === "choice") {
+    if (!input.choices.some((c) => c.value === value)) refuse(describeAllowed(input));
+    return value;
+  }
+  if (input.kind === "integer" && !Number.isInteger(value)) refuse(describeAllowed(input));
+  if (!(value >= input.min && value <= input.max)) refuse(describeAllowed(input));
+  return value;
+}
+
+/** Every declared input of the reading, in form order (nothing to check for a model that declares none). */
+export function checkReading(model: Model, reading: Reading): void {
+  for (const input of model.inputs ?? []) checkInputValue(input, reading[input.name]);
+}
+
 /**
  * A feature's client transform of the raw reading, before standardisation. Throws ReadingError, naming the
- * feature and its input, when the reading is missing, not a finite number, or outside the transform's domain.
+ * feature and its input, when the reading is missing, not a finite number, or outside the transform's domain;
+ * given the input's description (`inputOf(model, ...)`, as buildTuple passes it), also when it lies outside
+ * the input's range or choices.
  */
-export function transformReading(feature: Feature, reading: Reading): number {
-  const input = featureInput(feature);
-  const raw: unknown = reading[input];
-  const what = feature.name === input ? `feature "${input}"` : `feature "${feature.name}" (input "${input}")`;
-  if (raw === undefined) throw new ReadingError(`reading has no value for "${input}", needed by ${what}`);
-  if (typeof raw !== "number" || !Number.isFinite(raw)) throw new ReadingError(`${what} must be a finite number, got ${String(raw)}`);
+export function transformReading(feature: Feature, reading: Reading, input?: ModelInput): number {
+  const name = featureInput(feature);
+  const raw: unknown = reading[name];
+  const what = feature.name === name ? `feature "${name}"` : `feature "${feature.name}" (input "${name}")`;
+  if (input !== undefined) {
+    if (input.name !== name) throw new RangeError(`input "${input.name}" is not the input of ${what}`);
+    if (raw === undefined) throw new ReadingError(`reading has no value for ${inputTitle(input)}, needed by ${what}`, name);
+    checkInputValue(input, raw);
+  }
+  if (raw === undefined) throw new ReadingError(`reading has no value for "${name}", needed by ${what}`, name);
+  if (typeof raw !== "number" || !Number.isFinite(raw)) throw new ReadingError(`${what} must be a finite number, got ${String(raw)}`, name);
   const domain = (condition: boolean, rule: string): void => {
-    if (!condition) throw new ReadingError(`${what}: ${feature.transform} needs ${rule}, got ${raw}`);
+    if (!condition) throw new ReadingError(`${what}: ${feature.transform} needs ${rule}, got ${raw}`, name);
   };
+  if (feature.transform === "one-hot") {
+    domain(feature.categories.includes(raw), `"${name}" to be one of ${feature.categories.join(", ")}`);
+    return raw === feature.category ? 1 : 0;
+  }
+  if (feature.transform !== "identity" && feature.transform !== "power") {
+    const rule = TRANSFORM_DOMAINS[feature.transform];
+    domain(rule.admits(raw), rule.rule(name));
+  }
   switch (feature.transform) {
     case "identity":
       return raw;
     case "log":
-      domain(raw > 0, `"${input}" > 0`);
       return Math.log(raw);
     case "log1p":
-      domain(raw > -1, `"${input}" > -1`);
       return Math.log1p(raw);
     case "sqrt":
-      domain(raw >= 0, `"${input}" >= 0`);
       return Math.sqrt(raw);
-    case "exp": {
-      const value = Math.exp(raw);
-      domain(Number.isFinite(value), `e^"${input}" to be finite`);
-      return value;
-    }
+    case "exp":
+      return Math.exp(raw);
     case "reciprocal":
-      domain(raw !== 0, `"${input}" != 0`);
       return 1 / raw;
     case "power":
       return raw ** feature.exponent;
-    case "one-hot":
-      domain(feature.categories.includes(raw), `"${input}" to be one of ${feature.categories.join(", ")}`);
-      return raw === feature.category ? 1 : 0;
   }
 }
 
@@ -334,12 +550,13 @@ function standardise(value: number, entry: { name: string; mean: number; std: nu
 
 /**
  * First client stage: raw readings -> round 0's standardised tuple, in the model's feature order.
- * Refuses missing, non-finite or out-of-domain values rather than encrypting garbage the patient would never notice.
+ * Refuses missing, non-finite or out-of-domain values, and values outside the range or choices the model declares
+ * for the input, rather than encrypting garbage the patient would never notice.
  */
 export function buildTuple(model: Model, reading: Reading): number[] {
   return model.features.map((feature) => {
-    const value = transformReading(feature, reading);
     const input = featureInput(feature);
+    const value = transformReading(feature, reading, inputOf(model, input));
     const shown = feature.transform === "identity" ? String(value) : `${value} (from "${input}" = ${reading[input]})`;
     return standardise(value, feature, shown);
   });

@@ -12,18 +12,22 @@
  *
  * Transforms: identity, log (x > 0), log1p (x > -1), sqrt (x >= 0), exp, reciprocal (x != 0), power2, power3.
  * --hidden h adds a round of h hidden values (tanh by default) trained as described in hospital/hidden-layer.ts.
+ * --inputs file embeds the data set's input metadata (labels, UCUM units, ranges, choices) for the columns the model
+ * reads, and refuses a training row outside a declared range; by default <data>.inputs.json next to the CSV when it
+ * exists (data/statlog_heart.inputs.json, data/wdbc.inputs.json); --no-inputs embeds none.
  *
  * See models/README.md for the commands that produce the committed models.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ACTIVATIONS, modelBytes, modelHash, roundCount, tupleNames, type Activation } from "../protocol/model.js";
 import { loadDataset } from "../hospital/dataset.js";
 import { isTransformName, planFeatures, TRANSFORM_NAMES, type TransformName } from "../hospital/features.js";
 import { HIDDEN_DEFAULTS } from "../hospital/hidden-layer.js";
+import { parseInputsFile } from "../hospital/inputs.js";
 import { referenceFor } from "../hospital/references.js";
 import { STATLOG_HEART } from "../hospital/statlog-heart.js";
 import { DEFAULT_FOLDS, trainModel, type TrainOptions } from "../hospital/train.js";
@@ -106,6 +110,8 @@ const program = new Command()
       .argParser(collectOneHot)
       .default({} as Record<string, number[]>, "none"),
   )
+  .option("--inputs <file>", "input metadata to embed (default: <data>.inputs.json next to the CSV, when it exists)")
+  .option("--no-inputs", "embed no input metadata")
   .option("--hidden <h>", "two-round model: h hidden values (1-16) before the final linear stage", hiddenUnits)
   .option("--activation <f>", `client activation of the hidden values: ${ACTIVATIONS.join(", ")}`, activation, HIDDEN_DEFAULTS.activation as Activation)
   .option("--epochs <n>", "gradient-descent epochs for the hidden layer", positiveInteger, HIDDEN_DEFAULTS.epochs)
@@ -128,6 +134,8 @@ const opts = program.opts<{
   features?: string[];
   transform: Record<string, TransformName[]>;
   oneHot: Record<string, number[]>;
+  /** A path, false for --no-inputs, undefined for the default. */
+  inputs?: string | false;
   hidden?: number;
   activation: Activation;
   epochs: number;
@@ -156,6 +164,17 @@ const dataPath = resolve(fromCommandLine("data") ? process.cwd() : PROJECT_ROOT,
 const outPath = opts.out !== undefined ? resolve(process.cwd(), opts.out) : resolve(PROJECT_ROOT, "models", `${name}.v${opts.version}.json`);
 const positiveMeans = opts.positiveMeans ?? (heartDefaults ? STATLOG_HEART.positiveMeans : `${opts.target} = 1`);
 const csvBytes = readFileSync(dataPath);
+/** The metadata file next to the CSV: data/x.csv -> data/x.inputs.json. */
+const besideData = dataPath.replace(/(\.csv)?$/i, ".inputs.json");
+const inputsPath =
+  opts.inputs === false ? undefined : opts.inputs !== undefined ? resolve(process.cwd(), opts.inputs) : existsSync(besideData) ? besideData : undefined;
+let inputs;
+try {
+  inputs = inputsPath === undefined ? undefined : parseInputsFile(readFileSync(inputsPath, "utf8"), displayPath(inputsPath)).inputs;
+} catch (err) {
+  process.stderr.write(`train-model: ${(err as Error).message}\n`);
+  process.exit(1);
+}
 
 const options: TrainOptions = {
   csvText: new TextDecoder("utf-8", { fatal: true }).decode(csvBytes),
@@ -170,6 +189,7 @@ const options: TrainOptions = {
   testFraction: opts.testFraction,
   l2C: opts.C,
   folds: opts.folds,
+  ...(inputs ? { inputs } : {}),
   ...(opts.features ? { features: opts.features } : {}),
   ...(Object.keys(opts.transform).length > 0 ? { transforms: opts.transform } : {}),
   ...(Object.keys(opts.oneHot).length > 0 ? { oneHot: opts.oneHot } : {}),
@@ -213,6 +233,7 @@ if (opts.json) {
     model: displayPath(outPath),
     hash,
     dataset: { path: model.training.dataset, sha256: model.training.datasetSha256 },
+    inputs: inputsPath === undefined ? null : { path: displayPath(inputsPath), columns: (model.inputs ?? []).map((i) => i.name) },
     rows: { train: split.train.length, test: split.test.length },
     rounds: rounds.map((names, r) => ({ round: r, tuple: names, outputs: r + 1 < rounds.length ? rounds[r + 1]!.length : 1 })),
     solver: {
@@ -256,6 +277,7 @@ if (opts.json) {
     `model   ${displayPath(outPath)}`,
     `hash    ${hash}`,
     `data    ${model.training.dataset} (sha256 ${model.training.datasetSha256})`,
+    `inputs  ${inputsPath === undefined ? "none embedded" : `${displayPath(inputsPath)} (${(model.inputs ?? []).length} described)`}`,
     `rows    ${split.train.length} train / ${split.test.length} test (stratified, seed ${options.seed})`,
     ...rounds.map((names, r) => `round ${r} tuple (${names.length}): ${names.join(", ")}`),
     ...(model.training.hiddenSolver ? [`hidden  ${model.training.hiddenSolver}; final loss ${fit.hiddenLoss?.toFixed(4)}`] : []),

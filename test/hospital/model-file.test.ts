@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  buildTuple,
+  featureInput,
   modelBytes,
   modelHash,
   parseModel,
@@ -15,8 +17,10 @@ import {
   roundCount,
   serverStage,
   tupleNames,
+  type Model,
 } from "../../protocol/model.js";
 import { loadDataset } from "../../hospital/dataset.js";
+import { checkRows, parseInputsFile } from "../../hospital/inputs.js";
 import { stratifiedSplit } from "../../hospital/split.js";
 import { STATLOG_HEART } from "../../hospital/statlog-heart.js";
 import { readingFromRow, trainModel, type TrainOptions } from "../../hospital/train.js";
@@ -39,6 +43,7 @@ const defaults: TrainOptions = {
   seed: STATLOG_HEART.seed,
   testFraction: STATLOG_HEART.testFraction,
   l2C: STATLOG_HEART.l2C,
+  inputs: parseInputsFile(readFileSync(join(root, STATLOG_HEART.inputs), "utf8"), STATLOG_HEART.inputs).inputs,
 };
 
 describe("models/statlog-heart-logreg.v1.json", () => {
@@ -52,6 +57,7 @@ describe("models/statlog-heart-logreg.v1.json", () => {
       ["age", "sex", "cp", "trestbps", "chol", "fbs", "restecg", "thalach", "exang", "oldpeak", "slope", "ca", "thal"],
     );
     expect(model.features.every((f) => f.transform === "identity" && f.input === f.name)).to.equal(true);
+    expect(model.inputs!.map((i) => i.name)).to.deep.equal(model.features.map((f) => f.name));
     expect(model.hidden).to.equal(undefined);
     expect(model.metrics.crossValidation!.folds).to.equal(5);
     expect(model.training.datasetSha256).to.equal(defaults.datasetSha256);
@@ -179,6 +185,42 @@ describe("models/*.json", function () {
     expect(model.metrics.test.auc).to.be.at.least(0.85);
   });
 
+  it("embeds its data set's input metadata for exactly the columns it reads, in the metadata's order", () => {
+    for (const file of COMMITTED) {
+      const model = parseModelBytes(new Uint8Array(readFileSync(join(root, "models", file))));
+      const metadataPath = model.training.dataset.replace(/\.csv$/, ".inputs.json");
+      const metadata = parseInputsFile(readFileSync(join(root, metadataPath), "utf8"), metadataPath).inputs;
+      const columns = new Set(model.features.map(featureInput));
+      expect(model.inputs, file).to.deep.equal(metadata.filter((input) => columns.has(input.name)));
+      expect(model.inputs!.map((i) => i.name).sort(), file).to.deep.equal([...columns].sort());
+    }
+  });
+
+  it("models/README.md lists each file's keccak256", () => {
+    const readme = readFileSync(join(root, "models", "README.md"), "utf8");
+    for (const file of COMMITTED) {
+      expect(readme, file).to.contain(`| \`${file}\` | \`${keccak256(new Uint8Array(readFileSync(join(root, "models", file))))}\` |`);
+    }
+  });
+
+  it("accepts every reading its declared ranges and choices admit: none leaves ±32 standard deviations", () => {
+    // Every committed transform is monotone (identity, log, log1p) or one-hot, so the range's ends are the extremes.
+    const extremes = (model: Model, name: string): number[] => {
+      const input = model.inputs!.find((i) => i.name === name)!;
+      return input.kind === "choice" ? input.choices.map((c) => c.value) : [input.min, input.max];
+    };
+    for (const file of COMMITTED) {
+      const model = parseModelBytes(new Uint8Array(readFileSync(join(root, "models", file))));
+      expect(model.features.every((f) => ["identity", "log", "log1p", "one-hot"].includes(f.transform)), file).to.equal(true);
+      const reading = Object.fromEntries(model.inputs!.map((i) => [i.name, extremes(model, i.name)[0]!]));
+      for (const input of model.inputs!) {
+        for (const value of extremes(model, input.name)) {
+          expect(() => buildTuple(model, { ...reading, [input.name]: value }), `${file} ${input.name} = ${value}`).to.not.throw();
+        }
+      }
+    }
+  });
+
   it("every command in models/README.md reproduces its committed model byte for byte", () => {
     const commands = readmeCommands();
     expect(commands).to.have.length(COMMITTED.length);
@@ -204,4 +246,23 @@ describe("models/*.json", function () {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe("data/*.inputs.json", () => {
+  for (const [csv, target] of [["statlog_heart.csv", "target"], ["wdbc.csv", "malignant"]] as const) {
+    const file = csv.replace(/\.csv$/, ".inputs.json");
+    it(`${file} describes every column of ${csv} but the target, and every row lies in its ranges and choices`, () => {
+      const metadata = parseInputsFile(readFileSync(join(root, "data", file), "utf8"), file);
+      expect(metadata.dataset).to.equal(csv);
+      const ds = loadDataset(readFileSync(join(root, "data", csv), "utf8"), target);
+      expect(metadata.inputs.map((i) => i.name)).to.deep.equal(ds.featureNames);
+      expect(() => checkRows(ds, metadata.inputs)).to.not.throw();
+      // Categorical columns are choices whose values are exactly the codes in the data.
+      for (const input of metadata.inputs) {
+        if (input.kind !== "choice") continue;
+        const j = ds.columns.indexOf(input.name);
+        expect([...new Set(ds.rows.map((r) => r[j]!))].sort((a, b) => a - b), input.name).to.deep.equal(input.choices.map((c) => c.value));
+      }
+    });
+  }
 });

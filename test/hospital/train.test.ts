@@ -5,8 +5,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ModelFormatError, modelBytes, parseModelBytes, predictPlaintext, roundCount, tupleNames } from "../../protocol/model.js";
+import { ModelFormatError, modelBytes, parseModelBytes, predictPlaintext, ReadingError, roundCount, tupleNames, type ModelInput } from "../../protocol/model.js";
+import { DatasetError } from "../../hospital/csv.js";
 import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
+import { INPUTS_FILE_FORMAT, parseInputsFile } from "../../hospital/inputs.js";
 import { stratifiedKFold, stratifiedSplit } from "../../hospital/split.js";
 import { crossValidate, trainModel, type TrainOptions } from "../../hospital/train.js";
 import { expectClose } from "../helpers/close.js";
@@ -171,6 +173,83 @@ describe("hospital/train: generic trainer", function () {
   });
 });
 
+/** Metadata for separableCsv(): a and b plausible in 0..20, c in 1..50, k a choice of 1, 2, 3; in form order k, a, b, c. */
+const METADATA: ModelInput[] = [
+  { name: "k", label: "Kind", kind: "choice", choices: [{ value: 1, label: "one" }, { value: 2, label: "two" }, { value: 3, label: "three" }] },
+  { name: "a", label: "Alpha", kind: "integer", unit: "{count}", min: 0, max: 20 },
+  { name: "b", label: "Beta", kind: "number", unit: "mm[Hg]", min: 0, max: 20, step: 0.5 },
+  { name: "c", label: "Gamma", kind: "number", unit: "mg/dL", min: 1, max: 50 },
+];
+const metadataFile = (inputs: readonly ModelInput[] = METADATA): string =>
+  JSON.stringify({ format: INPUTS_FILE_FORMAT, dataset: "data.csv", source: "made up for the tests", inputs }, null, 2);
+
+/** separableCsv() with data row `row` (1-based) of column `column` set to `value`. */
+function withCell(row: number, column: string, value: number): string {
+  const lines = separableCsv().split("\n");
+  const j = lines[0]!.split(",").indexOf(column);
+  const cells = lines[row]!.split(",");
+  cells[j] = String(value);
+  lines[row] = cells.join(",");
+  return lines.join("\n");
+}
+
+describe("hospital/train: input metadata", function () {
+  this.timeout(60_000);
+
+  it("embeds the entries of the columns the features read, in the metadata's order, and leaves the rest of the model as it was", () => {
+    const spec = { features: ["c", "a", "k"], transforms: { c: ["log" as const] }, oneHot: { k: [1, 2, 3] } };
+    const { model } = trainModel(options(separableCsv(), { ...spec, inputs: METADATA }));
+    expect(model.inputs!.map((i) => i.name)).to.deep.equal(["k", "a", "c"]);
+    expect(model.inputs).to.deep.equal([METADATA[0], METADATA[1], METADATA[3]]);
+    const bare = trainModel(options(separableCsv(), spec)).model;
+    expect(bare.inputs).to.equal(undefined);
+    expect({ ...model, inputs: undefined }).to.deep.equal({ ...bare, inputs: undefined });
+    // The model now refuses readings its training data would never have held.
+    expect(() => predictPlaintext(model, { a: 3, c: 10, k: 4 })).to.throw(ReadingError, /"k" \(Kind\)/);
+  });
+
+  it("refuses a training row outside a declared range or choice, naming the row and the input", () => {
+    const cases: [string, number, string, RegExp][] = [
+      ["b", 21, "b", /row 7: "b" \(Beta\) must be from 0 to 20 mm\[Hg\], got 21/],
+      ["a", 2.5, "a", /row 7: "a" \(Alpha\) must be a whole number from 0 to 20 count, got 2.5/],
+      ["k", 4, "k", /row 7: "k" \(Kind\) must be one of 1 = one, 2 = two, 3 = three, got 4/],
+      ["c", 0, "c", /row 7: "c" \(Gamma\) must be from 1 to 50 mg\/dL, got 0/],
+    ];
+    for (const [column, value, input, message] of cases) {
+      try {
+        trainModel(options(withCell(7, column, value), { inputs: METADATA }));
+        expect.fail(`accepted ${column} = ${value}`);
+      } catch (err) {
+        expect(err, column).to.be.instanceOf(DatasetError);
+        expect((err as DatasetError).row).to.equal(7);
+        expect((err as DatasetError).column).to.equal(input);
+        expect((err as Error).message).to.match(message);
+      }
+    }
+    // Without metadata the same rows train (b = 21 is just a number).
+    expect(trainModel(options(withCell(7, "b", 21))).model.inputs).to.equal(undefined);
+    // A column the model does not read is not checked: b out of range, but only a and c are features.
+    expect(trainModel(options(withCell(7, "b", 21), { features: ["a", "c"], inputs: METADATA })).model.inputs!.map((i) => i.name)).to.deep.equal(["a", "c"]);
+  });
+
+  it("refuses metadata that misses a feature column, describes a column not in the data or the target, or is inconsistent", () => {
+    expect(() => trainModel(options(separableCsv(), { inputs: METADATA.slice(1) }))).to.throw(DatasetError, /no entry for "k"/);
+    expect(() => trainModel(options(separableCsv(), { inputs: [...METADATA, { ...METADATA[3]!, name: "weight" } as ModelInput] }))).to.throw(DatasetError, /"weight", which is not a column/);
+    expect(() => trainModel(options(separableCsv(), { inputs: [...METADATA, { ...METADATA[3]!, name: "y" } as ModelInput] }))).to.throw(DatasetError, /"y", the target/);
+    // k one-hot over 1, 2 while its choices are 1, 2, 3: the model's own consistency check refuses it.
+    expect(() => trainModel(options(separableCsv().replace(/,3,([01])\n/g, ",2,$1\n"), { oneHot: { k: [1, 2] }, inputs: METADATA }))).to.throw(ModelFormatError, /one-hot categories/);
+  });
+
+  it("parses inputs files strictly, naming the file", () => {
+    expect(parseInputsFile(metadataFile(), "x.inputs.json").inputs).to.deep.equal(METADATA);
+    expect(() => parseInputsFile("{", "x.inputs.json")).to.throw(DatasetError, /x\.inputs\.json is not JSON/);
+    expect(() => parseInputsFile(metadataFile([METADATA[0]!, METADATA[0]!]), "x.inputs.json")).to.throw(DatasetError, /"k" is described twice/);
+    expect(() => parseInputsFile(metadataFile([{ ...METADATA[2]!, min: 30 } as ModelInput]), "x.inputs.json")).to.throw(DatasetError, /x\.inputs\.json[\s\S]*min \(30\) must be less than max/);
+    const noFormat = JSON.stringify({ dataset: "d.csv", source: "s", inputs: METADATA });
+    expect(() => parseInputsFile(noFormat, "x.inputs.json")).to.throw(DatasetError, /format/);
+  });
+});
+
 describe("scripts/train-model.ts: generic command", function () {
   this.timeout(120_000);
   const run = (args: string[], cwd: string) =>
@@ -203,6 +282,42 @@ describe("scripts/train-model.ts: generic command", function () {
       expect(model.name).to.equal("synthetic");
       expect(model.training.seed).to.equal(3);
       expect(model.description).to.contain("log(c)");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("embeds <data>.inputs.json by default, --inputs <file> when given, none with --no-inputs; refuses an out-of-range row", () => {
+    const dir = mkdtempSync(join(tmpdir(), "train-inputs-"));
+    try {
+      writeFileSync(join(dir, "data.csv"), separableCsv());
+      writeFileSync(join(dir, "data.inputs.json"), metadataFile());
+      writeFileSync(join(dir, "other.json"), metadataFile([...METADATA.slice(0, 3), { ...METADATA[3]!, label: "Other gamma" }]));
+      const base = ["--data", "data.csv", "--target", "y", "--name", "s", "--json"];
+      const read = (file: string) => parseModelBytes(new Uint8Array(readFileSync(join(dir, file))));
+
+      const byDefault = run([...base, "--out", "default.json"], dir);
+      expect(byDefault.status, byDefault.stderr).to.equal(0);
+      expect(read("default.json").inputs).to.deep.equal([METADATA[0], METADATA[1], METADATA[2], METADATA[3]]);
+      expect((JSON.parse(byDefault.stdout) as { inputs: unknown }).inputs).to.deep.equal({ path: join(dir, "data.inputs.json"), columns: ["k", "a", "b", "c"] });
+
+      const explicit = run([...base, "--inputs", "other.json", "--out", "explicit.json"], dir);
+      expect(explicit.status, explicit.stderr).to.equal(0);
+      expect(read("explicit.json").inputs![3]!.label).to.equal("Other gamma");
+
+      const none = run([...base, "--no-inputs", "--out", "none.json"], dir);
+      expect(none.status, none.stderr).to.equal(0);
+      expect(read("none.json").inputs).to.equal(undefined);
+      expect((JSON.parse(none.stdout) as { inputs: unknown }).inputs).to.equal(null);
+
+      writeFileSync(join(dir, "data.csv"), withCell(12, "b", -1));
+      const outside = run([...base, "--out", "outside.json"], dir);
+      expect(outside.status).to.not.equal(0);
+      expect(outside.stderr).to.contain('row 12: "b" (Beta) must be from 0 to 20 mm[Hg], got -1');
+
+      const missing = run([...base, "--inputs", "absent.json", "--out", "m.json"], dir);
+      expect(missing.status).to.not.equal(0);
+      expect(missing.stderr).to.contain("absent.json");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,6 +5,13 @@ import { fileURLToPath } from "node:url";
 import {
   activate,
   buildTuple,
+  checkInputValue,
+  checkReading,
+  describeAllowed,
+  displayUnit,
+  inputOf,
+  modelBytes,
+  modelHash,
   finalPrediction,
   forwardPlaintext,
   isFinalRound,
@@ -23,6 +30,7 @@ import {
   transformReading,
   tupleNames,
   type Model,
+  type ModelInput,
   type Reading,
 } from "../../protocol/model.js";
 import { expectClose } from "../helpers/close.js";
@@ -46,9 +54,19 @@ interface RawModel {
   fhe: { parameterSet: string };
 }
 
-/** A fresh, mutable copy of the committed model as plain JSON. */
-function rawModel(): RawModel {
+/** A fresh, mutable copy of the committed model as plain JSON, with its input descriptions. */
+function committedRaw(): RawModel {
   return JSON.parse(committedText) as RawModel;
+}
+
+/**
+ * The committed model's tuple and weights without its input descriptions (a pmhe-model/2 document as written
+ * before `inputs` existed): readings at the training means, which no form would accept, exercise the tuple itself.
+ */
+function rawModel(): RawModel {
+  const raw = committedRaw();
+  delete raw.inputs;
+  return raw;
 }
 
 function errorOf(fn: () => unknown): Error {
@@ -583,6 +601,227 @@ describe("protocol/model: pmhe-model/2 pipeline", function () {
       const narrow = tinyTwoRound();
       narrow.hidden[0]!.client.outputs = [{ name: "a", mean: 0, std: 1 }, { name: "b", mean: 0.5, std: 0.01 }];
       expect(() => roundInput(parseModel(narrow), 1, [0, 5])).to.throw(ReadingError, /"b"/);
+    });
+  });
+});
+
+/** The model's keccak256 before `inputs` existed: the same document without them must still hash to it. */
+const HASH_BEFORE_INPUTS = "0x354a2dc2c2daaf619fcc2a7ca5464ea31cfc26bb7d13ae6ce039dac8371140af";
+
+const number = (name: string, min: number, max: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  name,
+  label: `the ${name}`,
+  kind: "number",
+  unit: "mg/dL",
+  min,
+  max,
+  ...extra,
+});
+const choice = (name: string, values: number[], extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  name,
+  label: `the ${name}`,
+  kind: "choice",
+  choices: values.map((value) => ({ value, label: `code ${value}` })),
+  ...extra,
+});
+
+/** v (log), k (one-hot over 1, 2, 3) and n (an integer count), with their inputs. */
+function declared(inputs: Record<string, unknown>[] = [number("v", 1, 100), choice("k", [1, 2, 3]), { ...number("n", 0, 3), kind: "integer", unit: "{vessels}" }]) {
+  return withFeatures(
+    [
+      entry("log(v)", "v", "log"),
+      ...[1, 2, 3].map((c) => entry(`k=${c}`, "k", "one-hot", { categories: [1, 2, 3], category: c })),
+      entry("n", "n", "identity"),
+    ],
+    { inputs },
+  );
+}
+
+describe("protocol/model: inputs (how a reading is entered)", function () {
+  describe("the committed model", function () {
+    it("declares every input with a label, a UCUM unit and a range, or labelled choices, in form order", function () {
+      const model = parseModel(committedRaw());
+      expect(model.inputs!.map((i) => i.name)).to.deep.equal(model.features.map((f) => f.input));
+      expect(inputOf(model, "trestbps")).to.deep.include({ label: "Resting blood pressure", kind: "number", unit: "mm[Hg]", min: 60, max: 260 });
+      expect(inputOf(model, "thalach")).to.deep.include({ unit: "/min", min: 50, max: 230 });
+      expect(inputOf(model, "ca")).to.deep.include({ kind: "integer", min: 0, max: 3 });
+      expect(inputOf(model, "cp")).to.deep.include({
+        kind: "choice",
+        choices: [
+          { value: 1, label: "typical angina" },
+          { value: 2, label: "atypical angina" },
+          { value: 3, label: "non-anginal pain" },
+          { value: 4, label: "asymptomatic" },
+        ],
+      });
+      expect(inputOf(model, "thal")).to.deep.include({ choices: [{ value: 3, label: "normal" }, { value: 6, label: "fixed defect" }, { value: 7, label: "reversible defect" }] });
+      expect(inputOf(model, "nothing")).to.equal(undefined);
+    });
+
+    it("the same document without inputs parses as pmhe-model/2 and hashes as it did before inputs existed", function () {
+      const old = parseModel(rawModel());
+      expect(old.format).to.equal("pmhe-model/2");
+      expect(old.inputs).to.equal(undefined);
+      expect(modelHash(old)).to.equal(HASH_BEFORE_INPUTS);
+      expect(new TextDecoder().decode(modelBytes(old))).to.not.contain('"inputs"');
+      expect(modelHash(parseModel(committedRaw()))).to.not.equal(HASH_BEFORE_INPUTS);
+    });
+  });
+
+  describe("schema consistency checks", function () {
+    it("accepts inputs consistent with the features, in any order", function () {
+      const model = parseModel(declared());
+      expect(model.inputs!.map((i) => i.kind)).to.deep.equal(["number", "choice", "integer"]);
+      const reordered = declared();
+      (reordered.inputs as unknown[]).reverse();
+      expect(parseModel(reordered).inputs!.map((i) => i.name)).to.deep.equal(["n", "k", "v"]);
+    });
+
+    it("refuses a feature whose input has no entry, an entry no feature reads, and an input described twice", function () {
+      expectModelError(declared([number("v", 1, 100), choice("k", [1, 2, 3])]), "features[4].input", 'input "n" of feature "n" has no entry');
+      expectModelError(declared([number("v", 1, 100), choice("k", [1, 2, 3]), number("n", 0, 3), number("w", 0, 1)]), "inputs[3].name", '"w" is not the input of any feature');
+      expectModelError(declared([number("v", 1, 100), choice("k", [1, 2, 3]), number("n", 0, 3), number("v", 2, 50)]), "inputs", '"v" appears twice');
+      expectModelError(declared([]), "inputs");
+    });
+
+    it("refuses one-hot categories that differ from the choices' values, and a one-hot input that is not a choice", function () {
+      expectModelError(declared([number("v", 1, 100), choice("k", [1, 2]), number("n", 0, 3)]), "inputs[1].choices", "(1, 2)", "(1, 2, 3)");
+      expectModelError(declared([number("v", 1, 100), choice("k", [1, 2, 4]), number("n", 0, 3)]), "inputs[1].choices");
+      expectModelError(declared([number("v", 1, 100), choice("k", [1, 2, 3, 4]), number("n", 0, 3)]), "inputs[1].choices");
+      expectModelError(declared([number("v", 1, 100), number("k", 1, 3), number("n", 0, 3)]), "inputs[1].kind", "choice input");
+      // The same values in another order are the same set: the form shows the choices' order, the tuple the categories'.
+      expect(parseModel(declared([number("v", 1, 100), choice("k", [3, 1, 2]), number("n", 0, 3)])).inputs![1]!.kind).to.equal("choice");
+    });
+
+    it("refuses choices on a number input and a range or unit on a choice input", function () {
+      expectModelError(declared([number("v", 1, 100, { choices: [{ value: 1, label: "one" }, { value: 2, label: "two" }] }), choice("k", [1, 2, 3]), number("n", 0, 3)]), "inputs[0]", 'number inputs have no choices (choices are only for kind "choice")');
+      for (const extra of [{ min: 1 }, { max: 3 }, { unit: "1" }, { step: 1 }]) {
+        expectModelError(declared([number("v", 1, 100), choice("k", [1, 2, 3], extra), number("n", 0, 3)]), "inputs[1]", `choice inputs have no ${Object.keys(extra)[0]!}`);
+      }
+      expectModelError(declared([number("v", 1, 100), { ...choice("k", [1, 2, 3]), choices: undefined }, number("n", 0, 3)]), "inputs[1].choices");
+    });
+
+    it("refuses min >= max, a step wider than the range, non-integer bounds of an integer input, and malformed entries", function () {
+      const others = [choice("k", [1, 2, 3]), number("n", 0, 3)];
+      expectModelError(declared([number("v", 100, 1), ...others]), "inputs[0].max", "min (100) must be less than max (1)");
+      expectModelError(declared([number("v", 5, 5), ...others]), "inputs[0].max");
+      expectModelError(declared([number("v", 1, 100, { step: 200 }), ...others]), "inputs[0].step");
+      expectModelError(declared([number("v", 1, 100, { step: 0 }), ...others]), "inputs[0].step");
+      expect(parseModel(declared([number("v", 1, 100, { step: 0.5 }), ...others])).inputs![0]).to.include({ step: 0.5 });
+      const integer = (min: number, max: number, extra = {}) => ({ ...number("n", min, max), kind: "integer", ...extra });
+      expectModelError(declared([number("v", 1, 100), others[0]!, integer(0, 2.5)]), "inputs[2].max");
+      expectModelError(declared([number("v", 1, 100), others[0]!, integer(0, 3, { step: 0.5 })]), "inputs[2].step");
+      expectModelError(declared([number("v", 1, 100, { unit: "mm Hg" }), ...others]), "inputs[0].unit", "UCUM");
+      expectModelError(declared([number("v", 1, 100, { unit: "" }), ...others]), "inputs[0].unit");
+      expectModelError(declared([number("v", 1, 100, { label: "" }), ...others]), "inputs[0].label");
+      expectModelError(declared([number("v", 1, 100, { kind: "text" }), ...others]), "inputs[0]");
+      expectModelError(declared([number("v", 1, 100, { source: { loinc: "2093-3" } }), ...others]), "inputs[0]", "source");
+      expectModelError(declared([number("v", 1, 100), choice("k", [1, 2, 3, 2]), others[1]!]), "inputs[1].choices", "distinct");
+      expectModelError(declared([number("v", 1, 100), choice("k", [1]), others[1]!]), "inputs[1].choices", "at least two");
+    });
+
+    it("refuses a range or a choice outside the domain of a transform of the input", function () {
+      const others = [choice("k", [1, 2, 3]), number("n", 0, 3)];
+      expectModelError(declared([number("v", 0, 100), ...others]), "inputs[0]", 'feature "log(v)"', '"v" > 0');
+      const reciprocal = (input: Record<string, unknown>) => withFeatures([entry("1/v", "v", "reciprocal")], { inputs: [input] });
+      expectModelError(reciprocal(number("v", -1, 1)), "inputs[0]", '"v" != 0');
+      expect(parseModel(reciprocal(number("v", -3, -1))).inputs).to.have.length(1);
+      expectModelError(reciprocal(choice("v", [0, 1])), "inputs[0]", "choice 0");
+      expect(parseModel(reciprocal(choice("v", [1, 2]))).inputs).to.have.length(1);
+      const sqrt = withFeatures([entry("sqrt(v)", "v", "sqrt")], { inputs: [number("v", -1, 4)] });
+      expectModelError(sqrt, "inputs[0]", '"v" >= 0');
+    });
+
+    it("refuses inputs in a pmhe-model/1 document", function () {
+      const v1 = committedRaw() as unknown as Record<string, unknown> & { features: RawFeature[]; metrics: Record<string, unknown> };
+      v1.format = "pmhe-model/1";
+      v1.features = v1.features.map(({ input: _input, ...rest }) => rest);
+      delete v1.metrics.crossValidation;
+      expectModelError(v1, "inputs", "pmhe-model/2");
+    });
+  });
+
+  describe("readings", function () {
+    const committed = (): Model => parseModel(committedRaw());
+    const valid: Reading = { age: 63, sex: 1, cp: 4, trestbps: 145, chol: 233, fbs: 1, restecg: 2, thalach: 150, exang: 0, oldpeak: 2.3, slope: 3, ca: 0, thal: 6 };
+
+    function expectRefused(model: Model, reading: Reading, input: string, ...mentions: string[]): ReadingError {
+      const err = errorOf(() => buildTuple(model, reading));
+      expect(err, JSON.stringify(reading)).to.be.instanceOf(ReadingError);
+      expect((err as ReadingError).input).to.equal(input);
+      expect(err.message).to.include(`"${input}"`);
+      for (const m of mentions) expect(err.message).to.include(m);
+      return err as ReadingError;
+    }
+
+    it("accepts readings inside every range, at the edges too, and builds the same tuple as the model without inputs", function () {
+      const model = committed();
+      expect(buildTuple(model, valid)).to.deep.equal(buildTuple(parseModel(rawModel()), valid));
+      expect(() => checkReading(model, valid)).to.not.throw();
+      expect(buildTuple(model, { ...valid, age: 18, trestbps: 60, chol: 700, thalach: 230, oldpeak: 0, ca: 3 })).to.have.length(13);
+      expect(buildTuple(model, { ...valid, trestbps: 131.5, oldpeak: 10 })).to.have.length(13);
+    });
+
+    it("refuses a value outside its input's range, naming the input, its label, range and unit", function () {
+      const model = committed();
+      const err = expectRefused(model, { ...valid, trestbps: 300 }, "trestbps", "Resting blood pressure", "from 60 to 260 mm[Hg]", "got 300");
+      expect(err.message).to.equal('"trestbps" (Resting blood pressure) must be from 60 to 260 mm[Hg], got 300');
+      expectRefused(model, { ...valid, trestbps: 59.9 }, "trestbps", "from 60 to 260 mm[Hg]");
+      expectRefused(model, { ...valid, chol: 5.2 }, "chol", "Serum cholesterol", "from 80 to 700 mg/dL"); // mmol/L entered as mg/dL
+      expectRefused(model, { ...valid, thalach: 250 }, "thalach", "Maximum heart rate", "/min");
+      expectRefused(model, { ...valid, oldpeak: -0.5 }, "oldpeak", "ST depression", "from 0 to 10 mm");
+      expectRefused(model, { ...valid, age: 12 }, "age", "Age", "from 18 to 110 a");
+    });
+
+    it("refuses a non-integer for an integer input", function () {
+      const model = committed();
+      const err = expectRefused(model, { ...valid, ca: 1.5 }, "ca", "Major vessels coloured by fluoroscopy", "a whole number from 0 to 3 vessels", "got 1.5");
+      expect(err.message).to.equal('"ca" (Major vessels coloured by fluoroscopy) must be a whole number from 0 to 3 vessels, got 1.5');
+      expectRefused(model, { ...valid, age: 63.5 }, "age", "whole number");
+      expectRefused(model, { ...valid, ca: 4 }, "ca", "whole number from 0 to 3");
+    });
+
+    it("refuses a value that is not one of a choice input's choices, listing them with their labels", function () {
+      const model = committed();
+      const err = expectRefused(model, { ...valid, thal: 5 }, "thal", "Thallium stress test", "3 = normal, 6 = fixed defect, 7 = reversible defect", "got 5");
+      expect(err.message).to.equal('"thal" (Thallium stress test) must be one of 3 = normal, 6 = fixed defect, 7 = reversible defect, got 5');
+      expectRefused(model, { ...valid, sex: 2 }, "sex", "0 = female, 1 = male");
+      expectRefused(model, { ...valid, cp: 0 }, "cp", "1 = typical angina");
+      expectRefused(model, { ...valid, fbs: 0.5 }, "fbs", "0 = no, 1 = yes");
+      // A one-hot input of the two-round test model: the choices come before the one-hot's own check.
+      expectRefused(parseModel(declared()), { v: 10, k: 4, n: 1 }, "k", "the k", "1 = code 1, 2 = code 2, 3 = code 3");
+    });
+
+    it("refuses a missing value or a non-number, naming the input and its label", function () {
+      const model = committed();
+      const { chol: _chol, ...noChol } = valid;
+      expectRefused(model, noChol, "chol", "reading has no value for", "Serum cholesterol");
+      expectRefused(model, { ...valid, thalach: Number.NaN }, "thalach", "Maximum heart rate", "finite number");
+      expectRefused(model, { ...valid, ca: "2" as unknown as number }, "ca", "finite number");
+    });
+
+    it("checkInputValue, checkReading, transformReading and roundInput apply the same checks", function () {
+      const model = committed();
+      const chol = inputOf(model, "chol")!;
+      expect(checkInputValue(chol, 80)).to.equal(80);
+      expect(() => checkInputValue(chol, 701)).to.throw(ReadingError, /"chol" \(Serum cholesterol\) must be from 80 to 700 mg\/dL, got 701/);
+      expect(() => checkInputValue(chol, undefined)).to.throw(ReadingError, /no value for "chol" \(Serum cholesterol\), from 80 to 700 mg\/dL/);
+      expect(() => checkReading(model, { ...valid, slope: 0 })).to.throw(ReadingError, /"slope"/);
+      const feature = model.features.find((f) => f.name === "chol")!;
+      expect(transformReading(feature, { chol: 701 })).to.equal(701); // without the input's description: no range
+      expect(() => transformReading(feature, { chol: 701 }, chol)).to.throw(ReadingError, /"chol"/);
+      expect(() => transformReading(feature, { chol: 200 }, inputOf(model, "age"))).to.throw(RangeError);
+      expect(() => roundInput(model, 0, { ...valid, chol: 701 })).to.throw(ReadingError, /"chol"/);
+      expect(() => predictPlaintext(model, { ...valid, chol: 701 })).to.throw(ReadingError, /"chol"/);
+    });
+
+    it("describes what an input accepts and shows UCUM units as a person reads them", function () {
+      const model = committed();
+      expect(describeAllowed(inputOf(model, "oldpeak")!)).to.equal("from 0 to 10 mm");
+      expect(describeAllowed(inputOf(model, "exang")!)).to.equal("one of 0 = no, 1 = yes");
+      const pure: ModelInput = { name: "x", label: "X", kind: "number", unit: "1", min: 0, max: 1 };
+      expect(describeAllowed(pure)).to.equal("from 0 to 1");
+      expect([displayUnit("mm[Hg]"), displayUnit("1"), displayUnit("{vessels}"), displayUnit("/min")]).to.deep.equal(["mm[Hg]", "", "vessels", "/min"]);
     });
   });
 });
