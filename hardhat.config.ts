@@ -15,6 +15,15 @@ export default defineConfig({
     settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
   },
   networks: {
+    // A JSON-RPC node on this machine (`npx hardhat node --hostname 127.0.0.1`, or the one `npm start` runs), at
+    // PMHE_RPC_URL when set. 127.0.0.1 rather than Hardhat's default "localhost", which may resolve to ::1 where the
+    // node does not listen. Its unlocked test accounts sign. local/deploy.ts connects to it with the URL of the node
+    // it started (a network-manager override).
+    localhost: {
+      type: "http",
+      chainType: "l1",
+      url: process.env.PMHE_RPC_URL ?? "http://127.0.0.1:8545",
+    },
     // A public testnet, configured only from the environment (read when the network is used, never committed):
     // PMHE_TESTNET_RPC_URL and PMHE_TESTNET_DEPLOYER_KEY. Sepolia by default; set PMHE_TESTNET_CHAIN_ID for another.
     testnet: {

@@ -14,6 +14,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Whether something already listens on `host:port` (a listen attempt there fails with EADDRINUSE). */
+export function portInUse(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", (err: NodeJS.ErrnoException) => (err.code === "EADDRINUSE" || err.code === "EACCES" ? resolve(true) : reject(err)));
+    server.listen(port, host, () => server.close(() => resolve(false)));
+  });
+}
+
 export interface ManagedProcess {
   readonly child: ChildProcess;
   /** Last lines the process wrote, for error messages when it fails to start. */
@@ -26,7 +36,11 @@ export interface ManagedProcess {
  * Starts a helper server in its own process group, so stopping it also stops anything it spawned
  * (an `npx` wrapper, for instance) and the port is really free afterwards.
  */
-export function startProcess(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ManagedProcess {
+export function startProcess(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; /** Called with each line the process writes (stdout and stderr). */ onLine?: (line: string) => void } = {},
+): ManagedProcess {
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
@@ -35,8 +49,10 @@ export function startProcess(command: string, args: string[], options: { cwd?: s
   });
   const lines: string[] = [];
   const keep = (chunk: Buffer) => {
-    lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+    const fresh = chunk.toString("utf8").split("\n").filter(Boolean);
+    lines.push(...fresh);
     if (lines.length > 50) lines.splice(0, lines.length - 50);
+    if (options.onLine) for (const line of fresh) options.onLine(line);
   };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);

@@ -31,7 +31,7 @@ async function healthy(url: string): Promise<boolean> {
  * `coprocessor/main.ts` as a process of its own, configured only through its environment, exactly as an operator
  * runs it. For tests that kill it and for the load command, which measures its memory apart from the load's.
  */
-export async function startCoprocessorProcess(env: Record<string, string>): Promise<CoprocessorProcess> {
+export async function startCoprocessorProcess(env: Record<string, string>, options: { onLine?: (line: string) => void } = {}): Promise<CoprocessorProcess> {
   const port = env.PMHE_API_PORT && env.PMHE_API_PORT !== "0" ? Number(env.PMHE_API_PORT) : await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
   const operatorPort = env.PMHE_OPERATOR_PORT && env.PMHE_OPERATOR_PORT !== "0" ? Number(env.PMHE_OPERATOR_PORT) : await freePort();
@@ -39,7 +39,7 @@ export async function startCoprocessorProcess(env: Record<string, string>): Prom
   const proc = startProcess(
     process.execPath,
     ["--import", import.meta.resolve("tsx/esm"), join(PROJECT_ROOT, "coprocessor", "main.ts")],
-    { cwd: PROJECT_ROOT, env: { ...process.env, LOG_LEVEL: "warn", ...env, PMHE_API_HOST: "127.0.0.1", PMHE_API_PORT: String(port), PMHE_OPERATOR_HOST: "127.0.0.1", PMHE_OPERATOR_PORT: String(operatorPort) } },
+    { cwd: PROJECT_ROOT, env: { ...process.env, LOG_LEVEL: "warn", ...env, PMHE_API_HOST: "127.0.0.1", PMHE_API_PORT: String(port), PMHE_OPERATOR_HOST: "127.0.0.1", PMHE_OPERATOR_PORT: String(operatorPort) }, onLine: options.onLine },
   );
   await waitUntil("coprocessor", proc, () => healthy(apiUrl), 60_000);
   const exited = new Promise<void>((resolve) => {

@@ -16,6 +16,8 @@ export interface LocalRedis {
    * server is stopped (to act during the outage).
    */
   restart(options?: { whileDown?: () => Promise<void> }): Promise<void>;
+  /** The server's current process (a restart starts a new one). */
+  process(): ManagedProcess;
   stop(): Promise<void>;
 }
 
@@ -71,6 +73,7 @@ export async function startLocalRedis(options: { appendOnly?: boolean } = {}): P
         proc = await launch();
       }
     },
+    process: () => proc,
     async stop() {
       await proc.stop();
       await rm(dir, { recursive: true, force: true });
