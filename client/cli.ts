@@ -1,6 +1,6 @@
 /**
- * The patient's command line: create keys, register them, run encrypted predictions, manage consents, share a
- * result with a hospital, erase a record. Settings come from the environment (see .env.example); the CKKS secret
+ * The patient's command line: create keys, register them, back them up and restore them with the wallet, run
+ * encrypted predictions, list and reopen past ones, manage consents, share a result with a hospital, erase a record. Settings come from the environment (see .env.example); the CKKS secret
  * key stays in the local key directory and the wallet key in PMHE_PATIENT_KEY: neither is ever sent anywhere.
  */
 import { existsSync } from "node:fs";
@@ -12,11 +12,12 @@ import { DEFAULT_PARAMETER_SET } from "../protocol/fhe/params.js";
 import type { Hash } from "../protocol/hash.js";
 import { parseModelBytes, ReadingError, type Model, type Reading } from "../protocol/model.js";
 import { roundProbability } from "../protocol/result-share.js";
+import { restoreKeys } from "./key-backup.js";
 import { modelRef, type ModelRef } from "./model-ref.js";
 import { addressArgument, futureDateArgument, hashArgument, integerOption } from "./node/cli-args.js";
 import { errorMessage, nextStep } from "./node/cli-errors.js";
 import { predictionLine, trustLines } from "./node/cli-output.js";
-import { chainSettings, defaultPublisher, patientAddress, SettingsError, withPatient } from "./node/cli-settings.js";
+import { chainSettings, defaultPublisher, patientAddress, SettingsError, withPatient, withWallet } from "./node/cli-settings.js";
 import { writeKeySet } from "./node/keystore.js";
 
 // Settings from a local .env file when there is one; the environment itself wins.
@@ -51,7 +52,11 @@ Examples:
   npm run client -- consent grant 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --days 30 --results
   npm run client -- share <jobId> 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
   npm run client -- consent revoke 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
-  npm run client -- erase <recordHash>`,
+  npm run client -- erase <recordHash>
+  npm run client -- backup
+  npm run client -- restore --keys .pmhe/keys      # on another device: the wallet alone rebuilds the key set
+  npm run client -- history
+  npm run client -- result <jobId>`,
   );
 
 program
@@ -203,6 +208,75 @@ program
       output(opts.json, { jobId, hospital, ...shared, sharedHash, locator }, [
         `shared with ${hospital}: probability ${shared.probability.toFixed(2)}, class ${shared.predictedClass} (only that hospital's key opens it)`,
         `share ${sharedHash} at ${locator}`,
+      ]);
+    });
+  });
+
+program
+  .command("backup")
+  .description("back up your secret key to the blob store, sealed under a key only your wallet's signature gives")
+  .addOption(keysOption())
+  .addOption(jsonOption())
+  .action(async (opts: { keys: string; json?: boolean }) => {
+    await withPatient(opts.keys, async (client) => {
+      const receipt = await client.backupKeys();
+      output(opts.json, receipt, [
+        `secret key of key bundle ${receipt.keyBundleHash} backed up as ${receipt.backupHash} (${receipt.bytes} bytes; only this wallet opens it)`,
+        "restore it on another device with the same wallet: npm run client -- restore --keys <dir>",
+      ]);
+    });
+  });
+
+program
+  .command("restore")
+  .description("rebuild the key directory from your latest backup, with your wallet alone")
+  .addOption(keysOption())
+  .option("--force", "replace a key set already in the directory (its secret key is lost)")
+  .addOption(jsonOption())
+  .action(async (opts: { keys: string; force?: boolean; json?: boolean }) => {
+    await withWallet(async ({ settings, signer, blobs }) => {
+      const restored = await restoreKeys({ signer, contractAddress: settings.PMHE_CONTRACT_ADDRESS, blobs });
+      await writeKeySet(opts.keys, restored.keys, { overwrite: opts.force });
+      const { keyBundleHash, backupHash, current } = restored;
+      output(opts.json, { keys: opts.keys, keyBundleHash, backupHash, current }, [
+        `key set of key bundle ${keyBundleHash} restored to ${opts.keys} from backup ${backupHash} (secret key readable by you only)`,
+        current ? "it is your current key bundle on-chain" : "it is not your current key bundle on-chain: register it (npm run client -- register) to use it for new predictions",
+      ]);
+    });
+  });
+
+program
+  .command("history")
+  .description("your prediction jobs, rebuilt from the chain: status, result hash, whether your keys here open it")
+  .addOption(keysOption())
+  .addOption(jsonOption())
+  .action(async (opts: { keys: string; json?: boolean }) => {
+    await withPatient(opts.keys, async (client) => {
+      const jobs = await client.history();
+      output(opts.json, jobs, [
+        ...jobs.map((job) => {
+          const outcome = job.status === "Failed" ? `Failed (${job.reasonName})` : job.status;
+          return `${job.jobId} ${outcome}, model ${job.modelId}, block ${job.blockNumber}${job.decryptable ? "" : job.status === "Finalized" ? " (other keys)" : ""}`;
+        }),
+        jobs.length === 0 ? "no prediction jobs yet" : "open a finalized one: npm run client -- result <jobId>",
+      ]);
+    });
+  });
+
+program
+  .command("result")
+  .description("fetch one of your finished jobs' results again, verify it against the chain and decrypt it here")
+  .argument("<jobId>", "the job", hashArgument)
+  .addOption(keysOption())
+  .option("--accept-disputed", "show a result that some operator voted against, marked DISPUTED, instead of refusing it")
+  .addOption(jsonOption())
+  .action(async (jobId: Hash, opts: { keys: string; acceptDisputed?: boolean; json?: boolean }) => {
+    await withPatient(opts.keys, async (client) => {
+      const result = await client.predictionsOf(jobId, { acceptDisputed: opts.acceptDisputed });
+      output(opts.json, result, [
+        ...result.predictions.map((p, i) => `${result.predictions.length > 1 ? `reading ${i + 1}: ` : ""}probability ${p.probability.toFixed(6)} -> class ${p.predictedClass}`),
+        `job ${jobId}, model ${result.modelId}`,
+        ...trustLines(result),
       ]);
     });
   });

@@ -115,3 +115,35 @@ export class ShareRefusedError extends Error {
     this.name = "ShareRefusedError";
   }
 }
+
+/** A job of an intermediate round of a multi-round model: its values feed the next round and are no prediction. */
+export class IntermediateResultError extends Error {
+  constructor(readonly jobId: Hash, readonly round: number, readonly rounds: number) {
+    super(`job ${jobId} is round ${round + 1} of ${rounds} of its model: its values are intermediate, not a prediction; open the last round's job`);
+    this.name = "IntermediateResultError";
+  }
+}
+
+/**
+ * A job encrypted under another key bundle than the one open here (the patient rotated keys, or restored another
+ * backup): this secret key cannot decrypt its result, and trying would only give noise.
+ */
+export class ForeignKeyBundleError extends Error {
+  constructor(readonly jobId: Hash, readonly jobKeyBundle: Hash, readonly openKeyBundle: Hash) {
+    super(
+      `job ${jobId} was encrypted under key bundle ${jobKeyBundle}, and the keys open here are ${openKeyBundle}; ` +
+        "open the key set of that bundle (restore its backup) to read it",
+    );
+    this.name = "ForeignKeyBundleError";
+  }
+}
+
+/** The wallet refused to sign or send (EIP-1193 error 4001): nothing was sent. */
+export function isUserRejection(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && typeof e === "object" && depth < 6; depth++) {
+    const record = e as { code?: unknown; error?: unknown; info?: { error?: unknown }; cause?: unknown };
+    if (record.code === 4001 || record.code === "ACTION_REJECTED") return true;
+    e = record.error ?? record.info?.error ?? record.cause;
+  }
+  return false;
+}

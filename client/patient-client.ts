@@ -3,7 +3,9 @@ import type { ContractMethodArgs, TypedContractMethod } from "../types/ethers-co
 import { BlobStoreError, type BlobClient, type UploadAuth } from "../protocol/blob-client.js";
 import { checkDeployment, connectPmhe, jobIdFromReceipt, JobStatus, type PmheContract } from "../protocol/chain.js";
 import { ContractCallError, JOB_STATUS_NAMES, namedContractCall } from "../protocol/contract-errors.js";
-import type { CkksEngine, KeySet, PatientCipher } from "../protocol/fhe/engine.js";
+import type { CkksEngine, KeySet } from "../protocol/fhe/engine.js";
+import { FheError } from "../protocol/fhe/errors.js";
+import { readJobResultHeader, readRecordsHeader } from "../protocol/fhe/headers.js";
 import { chooseLayout, type Layout } from "../protocol/fhe/layouts.js";
 import { contentHash, type Hash } from "../protocol/hash.js";
 import {
@@ -24,6 +26,8 @@ import { sealShare } from "../protocol/result-share.js";
 import { uploadDomainFor, type UploadDomain, type UploadPurpose } from "../protocol/upload-auth.js";
 import {
   DisputedResultError,
+  ForeignKeyBundleError,
+  IntermediateResultError,
   KeyOwnerMismatchError,
   ModelMismatchError,
   PredictionExpiredError,
@@ -32,20 +36,35 @@ import {
   ResultVerificationError,
   ShareRefusedError,
 } from "./errors.js";
+import { consentsOf, type PatientConsent } from "./consents.js";
+import { CipherCrypto } from "./crypto/cipher-crypto.js";
+import type { PatientCrypto } from "./crypto/patient-crypto.js";
+import { patientHistory, type PastJob } from "./history.js";
+import { backUpKeys, type KeyBackupReceipt } from "./key-backup.js";
+import { jobState, watchJob, type JobState, type WatchOptions } from "./job-status.js";
 import type { ModelRef } from "./model-ref.js";
 import { verdictOf, type ResultVerdict } from "./verdict.js";
 
-export interface PatientClientOptions {
-  engine: CkksEngine;
+interface PatientClientSettings {
   /** The patient's own wallet; it signs every transaction and upload of this client. */
   signer: Signer;
   contractAddress: string;
   blobs: BlobClient;
-  keys: KeySet;
   pollIntervalMs?: number;
   /** The chain's RPC URL, named in messages when the deployment check fails. */
   rpcUrl?: string;
+  /** The deployment's chain: a wallet on another chain is refused (WrongChainError) before anything is signed. */
+  chainId?: bigint;
+  /** Where the patient's history and consents are read from (the deployment block); 0 by default. */
+  fromBlock?: number;
 }
+
+/**
+ * The patient's cryptography comes as a PatientCrypto (in-process, or a browser worker's), or, in Node, as an engine
+ * and a key set that the client opens itself (and frees on `dispose`; the engine stays the caller's).
+ */
+export type PatientClientOptions = PatientClientSettings &
+  ({ crypto: PatientCrypto; engine?: undefined; keys?: undefined } | { engine: CkksEngine; keys: KeySet; crypto?: undefined });
 
 /** How a result is accepted. */
 export interface VerifyOptions {
@@ -103,12 +122,16 @@ const lower = (value: string) => value.toLowerCase() as Hash;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The patient's side of the protocol. The secret key is loaded here and never leaves: only the key bundle,
- * encrypted records, shares sealed to a hospital and hashes are sent anywhere. Every contract call goes through
- * `namedContractCall`, so a refusal surfaces as a ContractCallError with the contract error's name and sentence.
+ * The patient's side of the protocol, the same for the CLI and the web app (browser-safe: SEAL stays behind the
+ * PatientCrypto). The secret key never leaves it: only the key bundle, encrypted records, shares sealed to a
+ * hospital, key backups sealed under the wallet's signature, and hashes are sent anywhere. Every contract call goes
+ * through `namedContractCall`, so a refusal surfaces as a ContractCallError with the contract error's name and
+ * sentence.
  */
 export class PatientClient {
-  private readonly cipher: PatientCipher;
+  readonly crypto: PatientCrypto;
+  /** Set when this client opened the crypto itself (engine and keys given): freed by `dispose`. */
+  private readonly ownedCrypto: PatientCrypto | undefined;
   readonly keyBundleHash: Hash;
   /** The patient the key bundle was made for (lower case); the signer must be this wallet. */
   readonly keyOwner: string;
@@ -122,15 +145,17 @@ export class PatientClient {
 
   constructor(private readonly options: PatientClientOptions) {
     this.contract = connectPmhe(options.contractAddress, options.signer);
-    this.keyBundleHash = contentHash(options.keys.keyBundle);
+    this.ownedCrypto = options.crypto ? undefined : new CipherCrypto(options.engine, options.keys);
+    this.crypto = options.crypto ?? this.ownedCrypto!;
+    this.keyBundleHash = this.crypto.keyBundleHash;
     // Every record names its patient and key bundle: the patient is the one the bundle was made for.
-    this.keyOwner = options.engine.readKeyBundleHeader(options.keys.keyBundle).patient;
-    this.cipher = options.engine.openSecretKey(options.keys.secretKey, { patient: this.keyOwner, keyBundleHash: this.keyBundleHash });
+    this.keyOwner = this.crypto.owner;
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
   }
 
+  /** Frees the secret key if this client opened it (engine and keys given); a PatientCrypto passed in stays the caller's. */
   dispose(): void {
-    this.cipher.dispose();
+    void this.ownedCrypto?.dispose(); // synchronous in effect: CipherCrypto frees before its first await
   }
 
   /** The patient's wallet address (the signer's). */
@@ -144,9 +169,9 @@ export class PatientClient {
    */
   private ready(): Promise<void> {
     this.checked ??= (async () => {
-      const { signer, contractAddress, rpcUrl } = this.options;
+      const { signer, contractAddress, rpcUrl, chainId } = this.options;
       if (!signer.provider) throw new Error("the patient's signer needs a provider: connect the wallet to the chain");
-      await checkDeployment(signer.provider, contractAddress, { where: rpcUrl });
+      await checkDeployment(signer.provider, contractAddress, { where: rpcUrl, expectedChainId: chainId });
       const address = (await signer.getAddress()).toLowerCase();
       if (address !== this.keyOwner) throw new KeyOwnerMismatchError(this.keyOwner, address);
     })();
@@ -203,7 +228,7 @@ export class PatientClient {
    */
   async register(): Promise<{ keyBundleHash: Hash; changed: boolean }> {
     await this.ready();
-    const { blobs, keys, signer } = this.options;
+    const { blobs, signer } = this.options;
     const patient = await signer.getAddress();
     const current = await namedContractCall("currentKeyBundle", () => this.contract.currentKeyBundle(patient)).then(
       ([hash]) => lower(hash),
@@ -213,7 +238,7 @@ export class PatientClient {
       },
     );
     if (current === this.keyBundleHash) return { keyBundleHash: this.keyBundleHash, changed: false };
-    await blobs.put(keys.keyBundle, await this.uploadAuth("key-bundle"));
+    await blobs.put(this.crypto.keyBundle, await this.uploadAuth("key-bundle"));
     await this.send("registerKeys", this.contract.registerKeys, this.keyBundleHash, blobs.urlOf(this.keyBundleHash));
     return { keyBundleHash: this.keyBundleHash, changed: true };
   }
@@ -239,7 +264,7 @@ export class PatientClient {
   async uploadReading(model: Model, reading: Reading): Promise<Hash> {
     if (roundCount(model) !== 1) throw new ReadingError(`model ${model.name} has ${roundCount(model)} rounds; use predict(), which drives every round`);
     await this.ready();
-    return this.uploadRecord(this.cipher.encryptTuple(buildTuple(model, reading)));
+    return this.uploadRecord(await this.crypto.encryptTuple(buildTuple(model, reading)));
   }
 
   /**
@@ -247,17 +272,17 @@ export class PatientClient {
    * tuples → one encrypted record → blob store. Anchoring and requesting are left to the caller (`anchorAndRequest`).
    */
   async uploadReadings(model: Model, readings: readonly Reading[]): Promise<{ recordHash: Hash; layout: Layout }> {
-    const { layout, record } = this.encryptReadings(model, readings);
+    const { layout, record } = await this.encryptReadings(model, readings);
     await this.ready();
     return { recordHash: await this.uploadRecord(record), layout };
   }
 
-  private encryptReadings(model: Model, readings: readonly Reading[]): { layout: Layout; record: Uint8Array } {
+  private async encryptReadings(model: Model, readings: readonly Reading[]): Promise<{ layout: Layout; record: Uint8Array }> {
     if (roundCount(model) !== 1) throw new ReadingError(`model ${model.name} has ${roundCount(model)} rounds; predict its readings one by one`);
     if (readings.length === 0) throw new ReadingError("no readings to predict");
     const tuples = readings.map((reading) => buildTuple(model, reading));
-    const layout = chooseLayout(tuples.length, tuples[0]!.length, this.options.engine.parameterSetName);
-    return { layout, record: this.cipher.encryptRecords(layout, tuples) };
+    const layout = chooseLayout(tuples.length, tuples[0]!.length, this.crypto.parameterSet);
+    return { layout, record: await this.crypto.encryptRecords(layout, tuples) };
   }
 
   /**
@@ -343,7 +368,7 @@ export class PatientClient {
    */
   async fetchVerifiedResult(jobId: Hash, options: VerifyOptions = {}): Promise<VerifiedResult> {
     const { contract } = this;
-    const { blobs, engine } = this.options;
+    const { blobs } = this.options;
     const job = await namedContractCall("jobOf", () => contract.jobOf(jobId));
     const status = Number(job.status);
     if (status !== JobStatus.Finalized) {
@@ -354,7 +379,7 @@ export class PatientClient {
     if (!bytes) throw new ResultVerificationError(jobId, `the blob store has no result ${resultHash}`);
     const actual = contentHash(bytes);
     if (actual !== resultHash) throw new ResultVerificationError(jobId, `the blob hashes to ${actual}, the chain committed ${resultHash}`);
-    const header = engine.readJobResultHeader(bytes);
+    const header = readJobResultHeader(bytes);
     if (header.jobId !== jobId || header.recordHash !== lower(job.recordHash) || header.modelHash !== lower(job.modelHash)) {
       throw new ResultVerificationError(jobId, "the result's header names a different job, record or model");
     }
@@ -365,25 +390,28 @@ export class PatientClient {
     return { bytes, resultHash, verdict };
   }
 
-  /** Second client stage: decrypt T and apply the sigmoid locally. */
-  decryptPrediction(model: Model, resultBytes: Uint8Array): Prediction {
-    const { value: logit } = this.cipher.decryptResult(resultBytes);
-    return finalPrediction(model, logit);
+  /** Second client stage: decrypt T of a single-record linear result and apply the sigmoid locally. */
+  async decryptPrediction(model: Model, resultBytes: Uint8Array): Promise<Prediction> {
+    const { layout, stage, values } = await this.crypto.decrypt(resultBytes);
+    if (layout !== "single-record" || stage !== "linear") {
+      throw new FheError("MalformedResult", `expected a single-record linear result, got a ${layout} ${stage} one`);
+    }
+    return finalPrediction(model, values[0]!);
   }
 
   /** Second client stage for a result of any layout: one prediction per record, in record order. */
-  decryptPredictions(model: Model, resultBytes: Uint8Array): Prediction[] {
-    return this.cipher.decryptBatch(resultBytes).values.map((logit) => finalPrediction(model, logit));
+  async decryptPredictions(model: Model, resultBytes: Uint8Array): Promise<Prediction[]> {
+    return (await this.crypto.decrypt(resultBytes)).values.map((logit) => finalPrediction(model, logit));
   }
 
   /** The whole path for one reading: encrypt, upload, one transaction, wait, fetch, verify, decrypt. */
   async predict(ref: ModelRef, reading: Reading, options: PredictOptions = {}): Promise<PredictionResult> {
     if (roundCount(ref.model) > 1) return this.predictRounds(ref, reading, options);
-    const record = this.cipher.encryptTuple(buildTuple(ref.model, reading));
+    const record = await this.crypto.encryptTuple(buildTuple(ref.model, reading));
     const { recordHash, jobId } = await this.submitAndRequest(record, ref);
     await this.waitForResult(jobId, options.timeoutMs);
     const { bytes, resultHash, verdict } = await this.fetchVerifiedResult(jobId, options);
-    return { jobId, recordHash, resultHash, ...this.decryptPrediction(ref.model, bytes), ...verdict };
+    return { jobId, recordHash, resultHash, ...(await this.decryptPrediction(ref.model, bytes)), ...verdict };
   }
 
   /**
@@ -399,12 +427,12 @@ export class PatientClient {
     let tuple = roundInput(model, 0, reading);
     for (let round = 0; ; round++) {
       const rows = serverStage(model, round).weights.length;
-      const record = this.cipher.encryptRecords("packed-records", Array.from({ length: rows }, () => tuple), { round });
+      const record = await this.crypto.encryptRecords("packed-records", Array.from({ length: rows }, () => tuple), { round });
       const { recordHash, jobId } = await this.submitAndRequest(record, ref);
       await this.waitForResult(jobId, options.timeoutMs);
       const { bytes, resultHash, verdict } = await this.fetchVerifiedResult(jobId, options);
       rounds.push({ round, jobId, recordHash, resultHash, ...verdict });
-      const { values } = this.cipher.decryptBatch(bytes);
+      const { values } = await this.crypto.decrypt(bytes);
       if (values.length !== rows) throw new ResultVerificationError(jobId, `round ${round} returned ${values.length} values, expected ${rows}`);
       if (isFinalRound(model, round)) {
         // The weakest round decides how far the whole prediction can be trusted.
@@ -428,11 +456,11 @@ export class PatientClient {
    * beyond), so the upload and the server's work are those of a single ciphertext (or n), not one per reading.
    */
   async predictMany(ref: ModelRef, readings: readonly Reading[], options: PredictOptions = {}): Promise<BatchPredictionResult> {
-    const { layout, record } = this.encryptReadings(ref.model, readings);
+    const { layout, record } = await this.encryptReadings(ref.model, readings);
     const { recordHash, jobId } = await this.submitAndRequest(record, ref);
     await this.waitForResult(jobId, options.timeoutMs);
     const { bytes, resultHash, verdict } = await this.fetchVerifiedResult(jobId, options);
-    const predictions = this.decryptPredictions(ref.model, bytes);
+    const predictions = await this.decryptPredictions(ref.model, bytes);
     if (predictions.length !== readings.length) throw new ResultVerificationError(jobId, `the result holds ${predictions.length} values for ${readings.length} readings`);
     return { jobId, recordHash, resultHash, layout, predictions, ...verdict };
   }
@@ -442,24 +470,86 @@ export class PatientClient {
    * the hash the job names (and is checked against it), the result is verified as by `fetchVerifiedResult`.
    */
   async predictionOf(jobId: Hash, options: VerifyOptions = {}): Promise<Prediction & { modelId: Hash } & ResultVerdict> {
+    const { model, modelId, final, values, verdict } = await this.decryptJob(jobId, options);
+    if (!final) throw new ShareRefusedError(jobId, "it is not the final round of its model, or its record is gone");
+    if (values.length !== 1) throw new ShareRefusedError(jobId, `it holds ${values.length} predictions, and a share holds one`);
+    return { ...finalPrediction(model, values[0]!), modelId, ...verdict };
+  }
+
+  /**
+   * Every prediction of one of this patient's finished jobs (one per record, any layout), decrypted on demand: what
+   * the history view opens. A job of an intermediate round of a multi-round model holds no prediction
+   * (IntermediateResultError); a job under another key bundle than this client's cannot be decrypted here.
+   */
+  async predictionsOf(jobId: Hash, options: VerifyOptions = {}): Promise<{ jobId: Hash; modelId: Hash; predictions: Prediction[] } & ResultVerdict> {
+    const { model, modelId, final, round, values, verdict } = await this.decryptJob(jobId, options);
+    if (!final) throw new IntermediateResultError(jobId, round, roundCount(model));
+    return { jobId, modelId, predictions: values.map((value) => finalPrediction(model, value)), ...verdict };
+  }
+
+  /** Fetches a finished job's model (checked against its hash) and verified result, and decrypts the result. */
+  private async decryptJob(jobId: Hash, options: VerifyOptions) {
     await this.ready();
     const job = await namedContractCall("jobOf", () => this.contract.jobOf(jobId));
+    const keyBundle = lower(job.keyBundleHash);
+    if (keyBundle !== this.keyBundleHash && Number(job.status) === JobStatus.Finalized) throw new ForeignKeyBundleError(jobId, keyBundle, this.keyBundleHash);
     const modelHash = lower(job.modelHash);
     const modelBytes = await this.options.blobs.get(modelHash);
     if (!modelBytes || contentHash(modelBytes) !== modelHash) {
       throw new ResultVerificationError(jobId, `the blob store does not hold model ${modelHash} as published`);
     }
     const model = parseModelBytes(modelBytes);
+    let round = 0;
+    let final = true;
     if (roundCount(model) > 1) {
       const record = await this.options.blobs.get(lower(job.recordHash));
-      const header = record ? this.options.engine.readRecordsHeader(record) : undefined;
-      const round = header && "round" in header ? (header.round ?? 0) : 0;
-      if (!header || !isFinalRound(model, round)) throw new ShareRefusedError(jobId, "it is not the final round of its model, or its record is gone");
+      const header = record ? readRecordsHeader(record) : undefined;
+      round = header && "round" in header ? (header.round ?? 0) : 0;
+      final = header !== undefined && isFinalRound(model, round);
     }
     const { bytes, verdict } = await this.fetchVerifiedResult(jobId, options);
-    const values = this.cipher.decryptBatch(bytes).values;
-    if (values.length !== 1) throw new ShareRefusedError(jobId, `it holds ${values.length} predictions, and a share holds one`);
-    return { ...finalPrediction(model, values[0]!), modelId: lower(job.modelId), ...verdict };
+    const { values } = await this.crypto.decrypt(bytes);
+    return { model, modelId: lower(job.modelId), round, final, values, verdict };
+  }
+
+  /** Where this client's job and result views come from: the coprocessor's API, and the chain as its fallback. */
+  private get statusSources() {
+    return { blobs: this.options.blobs, contract: this.contract, pollIntervalMs: this.pollIntervalMs };
+  }
+
+  /** A job's state now, through `GET /jobs/:jobId` (with its Retry-After), or from the chain if the API does not answer. */
+  jobStatus(jobId: Hash): Promise<JobState> {
+    return jobState(jobId, this.statusSources);
+  }
+
+  /** Follows a job until it is settled, as often as the API's Retry-After allows (see job-status.ts). */
+  watchJob(jobId: Hash, options: WatchOptions = {}) {
+    return watchJob(jobId, this.statusSources, options);
+  }
+
+  /**
+   * This patient's jobs, rebuilt from the chain (requests, final status, result hashes), in chain order; those under
+   * the open key set are `decryptable` with `predictionsOf`.
+   */
+  async history(range: { fromBlock?: number; maxRange?: number } = {}): Promise<PastJob[]> {
+    const patient = await this.options.signer.getAddress();
+    return patientHistory(this.contract, patient, { fromBlock: this.options.fromBlock, ...range, openKeyBundle: this.keyBundleHash });
+  }
+
+  /** This patient's consents as they stand now (active, expired or revoked), one per hospital. */
+  async consents(range: { fromBlock?: number; maxRange?: number } = {}): Promise<PatientConsent[]> {
+    const patient = await this.options.signer.getAddress();
+    return consentsOf(this.contract, patient, { fromBlock: this.options.fromBlock, ...range });
+  }
+
+  /**
+   * Backs the secret key up in the blob store, sealed under a key only this wallet's signature gives (one signature
+   * prompt). The same wallet restores it anywhere with `restoreKeys` (./key-backup.ts).
+   */
+  async backupKeys(): Promise<KeyBackupReceipt> {
+    await this.ready();
+    const { signer, contractAddress, blobs } = this.options;
+    return backUpKeys({ signer, contractAddress, blobs, crypto: this.crypto });
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Signer } from "ethers";
-import { contentHash, type Hash } from "./hash.js";
+import { contentHash, isHash, type Hash } from "./hash.js";
+import { KEY_BACKUP_HASH_HEADER } from "./key-backup.js";
 import { NetworkError, networkReason } from "./rpc.js";
 import { signedDeleteHeaders, signedUploadHeaders, type UploadDomain, type UploadPurpose } from "./upload-auth.js";
 
@@ -34,6 +35,22 @@ export class BlobStoreError extends Error {
     super(message);
     this.name = "BlobStoreError";
   }
+}
+
+/** A job as `GET /jobs/:jobId` reports it (read from the chain by the coprocessor). */
+export type ApiJobStatus =
+  | { status: "Requested"; deadline: number; /** The wait the server asks for before the next question, ms. */ retryAfterMs?: number }
+  | { status: "Finalized"; resultHash: Hash; resultUrl: string }
+  | { status: "Failed"; reason: number; reasonName: string }
+  | { status: "Expired" };
+
+/** `Retry-After` in ms: delay seconds, or an HTTP date; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (header === null) return undefined;
+  const text = header.trim();
+  if (/^[0-9]{1,9}$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** Socket-level codes of a request that went out on a connection the server had just closed. */
@@ -94,7 +111,7 @@ export class BlobClient {
   }
 
   /**
-   * Deletes one of the signer's own blobs (a record, key bundle, result share or batch manifest that names the
+   * Deletes one of the signer's own blobs (a record, key bundle, result share, batch manifest or key backup that names the
    * signer as its patient). True if it was deleted; false if the store had nothing under `hash` (never stored,
    * already deleted, or erased for good). Anything else (403 not_owner, a bad signature) throws BlobStoreError.
    */
@@ -108,6 +125,45 @@ export class BlobClient {
     if (!response.ok) throw await this.errorFrom(response, `deletion of ${hash}`);
     await response.body?.cancel();
     return true;
+  }
+
+  /**
+   * The latest key backup the store keeps for `patient` (`GET /key-backups/:address`), checked against the hash the
+   * store names; undefined when it has none. The bytes are ciphertext: only the patient's wallet opens them.
+   */
+  async keyBackupOf(patient: string): Promise<{ hash: Hash; bytes: Uint8Array } | undefined> {
+    const response = await this.request(`${this.base}/key-backups/${patient}`);
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    if (!response.ok) throw await this.errorFrom(response, `download of ${patient}'s key backup`);
+    const named = response.headers.get(KEY_BACKUP_HASH_HEADER)?.toLowerCase();
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const hash = contentHash(bytes);
+    if (!isHash(named) || named !== hash) {
+      throw new BlobStoreError(response.status, "hash_mismatch", `the key backup the store sent hashes to ${hash}, but it named ${named ?? "no hash"}`);
+    }
+    return { hash, bytes };
+  }
+
+  /** A job's status as the coprocessor reads it from the chain (`GET /jobs/:jobId`), with its Retry-After. */
+  async jobStatus(jobId: Hash): Promise<ApiJobStatus> {
+    const response = await this.request(`${this.base}/jobs/${jobId}`);
+    if (response.status !== 200 && response.status !== 202) throw await this.errorFrom(response, `status of job ${jobId}`);
+    const body = (await response.json()) as Record<string, unknown>;
+    switch (body.status) {
+      case "Requested":
+        return { status: "Requested", deadline: Number(body.deadline), retryAfterMs: retryAfterMs(response.headers.get("retry-after")) };
+      case "Finalized":
+        return { status: "Finalized", resultHash: String(body.resultHash).toLowerCase() as Hash, resultUrl: String(body.resultUrl) };
+      case "Failed":
+        return { status: "Failed", reason: Number(body.reason), reasonName: String(body.reasonName) };
+      case "Expired":
+        return { status: "Expired" };
+      default:
+        throw new BlobStoreError(response.status, "unexpected_status", `status of job ${jobId}: the coprocessor answered ${JSON.stringify(body.status)}`);
+    }
   }
 
   /** One request, re-sent once on a stale keep-alive connection; an unreachable store names its URL. */

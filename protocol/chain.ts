@@ -49,6 +49,14 @@ export class DeploymentError extends Error {
   }
 }
 
+/** The wallet or endpoint is on another chain than the deployment's: nothing was signed or sent. */
+export class WrongChainError extends DeploymentError {
+  constructor(readonly expectedChainId: bigint, readonly actualChainId: bigint, where = "") {
+    super(`the chain${where} has chain id ${actualChainId}, but ${expectedChainId} is configured; check the RPC URL, or switch the wallet to chain ${expectedChainId}`);
+    this.name = "WrongChainError";
+  }
+}
+
 /**
  * Checks, before anything is signed or sent, that `address` holds a PMHE contract on the chain `provider` reaches
  * (and, when given, that the chain is `expectedChainId`): a wrong address or chain otherwise shows up later as
@@ -62,7 +70,7 @@ export async function checkDeployment(
   const where = options.where ? ` at ${options.where}` : "";
   const { chainId } = await provider.getNetwork();
   if (options.expectedChainId !== undefined && chainId !== BigInt(options.expectedChainId)) {
-    throw new DeploymentError(`the chain${where} has chain id ${chainId}, but ${options.expectedChainId} is configured; check the RPC URL`);
+    throw new WrongChainError(BigInt(options.expectedChainId), chainId, where);
   }
   const code = await provider.getCode(address);
   if (code === "0x") {

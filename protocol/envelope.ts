@@ -15,7 +15,7 @@ export const ENVELOPE_PREFIX_BYTES = 9;
 export const MAX_HEADER_BYTES = 64 * 1024;
 const PREFIX_BYTES = ENVELOPE_PREFIX_BYTES;
 
-export const BLOB_KINDS = ["key-bundle", "record", "result", "result-share"] as const;
+export const BLOB_KINDS = ["key-bundle", "record", "result", "result-share", "key-backup"] as const;
 export type BlobKind = (typeof BLOB_KINDS)[number];
 
 /**

@@ -1,3 +1,5 @@
+import type { FheErrorCode } from "./fhe/errors.js";
+
 /**
  * Reason codes a coprocessor reports on-chain with `reportFailure(jobId, reason)`.
  * The contract stores the number; this table is the one place that names them (the contract's NatSpec repeats it).
@@ -31,6 +33,19 @@ export type FailureReasonCode = (typeof FailureReason)[FailureReasonName];
 const NAMES = new Map<number, FailureReasonName>(
   Object.entries(FailureReason).map(([name, code]) => [code, name as FailureReasonName]),
 );
+
+/**
+ * The on-chain reason for each FheError code: what a coprocessor votes when the engine refuses a job's inputs, and
+ * what an auditor re-running the job expects the operators to have voted.
+ */
+export const FHE_FAILURE_REASONS: Readonly<Record<FheErrorCode, FailureReasonName>> = {
+  MalformedKeyBundle: "MalformedKeyBundle",
+  MalformedRecord: "MalformedRecord",
+  MalformedResult: "EvaluationError",
+  MalformedSecretKey: "EvaluationError",
+  ParameterMismatch: "ParameterMismatch",
+  EvaluationError: "EvaluationError",
+};
 
 export function failureReasonName(code: number): FailureReasonName | `Unknown(${number})` {
   return NAMES.get(code) ?? `Unknown(${code})`;

@@ -9,7 +9,7 @@ import type { Hash } from "./hash.js";
  * the server (browser-safe).
  */
 
-export const UPLOAD_PURPOSES = ["key-bundle", "record", "model", "result", "result-share", "batch-manifest"] as const;
+export const UPLOAD_PURPOSES = ["key-bundle", "record", "model", "result", "result-share", "batch-manifest", "key-backup"] as const;
 export type UploadPurpose = (typeof UPLOAD_PURPOSES)[number];
 
 export function isUploadPurpose(value: unknown): value is UploadPurpose {
@@ -24,6 +24,7 @@ export const UPLOAD_ROLE: Record<UploadPurpose, "HOSPITAL_ROLE" | "COPROCESSOR_R
   result: "COPROCESSOR_ROLE",
   "result-share": undefined, // the share's header must name the signer as its patient
   "batch-manifest": undefined, // likewise
+  "key-backup": undefined, // likewise; made before or after registering, like key bundles (protocol/key-backup.ts)
 };
 
 /**
@@ -31,7 +32,7 @@ export const UPLOAD_ROLE: Record<UploadPurpose, "HOSPITAL_ROLE" | "COPROCESSOR_R
  * and only that patient may delete them. Models and results belong to no patient and cannot be deleted through the
  * API.
  */
-export const PATIENT_PURPOSES = ["key-bundle", "record", "result-share", "batch-manifest"] as const satisfies readonly UploadPurpose[];
+export const PATIENT_PURPOSES = ["key-bundle", "record", "result-share", "batch-manifest", "key-backup"] as const satisfies readonly UploadPurpose[];
 export type PatientPurpose = (typeof PATIENT_PURPOSES)[number];
 
 export function isPatientPurpose(value: unknown): value is PatientPurpose {

@@ -1,9 +1,8 @@
 import { NonceManager, Wallet } from "ethers";
 import { z } from "zod";
 import { BlobClient } from "../../protocol/blob-client.js";
-import { CkksEngine } from "../../protocol/fhe/engine.js";
-import { DEFAULT_PARAMETER_SET } from "../../protocol/fhe/params.js";
 import { connectRpc } from "../../protocol/rpc.js";
+import { openLocalCrypto } from "../crypto/local.js";
 import { PatientClient } from "../patient-client.js";
 import { readKeySet } from "./keystore.js";
 
@@ -49,35 +48,47 @@ export function defaultPublisher(env: NodeJS.ProcessEnv = process.env): string |
   return parse(z.object({ PMHE_MODEL_PUBLISHER: address.optional() }), env).PMHE_MODEL_PUBLISHER;
 }
 
+/** The patient's wallet on the chain of PMHE_RPC_URL, and the blob store: what `restore` needs (no key set yet). */
+export interface PatientWallet {
+  settings: ChainSettings;
+  signer: NonceManager;
+  blobs: BlobClient;
+}
+
 /**
- * Runs `fn` with a patient client: settings checked, the chain reached through `connectRpc` (an unreachable chain is
- * a NetworkError naming PMHE_RPC_URL, before any key is loaded), the key set read, everything released afterwards.
+ * Runs `fn` with the patient's wallet: settings checked, the chain reached through `connectRpc` (an unreachable chain
+ * is a NetworkError naming PMHE_RPC_URL), the provider released afterwards.
  */
-export async function withPatient<T>(keysDir: string, fn: (client: PatientClient, settings: ChainSettings) => Promise<T>): Promise<T> {
+export async function withWallet<T>(fn: (wallet: PatientWallet) => Promise<T>): Promise<T> {
   const settings = chainSettings();
   const { provider } = await connectRpc(settings.PMHE_RPC_URL, { pollingIntervalMs: 500 });
   try {
-    const keys = await readKeySet(keysDir);
-    const engine = await CkksEngine.create(DEFAULT_PARAMETER_SET);
-    try {
-      const client = new PatientClient({
-        engine,
-        signer: new NonceManager(new Wallet(settings.PMHE_PATIENT_KEY, provider)),
-        contractAddress: settings.PMHE_CONTRACT_ADDRESS,
-        blobs: new BlobClient(settings.PMHE_API_URL),
-        keys,
-        rpcUrl: settings.PMHE_RPC_URL,
-        pollIntervalMs: 500,
-      });
-      try {
-        return await fn(client, settings);
-      } finally {
-        client.dispose();
-      }
-    } finally {
-      engine.dispose();
-    }
+    const signer = new NonceManager(new Wallet(settings.PMHE_PATIENT_KEY, provider));
+    return await fn({ settings, signer, blobs: new BlobClient(settings.PMHE_API_URL) });
   } finally {
     provider.destroy();
   }
+}
+
+/**
+ * Runs `fn` with a patient client: settings checked, the chain reached (before any key is loaded), the key set read
+ * and opened in-process, everything released afterwards.
+ */
+export async function withPatient<T>(keysDir: string, fn: (client: PatientClient, settings: ChainSettings) => Promise<T>): Promise<T> {
+  return withWallet(async ({ settings, signer, blobs }) => {
+    const crypto = await openLocalCrypto(await readKeySet(keysDir));
+    try {
+      const client = new PatientClient({
+        crypto,
+        signer,
+        contractAddress: settings.PMHE_CONTRACT_ADDRESS,
+        blobs,
+        rpcUrl: settings.PMHE_RPC_URL,
+        pollIntervalMs: 500,
+      });
+      return await fn(client, settings);
+    } finally {
+      await crypto.dispose();
+    }
+  });
 }

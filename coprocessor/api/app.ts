@@ -10,6 +10,7 @@ import { refuseEncodedBodies } from "./body-guard.js";
 import { errorCodeOf, HttpError, jsonErrorHandler, sendJsonError } from "./errors.js";
 import { livenessRoutes } from "./health-routes.js";
 import { jobRoutes, type JobReader } from "./job-routes.js";
+import { keyBackupRoutes } from "./key-backup-routes.js";
 import { TransferSlots } from "./slots.js";
 import type { UploadPolicyOptions } from "./upload-policy.js";
 
@@ -69,7 +70,7 @@ function countUploads(metrics: CoprocessorMetrics): RequestHandler {
 
 /**
  * The coprocessor's public HTTP face: the content-addressed blob store that clients upload to and read results from,
- * job status and liveness. Readiness, metrics and the queue dashboard are on the operator server (operator-app.ts).
+ * patients' key backups by address, job status and liveness. Readiness, metrics and the queue dashboard are on the operator server (operator-app.ts).
  * Every error is `{ error, message }` JSON, and nothing here is cacheable but model blobs.
  */
 export function createApiApp(options: ApiOptions): Express {
@@ -111,6 +112,7 @@ export function createApiApp(options: ApiOptions): Express {
     onChange: (n) => metrics?.blobTransfersInFlight.set({ direction: "download" }, n),
   });
   app.use(blobRoutes({ keeper: options.keeper, uploads: options.uploads, maxBlobBytes: options.maxBlobBytes, uploadSlots, downloadSlots, logger }));
+  app.use(keyBackupRoutes({ keeper: options.keeper, downloadSlots, logger }));
   if (options.jobs) {
     app.use(jobRoutes({ jobs: options.jobs, retryAfterSeconds: options.jobRetryAfterSeconds ?? 2, publicUrl: options.publicUrl }));
   }

@@ -38,7 +38,7 @@ function cacheControlFor(entry: BlobEntry | undefined): string {
 }
 
 /** A ledger (Redis) call; its failure is 503, not 500: the store cannot decide without it, and it will come back. */
-async function ledger<T>(call: () => Promise<T>): Promise<T> {
+export async function ledger<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
@@ -87,16 +87,31 @@ async function reserve(keeper: BlobKeeper, uploader: string, bytes: number, anon
 }
 
 /**
- * Whether an uploader has nothing on-chain to show: a key bundle uploaded by an address that has not registered.
- * Every other purpose needs a registration or a role, checked before this. When the chain cannot say, the upload is
- * treated as anonymous: the cap then errs on the side of the store.
+ * Whether an uploader has nothing on-chain to show: a key bundle or key backup uploaded by an address that has not
+ * registered. Every other purpose needs a registration or a role, checked before this. When the chain cannot say, the
+ * upload is treated as anonymous: the cap then errs on the side of the store.
  */
 async function isAnonymous(uploader: Uploader, uploads: UploadPolicyOptions): Promise<boolean> {
+  if (uploader.purpose === "key-backup") return !(await isRegistered(uploader, uploads));
   if (uploader.purpose !== "key-bundle") return false;
   try {
     return (await uploads.currentKeyBundle?.(uploader.address)) === undefined;
   } catch {
     return true;
+  }
+}
+
+/**
+ * Whether a key backup's uploader is registered: then the backup is kept for good and replaces the previous one. A
+ * cached "no" is asked again (the patient may have just registered), and a chain that cannot say is a 503: guessing
+ * "no" would leave a registered patient's only backup pending, to be collected.
+ */
+async function isRegistered(uploader: Uploader, uploads: UploadPolicyOptions): Promise<boolean> {
+  try {
+    const current = (await uploads.currentKeyBundle?.(uploader.address)) ?? (await uploads.currentKeyBundle?.(uploader.address, { fresh: true }));
+    return current !== undefined;
+  } catch {
+    throw new HttpError(503, "chain_unavailable", "could not read the uploader's registration on-chain; retry later");
   }
 }
 
@@ -135,7 +150,8 @@ export function blobRoutes(options: BlobRouteOptions): Router {
     let reservation: Reservation | undefined;
     let temporary: string | undefined;
     try {
-      reservation = await reserve(keeper, signer, declared ?? limit, await isAnonymous(uploader, uploads));
+      const anonymous = await isAnonymous(uploader, uploads);
+      reservation = await reserve(keeper, signer, declared ?? limit, anonymous);
       temporary = await store.temporaryPath();
       let received: { hash: Hash; bytes: number };
       try {
@@ -170,6 +186,8 @@ export function blobRoutes(options: BlobRouteOptions): Router {
         throw erasedError(hash);
       }
       if (outcome === "kept-batch") await ledger(() => keeper.manifestKept(checked.manifest!));
+      // The patient's latest backup: kept for good if they are registered, and the one it replaces is deleted.
+      if (purpose === "key-backup") await ledger(() => keeper.backupStored(signer, hash, { registered: !anonymous }));
       logger?.info({ hash, purpose, uploader: uploader.address, bytes: received.bytes, created, ledger: outcome }, "blob stored");
       res.status(created ? 201 : 200).json({ hash, bytes: received.bytes, created, uploader: uploader.address, purpose });
     } finally {
@@ -226,7 +244,7 @@ export function blobRoutes(options: BlobRouteOptions): Router {
     if (!(await store.has(hash))) throw new HttpError(404, "not_found", `no blob ${hash}`);
     const owned = await ledger(() => keeper.ownerOf(hash));
     if (owned?.owner !== signer) {
-      throw new HttpError(403, "not_owner", `only the patient a record, key bundle, result share or batch manifest names may delete it; ${signer} may not delete ${hash}`);
+      throw new HttpError(403, "not_owner", `only the patient a record, key bundle, result share, batch manifest or key backup names may delete it; ${signer} may not delete ${hash}`);
     }
     const deleted = await ledger(() => keeper.deleteOwned(hash));
     if (!deleted) throw new HttpError(404, "not_found", `no blob ${hash}`);

@@ -2,13 +2,15 @@ import { BatchManifestError, MAX_BATCH_MANIFEST_BYTES, parseBatchManifest, type 
 import { maxUploadBytes, validateUpload } from "../../protocol/blob-validation.js";
 import { decodeEnvelope, EnvelopeError, type EnvelopeErrorReason } from "../../protocol/envelope.js";
 import type { Hash } from "../../protocol/hash.js";
+import { checkKeyBackupBlob, MAX_KEY_BACKUP_BYTES } from "../../protocol/key-backup.js";
 import { MAX_SHARE_BYTES, readShareHeader, ShareError } from "../../protocol/result-share.js";
 import type { UploadPurpose } from "../../protocol/upload-auth.js";
 
 /**
  * What an upload must be, by purpose, checked on the received bytes before anything is stored or any gas spent:
  * key bundles, records, models and results by protocol/blob-validation.ts; result shares and batch manifests here,
- * by their own modules' readers. Every patient blob must name the uploader as its patient.
+ * by their own modules' readers, and key backups by protocol/key-backup.ts (their ciphertext is opaque: only the header
+ * and the size are checked). Every patient blob must name the uploader as its patient.
  */
 
 /** The largest body a purpose can take: what a legitimate blob of it can be under any parameter set. */
@@ -18,6 +20,8 @@ export function purposeLimit(purpose: UploadPurpose): number {
       return MAX_SHARE_BYTES;
     case "batch-manifest":
       return MAX_BATCH_MANIFEST_BYTES;
+    case "key-backup":
+      return MAX_KEY_BACKUP_BYTES;
     default:
       return maxUploadBytes(purpose);
   }
@@ -75,6 +79,12 @@ function checkManifest(bytes: Uint8Array, uploader: string): ContentCheck {
   return ownedBy(manifest.patient, uploader, "batch manifest") ?? { ok: true, owner: manifest.patient, manifest };
 }
 
+function checkKeyBackup(bytes: Uint8Array, uploader: string): ContentCheck {
+  const checked = checkKeyBackupBlob(bytes);
+  if (!checked.ok) return checked;
+  return ownedBy(checked.header.patient, uploader, "key backup") ?? { ok: true, owner: checked.header.patient };
+}
+
 /** Checks `bytes` against `purpose`; `uploader` is the signer's lower-case address. Never throws for bad bytes. */
 export function checkContent(purpose: UploadPurpose, bytes: Uint8Array, uploader: string): ContentCheck {
   switch (purpose) {
@@ -82,6 +92,8 @@ export function checkContent(purpose: UploadPurpose, bytes: Uint8Array, uploader
       return checkShare(bytes, uploader);
     case "batch-manifest":
       return checkManifest(bytes, uploader);
+    case "key-backup":
+      return checkKeyBackup(bytes, uploader);
     default: {
       const checked = validateUpload(purpose, bytes, uploader);
       if (!checked.ok) return checked;

@@ -3,7 +3,7 @@ import { parseBatchManifest, type BatchManifest } from "../../protocol/batch-man
 import type { Hash } from "../../protocol/hash.js";
 import { isPatientPurpose, type PatientPurpose } from "../../protocol/upload-auth.js";
 import type { BlobLedger } from "./blob-ledger.js";
-import type { BlobLifecycle } from "./blob-lifecycle.js";
+import type { BlobLifecycle, BlobReference } from "./blob-lifecycle.js";
 import { patientNamedIn } from "./blob-owner.js";
 import type { FileBlobStore } from "./file-blob-store.js";
 
@@ -38,11 +38,14 @@ export class BlobKeeper implements BlobLifecycle {
     this.now = options.now ?? Date.now;
   }
 
-  async referenced(refs: ReadonlyArray<{ hash: Hash; kind: "key-bundle" | "record" | "batch-root" | "model" | "result" | "result-share" }>): Promise<void> {
+  async referenced(refs: ReadonlyArray<BlobReference>): Promise<void> {
     const entries = (kind: (typeof refs)[number]["kind"]) => refs.filter((ref) => ref.kind === kind).map((ref) => [ref.hash.toLowerCase() as Hash, ref.kind] as const);
     // Results are stored by the worker before its vote references them: no upload can follow, so nothing to await.
     await this.ledger.keep(entries("result"), { markMissing: false });
     await this.ledger.keep((["key-bundle", "record", "model", "result-share"] as const).flatMap(entries));
+    // A registration also pins the patient's latest key backup, made before it or after.
+    const registered = refs.flatMap((ref) => (ref.kind === "key-bundle" && ref.patient ? [ref.patient.toLowerCase()] : []));
+    await this.ledger.patientsRegistered([...new Set(registered)]);
     for (const { hash } of refs.filter((ref) => ref.kind === "batch-root")) {
       const root = hash.toLowerCase() as Hash;
       // Remembered, so that a manifest of this root uploaded later is kept with its records.
@@ -104,6 +107,25 @@ export class BlobKeeper implements BlobLifecycle {
     const bytes = (await this.store.size(hash)) ?? 0;
     await this.ledger.drop(hash, { tombstone: true });
     if (await this.store.delete(hash)) this.options.onDeleted?.("erasure", 1, bytes);
+  }
+
+  /**
+   * A key backup of `patient` was stored: it becomes their latest (kept for good if they are `registered`), and the
+   * backup it replaces is deleted, if it is theirs. One backup per patient: the newest is what a restore opens.
+   */
+  async backupStored(patient: string, hash: Hash, options: { registered: boolean }): Promise<void> {
+    const owner = patient.toLowerCase();
+    const previous = await this.ledger.backupLanded(owner, hash, options);
+    if (!previous) return;
+    const { entry } = await this.ledger.status(previous);
+    if (entry?.purpose !== "key-backup" || entry.owner !== owner) return;
+    await this.deleteOwned(previous);
+  }
+
+  /** The hash of `patient`'s latest key backup while the store holds it; undefined otherwise. */
+  async latestBackup(patient: string): Promise<Hash | undefined> {
+    const hash = await this.ledger.latestBackup(patient);
+    return hash && (await this.store.has(hash)) ? hash : undefined;
   }
 
   /** Deletes a blob at its patient's request (the caller checked ownership). No tombstone: the patient may upload it again. */

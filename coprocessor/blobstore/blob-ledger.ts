@@ -22,6 +22,8 @@ import { isUploadPurpose, type UploadPurpose } from "../../protocol/upload-auth.
  *   P:ref:<hash>          the chain referenced this hash before it was uploaded: keep it on arrival (expires)
  *   P:erased:<hash>       tombstone: erased on-chain, refused from now on (permanent)
  *   P:manifests:<root>    SET of manifest hashes that list this batch root
+ *   P:backup:<patient>    the hash of the patient's latest key backup (forgotten when that blob leaves the store)
+ *   P:registered:<patient> the chain listener saw the patient register keys: their backups are kept on arrival
  */
 
 export type BlobState = "pending" | "kept" | "collecting";
@@ -110,6 +112,19 @@ end
 local function unpend_blob(key)
   unpend(redis.call('HGET', key, 'uploader'), tonumber(redis.call('HGET', key, 'bytes')))
 end
+local function keep_pending(hash)
+  local key = P .. ':blob:' .. hash
+  if redis.call('HGET', key, 'state') ~= 'pending' then return end
+  unpend_blob(key)
+  redis.call('ZREM', P .. ':pending-since', hash)
+  redis.call('HSET', key, 'state', 'kept')
+end
+-- a key backup leaving the store: its patient's index forgets it, unless a newer backup took its place
+local function forget_backup(key, hash)
+  if redis.call('HGET', key, 'purpose') ~= 'key-backup' then return end
+  local index = P .. ':backup:' .. (redis.call('HGET', key, 'owner') or '')
+  if redis.call('GET', index) == hash then redis.call('DEL', index) end
+end
 `;
 
 const SCRIPTS = {
@@ -193,6 +208,7 @@ if state == 'pending' then
 end
 local root = redis.call('HGET', key, 'root')
 if root and root ~= '' then redis.call('SREM', P .. ':manifests:' .. root, hash) end
+forget_backup(key, hash)
 redis.call('ZREM', P .. ':collecting', hash)
 redis.call('DEL', key, P .. ':ref:' .. hash)
 return state or ''`,
@@ -234,10 +250,33 @@ for i = 2, #ARGV do
   if redis.call('HGET', key, 'state') == 'collecting' then
     local root = redis.call('HGET', key, 'root')
     if root and root ~= '' then redis.call('SREM', P .. ':manifests:' .. root, hash) end
+    forget_backup(key, hash)
     redis.call('DEL', key)
   end
 end
 return 1`,
+  // ARGV: P, patient, hash, registered ('1' or '0'). Returns the backup it replaces, or ''.
+  backup: `
+local patient, hash = ARGV[2], ARGV[3]
+local index = P .. ':backup:' .. patient
+local previous = redis.call('GET', index) or ''
+redis.call('SET', index, hash)
+if ARGV[4] == '1' or redis.call('EXISTS', P .. ':registered:' .. patient) == 1 then keep_pending(hash) end
+if previous == hash then return '' end
+return previous`,
+  // ARGV: P, patient1, patient2, ... Returns the latest backups it kept.
+  registered: `
+local kept = {}
+for i = 2, #ARGV do
+  local patient = ARGV[i]
+  redis.call('SET', P .. ':registered:' .. patient, '1')
+  local hash = redis.call('GET', P .. ':backup:' .. patient)
+  if hash then
+    keep_pending(hash)
+    table.insert(kept, hash)
+  end
+end
+return kept`,
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -368,6 +407,30 @@ export class BlobLedger {
   async drop(hash: Hash, options: { tombstone: boolean }): Promise<BlobState | undefined> {
     const state = (await this.scripts.drop(hash, options.tombstone ? "1" : "0")) as string;
     return state === "" ? undefined : (state as BlobState);
+  }
+
+  /**
+   * Makes `hash` `patient`'s latest key backup and returns the one it replaces (undefined if none, or the same). It is
+   * kept for good at once when the patient is `registered` (the chain says so) or the listener has seen them register;
+   * otherwise it stays pending until `patientsRegistered` names them, and is collected if that never comes.
+   */
+  async backupLanded(patient: string, hash: Hash, options: { registered: boolean }): Promise<Hash | undefined> {
+    const previous = (await this.scripts.backup(patient.toLowerCase(), hash, options.registered ? "1" : "0")) as string;
+    return previous === "" ? undefined : (previous as Hash);
+  }
+
+  /**
+   * The chain says these patients registered keys: remembered (their later backups are kept on arrival), and each
+   * one's latest backup is kept for good. Returns the backups kept. Idempotent.
+   */
+  async patientsRegistered(patients: readonly string[]): Promise<Hash[]> {
+    if (patients.length === 0) return [];
+    return (await this.scripts.registered(...patients.map((p) => p.toLowerCase()))) as Hash[];
+  }
+
+  /** The hash of `patient`'s latest key backup, if the ledger has one. */
+  async latestBackup(patient: string): Promise<Hash | undefined> {
+    return ((await this.redis.get(this.key("backup", patient.toLowerCase()))) ?? undefined) as Hash | undefined;
   }
 
   /** The manifests uploaded for a batch root. */

@@ -8,7 +8,7 @@ import type { PatientPurpose } from "../../protocol/upload-auth.js";
  */
 export function patientNamedIn(bytes: Uint8Array): { purpose: PatientPurpose; owner: string } | undefined {
   if (looksLikeEnvelope(bytes)) {
-    for (const kind of ["record", "key-bundle", "result-share"] as const) {
+    for (const kind of ["record", "key-bundle", "result-share", "key-backup"] as const) {
       try {
         const patient = decodeEnvelope(bytes, kind).header.patient;
         if (typeof patient === "string" && /^0x[0-9a-f]{40}$/.test(patient)) return { purpose: kind, owner: patient };

@@ -115,7 +115,8 @@ export class PmheChain implements Pick<JobChain, "readJob" | "recordErased" | "n
           { type: "requested", request: { jobId: lower(a.jobId), patient: String(a.patient).toLowerCase(), blockNumber: log.blockNumber, blockHash: lower(log.blockHash) } },
         ];
       case "PatientKeysRegistered":
-        return [{ type: "referenced", hash: lower(a.keyBundleHash), kind: "key-bundle" }];
+        // The patient too: registering pins their latest key backup in the store.
+        return [{ type: "referenced", hash: lower(a.keyBundleHash), kind: "key-bundle", patient: String(a.patient).toLowerCase() }];
       case "RecordAnchored":
         return [{ type: "referenced", hash: lower(a.recordHash), kind: "record" }];
       case "BatchAnchored":

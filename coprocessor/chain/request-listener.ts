@@ -144,7 +144,7 @@ export class RequestListener {
       references = [];
     };
     for (const event of events) {
-      if (event.type === "referenced") references.push({ hash: event.hash, kind: event.kind });
+      if (event.type === "referenced") references.push({ hash: event.hash, kind: event.kind, ...(event.patient ? { patient: event.patient } : {}) });
       else if (event.type === "erased") {
         await flush();
         await lifecycle.erased(event.erasure);

@@ -1,8 +1,8 @@
 import { CkksEngine } from "../../protocol/fhe/engine.js";
+import { evaluateModelStage } from "../../protocol/fhe/evaluate-stage.js";
+import { checkKeyBundleOwner, checkRecordOwner } from "../../protocol/fhe/owner-check.js";
 import type { ParameterSetName } from "../../protocol/fhe/params.js";
-import { evaluateModelStage } from "./evaluate-stage.js";
 import { KeyBundleCache } from "./key-cache.js";
-import { checkKeyBundleOwner, checkRecordOwner } from "./owner-check.js";
 import { EvaluationThreadDiedError, type StageEvaluator, type StageOutput, type StageTask } from "./stage-evaluator.js";
 
 interface EngineSlot {

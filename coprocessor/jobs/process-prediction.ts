@@ -1,5 +1,5 @@
-import { FheError, type FheErrorCode } from "../../protocol/fhe/errors.js";
-import { FailureReason, PermanentJobError, type FailureReasonName } from "../../protocol/failure-reasons.js";
+import { FheError } from "../../protocol/fhe/errors.js";
+import { FailureReason, FHE_FAILURE_REASONS, PermanentJobError, type FailureReasonName } from "../../protocol/failure-reasons.js";
 import { contentHash, type Hash } from "../../protocol/hash.js";
 import { ModelFormatError, parseModelBytes, type Model } from "../../protocol/model.js";
 import type { ModelCache } from "./model-cache.js";
@@ -91,15 +91,6 @@ export class NotYetExpirableError extends Error {
   }
 }
 
-const FHE_TO_REASON: Record<FheErrorCode, FailureReasonName> = {
-  MalformedKeyBundle: "MalformedKeyBundle",
-  MalformedRecord: "MalformedRecord",
-  MalformedResult: "EvaluationError",
-  MalformedSecretKey: "EvaluationError",
-  ParameterMismatch: "ParameterMismatch",
-  EvaluationError: "EvaluationError",
-};
-
 async function fetchVerified(
   blobs: BlobSource,
   hash: Hash,
@@ -156,7 +147,7 @@ export async function evaluatePrediction(
       throw err;
     }
     await deps.crashes?.end(key);
-    if (err instanceof FheError) throw new PermanentJobError(FHE_TO_REASON[err.code], err.message, { cause: err });
+    if (err instanceof FheError) throw new PermanentJobError(FHE_FAILURE_REASONS[err.code], err.message, { cause: err });
     throw err;
   }
 }

@@ -10,19 +10,19 @@ import type {
   SEALContext,
   SecretKey,
 } from "node-seal";
-import { decodeEnvelope, encodeEnvelope, EnvelopeError, requireSection, type BlobKind, type Envelope } from "../envelope.js";
+import { encodeEnvelope, requireSection, type Envelope } from "../envelope.js";
 import { linearResultBound, MAX_ABS_RESULT_VALUE, MAX_ABS_TUPLE_VALUE } from "./bounds.js";
 import { lastLevelPrime, linearStage, NEGLIGIBLE_WEIGHT, PlaintextCache, polynomialDepth, polynomialStage, type ResultSlots, type SealKit } from "./circuits.js";
 import { FheError, sealStep, type FheErrorCode } from "./errors.js";
 import {
   checkJobResultHeader,
-  checkKeyBundleHeader,
   checkRecordHeader,
   checkRecordsHeader,
   checkResultHeader,
   featureSectionName,
-  keyBundleSectionsProblem,
   normaliseAddress,
+  openBlobHeader,
+  openKeyBundle,
   normaliseHash,
   recordSectionNames,
   RESULT_SECTION_NAMES,
@@ -126,24 +126,8 @@ export interface KeySet {
   keyBundle: Uint8Array;
 }
 
-/** Decodes a blob and checks its header (schema, then one encoding per meaning); any refusal is an FheError `code`. */
-function openEnvelope<T>(
-  bytes: Uint8Array,
-  kind: BlobKind,
-  check: (raw: Record<string, unknown>) => HeaderCheck<T>,
-  code: FheErrorCode,
-): { header: T; envelope: Envelope } {
-  let envelope: Envelope;
-  try {
-    envelope = decodeEnvelope(bytes, kind);
-  } catch (err) {
-    if (err instanceof EnvelopeError) throw new FheError(code, err.message, { cause: err });
-    throw err;
-  }
-  const checked = check(envelope.header);
-  if (!checked.ok) throw new FheError(code, checked.message);
-  return { header: checked.header, envelope };
-}
+/** Decodes a blob and checks its header; any refusal is an FheError `code` (headers.ts, SEAL-free). */
+const openEnvelope = openBlobHeader;
 
 function section(envelope: Envelope, name: string, code: FheErrorCode): Uint8Array {
   try {
@@ -309,10 +293,7 @@ export class CkksEngine {
 
   /** Decodes a key bundle and checks its header and sections, without SEAL. */
   private openBundle(bytes: Uint8Array): { header: KeyBundleHeader; envelope: Envelope } {
-    const opened = openEnvelope(bytes, "key-bundle", checkKeyBundleHeader, "MalformedKeyBundle");
-    const problem = keyBundleSectionsProblem(opened.header, [...opened.envelope.sections.keys()]);
-    if (problem) throw new FheError("MalformedKeyBundle", problem);
-    return opened;
+    return openKeyBundle(bytes);
   }
 
   /** Parses and loads the evaluation keys of a rotation-layout bundle; dispose it when done (or keep it in a cache). */

@@ -1,5 +1,7 @@
 import { z } from "zod";
+import { decodeEnvelope, EnvelopeError, type BlobKind, type Envelope } from "../envelope.js";
 import { contentHash } from "../hash.js";
+import { FheError, type FheErrorCode } from "./errors.js";
 import { layoutCapacity, layoutRotationSteps, RECORD_STRIDE, type Layout } from "./layouts.js";
 import { PARAMETER_SET_NAMES, parameterSet, type ParameterSetName } from "./params.js";
 import { sealSizeLimits } from "./serialized.js";
@@ -252,4 +254,49 @@ export function normaliseHash(value: unknown): string | undefined {
   if (typeof value !== "string") return undefined;
   const lower = value.toLowerCase();
   return HASH.test(lower) && value.startsWith("0x") ? lower : undefined;
+}
+
+/**
+ * Decodes a blob of `kind` and checks its header (schema, then one encoding per meaning); any refusal is an FheError
+ * with `code`. No SEAL: the sections are returned undecoded.
+ */
+export function openBlobHeader<T>(
+  bytes: Uint8Array,
+  kind: BlobKind,
+  check: (raw: Record<string, unknown>) => HeaderCheck<T>,
+  code: FheErrorCode,
+): { header: T; envelope: Envelope } {
+  let envelope: Envelope;
+  try {
+    envelope = decodeEnvelope(bytes, kind);
+  } catch (err) {
+    if (err instanceof EnvelopeError) throw new FheError(code, err.message, { cause: err });
+    throw err;
+  }
+  const checked = check(envelope.header);
+  if (!checked.ok) throw new FheError(code, checked.message);
+  return { header: checked.header, envelope };
+}
+
+/** A key bundle's header and sections, checked against each other (MalformedKeyBundle otherwise). No SEAL. */
+export function openKeyBundle(bytes: Uint8Array): { header: KeyBundleHeader; envelope: Envelope } {
+  const opened = openBlobHeader(bytes, "key-bundle", checkKeyBundleHeader, "MalformedKeyBundle");
+  const problem = keyBundleSectionsProblem(opened.header, [...opened.envelope.sections.keys()]);
+  if (problem) throw new FheError("MalformedKeyBundle", problem);
+  return opened;
+}
+
+/** A key bundle's header (parameter set, rotation steps, the patient it belongs to), without SEAL. */
+export function readKeyBundleHeader(bytes: Uint8Array): KeyBundleHeader {
+  return openKeyBundle(bytes).header;
+}
+
+/** The header of a record blob of any layout (its patient and key-bundle hash), without SEAL. */
+export function readRecordsHeader(bytes: Uint8Array): RecordsHeader {
+  return openBlobHeader(bytes, "record", checkRecordsHeader, "MalformedRecord").header;
+}
+
+/** The header of a result blob of any layout and stage (the job, record and model it answers), without SEAL. */
+export function readJobResultHeader(bytes: Uint8Array): JobResultHeader {
+  return openBlobHeader(bytes, "result", checkJobResultHeader, "MalformedResult").header;
 }

@@ -126,7 +126,7 @@ async function spotCheck(
     const { client } = patients[job.patient]!;
     try {
       const { bytes } = await client.fetchVerifiedResult(job.jobId!);
-      const predictions = client.decryptPredictions(model, bytes);
+      const predictions = await client.decryptPredictions(model, bytes);
       if (predictions.length !== job.rows.length) throw new Error(`result holds ${predictions.length} values for ${job.rows.length} records`);
       predictions.forEach((prediction, k) => {
         const reference = predictPlaintext(model, readings[job.rows[k]!]!);

@@ -229,9 +229,39 @@ describe("patient CLI as a child process (hardhat node, redis-server, coprocesso
     expectFailure(unknown, "UnknownRecord", "next: check the record hash");
   });
 
+  it("backs the key set up, restores it into a fresh directory from the wallet alone, and reopens an earlier result there", async function () {
+    const before = await nonce();
+    const backup = await cli(["backup", "--keys", keys, "--json"], env);
+    expect(backup.code, backup.stderr).to.equal(0);
+    const { backupHash, keyBundleHash } = JSON.parse(backup.stdout) as { backupHash: Hash; keyBundleHash: Hash };
+    expect((await stack.blobs.keyBackupOf(wallet.address))?.hash).to.equal(backupHash);
+
+    const fresh = join(dir, "restored-keys");
+    const restored = await cli(["restore", "--keys", fresh, "--json"], env);
+    expect(restored.code, restored.stderr).to.equal(0);
+    expect(JSON.parse(restored.stdout)).to.include({ keyBundleHash, backupHash, current: true });
+    for (const file of ["secret-key.bin", "key-bundle.bin"]) expect(await readFile(join(fresh, file))).to.deep.equal(await readFile(join(keys, file)));
+    expect((await stat(join(fresh, "secret-key.bin"))).mode & 0o777).to.equal(0o600);
+    expectFailure(await cli(["restore", "--keys", keys], env), "refusing to overwrite a secret key", "next: pass --force");
+
+    const reopened = await cli(["result", jobId, "--keys", fresh, "--json"], env);
+    expect(reopened.code, reopened.stderr).to.equal(0);
+    const { predictions } = JSON.parse(reopened.stdout) as { predictions: Array<{ probability: number }> };
+    expect(predictions).to.have.length(1);
+    expect(Math.abs(predictions[0]!.probability - predictPlaintext(model, reading).probability)).to.be.at.most(1e-4);
+    const history = await cli(["history", "--keys", fresh, "--json"], env);
+    expect(history.code, history.stderr).to.equal(0);
+    expect((JSON.parse(history.stdout) as Array<{ jobId: Hash; status: string; decryptable: boolean }>).find((job) => job.jobId === jobId)).to.include({ status: "Finalized", decryptable: true });
+    expect(await nonce(), "backup and restore send no transaction").to.equal(before);
+
+    const other = Wallet.createRandom();
+    const none = await cli(["restore", "--keys", join(dir, "other-keys")], { ...env, PMHE_PATIENT_KEY: other.privateKey });
+    expectFailure(none, `no backup for this address (${other.address})`, "next: back up from a device that holds your key set: npm run client -- backup");
+  });
+
   it("prints help with examples", async function () {
     const run = await cli(["--help"], {});
     expect(run.code).to.equal(0);
-    for (const command of ["keygen", "register", "predict", "consent", "share", "erase", "Examples:"]) expect(run.stdout).to.contain(command);
+    for (const command of ["keygen", "register", "predict", "consent", "share", "erase", "backup", "restore", "history", "result", "Examples:"]) expect(run.stdout).to.contain(command);
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { keccak256, randomBytes, type Wallet } from "ethers";
-import { auditJobs } from "../../auditor/job-history.js";
+import { auditJobs } from "../../protocol/job-history.js";
 import { DisputedResultError } from "../../client/errors.js";
 import type { ModelRef } from "../../client/model-ref.js";
 import type { PatientClient } from "../../client/patient-client.js";

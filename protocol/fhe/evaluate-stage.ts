@@ -1,11 +1,16 @@
-import type { CkksEngine, EvaluationKeyMaterial, ResultBinding } from "../../protocol/fhe/engine.js";
-import { PermanentJobError } from "../../protocol/failure-reasons.js";
-import { roundCount, serverStage, type Model } from "../../protocol/model.js";
+import type { CkksEngine, EvaluationKeyMaterial, ResultBinding } from "./engine.js";
+import { PermanentJobError } from "../failure-reasons.js";
+import { roundCount, serverStage, type Model } from "../model.js";
 
 /**
  * The server's part of one round of a model on one record blob. The record says which round it is for (its
  * header; absent means round 0) and the model says what that round computes: one dot product (the final round,
  * in any layout) or h of them over one replicated tuple (a hidden round). Throws FheError or PermanentJobError.
+ *
+ * One definition for everyone who evaluates: the coprocessor's evaluation threads, and an auditor re-running a job
+ * (the web app's audit worker) to compare the hash of what it gets with the hash the operators committed. CKKS
+ * evaluation uses no randomness, so the same inputs on the same engine build give the same bytes. Browser-safe:
+ * the engine is passed in (only its type is imported), so SEAL loads wherever the caller made the engine.
  */
 export function evaluateModelStage(
   engine: CkksEngine,
