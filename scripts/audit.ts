@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import type { JsonRpcProvider } from "ethers";
-import { auditJobs, type JobHistory } from "../auditor/job-history.js";
+import { auditJobs, type JobHistory } from "../protocol/job-history.js";
 import { checkDeployment, connectPmhe } from "../protocol/chain.js";
 import { decodeContractError } from "../protocol/contract-errors.js";
 import { parseHash } from "../protocol/hash.js";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
 import { keccak256, randomBytes } from "ethers";
-import { auditJobs } from "../../auditor/job-history.js";
+import { auditJobs } from "../../protocol/job-history.js";
 import { PredictionFailedError, ResultVerificationError } from "../../client/errors.js";
 import { modelRef, type ModelRef } from "../../client/model-ref.js";
 import type { PatientClient } from "../../client/patient-client.js";

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { expect } from "chai";
 import { ZeroHash } from "ethers";
-import { auditJobs } from "../../auditor/job-history.js";
+import { auditJobs } from "../../protocol/job-history.js";
 import { DisputedResultError } from "../../client/errors.js";
 import type { ModelRef } from "../../client/model-ref.js";
 import type { PatientClient } from "../../client/patient-client.js";

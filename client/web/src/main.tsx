@@ -1,12 +1,10 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
-
-function Placeholder() {
-  return <main><h1>PMHE</h1><p>The app is being built.</p></main>;
-}
+import { App } from "./app/App.js";
+import "./styles/app.css";
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
-    <Placeholder />
+    <App />
   </StrictMode>,
 );
