@@ -1,5 +1,5 @@
 import type { Signer } from "ethers";
-import type { BlobClient } from "../protocol/blob-client.js";
+import type { BlobClient, UploadAuth } from "../protocol/blob-client.js";
 import { connectPmhe, revertErrorName } from "../protocol/chain.js";
 import type { KeySet } from "../protocol/fhe/engine.js";
 import { readKeyBundleHeader } from "../protocol/fhe/headers.js";
@@ -41,7 +41,7 @@ async function chainIdOf(signer: Signer): Promise<bigint> {
 }
 
 /** Seals the open key set's secret key under the wallet's backup signature and stores it as the patient's latest backup. */
-export async function backUpKeys(options: Deployment & { crypto: PatientCrypto }): Promise<KeyBackupReceipt> {
+export async function backUpKeys(options: Deployment & { crypto: PatientCrypto; /** Signs the upload instead of the wallet (an upload session). */ uploadAuth?: UploadAuth }): Promise<KeyBackupReceipt> {
   const { signer, contractAddress, blobs, crypto } = options;
   const patient = (await signer.getAddress()).toLowerCase();
   if (patient !== crypto.owner) throw new KeyOwnerMismatchError(crypto.owner, patient);
@@ -52,7 +52,7 @@ export async function backUpKeys(options: Deployment & { crypto: PatientCrypto }
   // What goes out must be a backup of this key set, for this patient: checked here, not trusted from the worker.
   const header = readKeyBackupHeader(backup);
   if (header.patient !== patient || header.keyBundle !== crypto.keyBundleHash) throw new Error("the sealed backup names another patient or key bundle; nothing was uploaded");
-  const backupHash = await blobs.put(backup, { signer, purpose: "key-backup", domain: uploadDomain(chainId, contractAddress) });
+  const backupHash = await blobs.put(backup, options.uploadAuth ?? { signer, purpose: "key-backup", domain: uploadDomain(chainId, contractAddress) });
   return { backupHash, bytes: backup.length, keyBundleHash: crypto.keyBundleHash };
 }
 

@@ -1,6 +1,6 @@
 import type { ContractTransactionReceipt, Signer } from "ethers";
 import type { ContractMethodArgs, TypedContractMethod } from "../types/ethers-contracts/common.js";
-import { BlobStoreError, type BlobClient, type UploadAuth } from "../protocol/blob-client.js";
+import { BlobStoreError, type BlobClient, type DeleteAuth, type UploadAuth } from "../protocol/blob-client.js";
 import { checkDeployment, connectPmhe, jobIdFromReceipt, JobStatus, type PmheContract } from "../protocol/chain.js";
 import { ContractCallError, JOB_STATUS_NAMES, namedContractCall } from "../protocol/contract-errors.js";
 import type { CkksEngine, KeySet } from "../protocol/fhe/engine.js";
@@ -24,6 +24,7 @@ import {
 } from "../protocol/model.js";
 import { sealShare } from "../protocol/result-share.js";
 import { uploadDomainFor, type UploadDomain, type UploadPurpose } from "../protocol/upload-auth.js";
+import type { UploadSessionKeeper } from "../protocol/upload-session.js";
 import {
   DisputedResultError,
   ForeignKeyBundleError,
@@ -57,6 +58,12 @@ interface PatientClientSettings {
   chainId?: bigint;
   /** Where the patient's history and consents are read from (the deployment block); 0 by default. */
   fromBlock?: number;
+  /**
+   * Uploads and deletions signed by a session key the wallet delegated to (protocol/upload-session.ts): the wallet
+   * signs once per session instead of once per upload, so a prediction costs one confirmation, its transaction.
+   * Without it, the wallet signs every upload itself (what a CLI with a key file wants: it prompts nobody).
+   */
+  uploadSessions?: UploadSessionKeeper;
 }
 
 /**
@@ -182,8 +189,8 @@ export class PatientClient {
     return pending;
   }
 
-  /** Uploads are signed by the patient's wallet, for this chain and deployment. */
-  private async uploadAuth(purpose: UploadPurpose): Promise<UploadAuth> {
+  /** The EIP-712 domain of uploads and deletions: this chain and deployment (asked of the chain once). */
+  private async uploadDomain(): Promise<UploadDomain> {
     const { signer, contractAddress } = this.options;
     if (!this.domain) {
       const pending = uploadDomainFor(signer.provider!, contractAddress);
@@ -192,7 +199,29 @@ export class PatientClient {
       });
       this.domain = pending;
     }
-    return { signer, purpose, domain: await this.domain };
+    return this.domain;
+  }
+
+  /** Uploads are signed by the patient's wallet, or by its upload session's key when the client has one. */
+  private async uploadAuth(purpose: UploadPurpose): Promise<UploadAuth> {
+    const { signer, uploadSessions } = this.options;
+    const domain = await this.uploadDomain();
+    if (uploadSessions) return { session: await uploadSessions.session(signer, domain), purpose };
+    return { signer, purpose, domain };
+  }
+
+  /** A deletion is signed like an upload: by the wallet, or by its upload session's key. */
+  private async deleteAuth(): Promise<DeleteAuth> {
+    const auth = await this.uploadAuth("record");
+    return auth.session ? { session: auth.session } : { signer: auth.signer, domain: auth.domain };
+  }
+
+  /**
+   * Opens the upload session now (the wallet's one delegation signature), so that the next prediction asks the
+   * wallet for its transaction only. A no-op for a client without `uploadSessions`, or with a session running.
+   */
+  async prepareUploads(): Promise<void> {
+    if (this.options.uploadSessions) await this.uploadAuth("record");
   }
 
   /**
@@ -290,7 +319,7 @@ export class PatientClient {
    * that is a block behind, or a cached answer): when it refuses with not_registered or key_bundle_not_current while
    * the chain already holds this key bundle as current, the upload is tried again a few times, a little later.
    */
-  private async uploadRecord(record: Uint8Array): Promise<Hash> {
+  async uploadRecord(record: Uint8Array): Promise<Hash> {
     const auth = await this.uploadAuth("record");
     for (let attempt = 1; ; attempt++) {
       try {
@@ -549,7 +578,8 @@ export class PatientClient {
   async backupKeys(): Promise<KeyBackupReceipt> {
     await this.ready();
     const { signer, contractAddress, blobs } = this.options;
-    return backUpKeys({ signer, contractAddress, blobs, crypto: this.crypto });
+    const uploadAuth = this.options.uploadSessions ? await this.uploadAuth("key-backup") : undefined;
+    return backUpKeys({ signer, contractAddress, blobs, crypto: this.crypto, ...(uploadAuth ? { uploadAuth } : {}) });
   }
 
   /**
@@ -609,8 +639,7 @@ export class PatientClient {
     const [, , , erased] = await namedContractCall("recordOf", () => this.contract.recordOf(patient, recordHash));
     const txHash = erased ? null : (await this.send("eraseRecord", this.contract.eraseRecord, recordHash)).hash;
     try {
-      const { domain } = await this.uploadAuth("record");
-      const deleted = await blobs.delete(recordHash, { signer, domain });
+      const deleted = await blobs.delete(recordHash, await this.deleteAuth());
       const blobNote = deleted ? "deleted from the blob store" : "the blob store no longer holds it";
       return { recordHash, txHash, blobDeleted: deleted, blobNote };
     } catch (err) {

@@ -83,6 +83,12 @@ export const CoprocessorConfigSchema = z.object({
   PMHE_MAX_CONCURRENT_UPLOADS: z.coerce.number().int().min(1).max(1_024).default(8),
   /** Downloads streaming at once; more are answered 503 busy. */
   PMHE_MAX_CONCURRENT_DOWNLOADS: z.coerce.number().int().min(1).max(10_000).default(64),
+  /** Downloads streaming at once to one client address (the rest get 429 too_many_transfers). */
+  PMHE_MAX_DOWNLOADS_PER_ADDRESS: z.coerce.number().int().min(1).max(10_000).default(16),
+  /** A download sending fewer bytes per second than this over its last 5 s, once its grace has passed, is cut (0 turns it off). */
+  PMHE_DOWNLOAD_MIN_BYTES_PER_SECOND: z.coerce.number().int().min(0).max(1_000_000_000).default(32 * 1024),
+  /** How long a download may run before its rate is judged, ms. */
+  PMHE_DOWNLOAD_GRACE_MS: z.coerce.number().int().min(1_000).max(600_000).default(10_000),
   /** The request line and headers must arrive within this (slowloris), ms. */
   PMHE_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /** A whole request, body included, must arrive within this, ms (a 14 MB key bundle at 1 Mbit/s takes ~115 s). */

@@ -218,6 +218,8 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
       },
       maxConcurrentUploads: config.PMHE_MAX_CONCURRENT_UPLOADS,
       maxConcurrentDownloads: config.PMHE_MAX_CONCURRENT_DOWNLOADS,
+      maxDownloadsPerAddress: config.PMHE_MAX_DOWNLOADS_PER_ADDRESS,
+      downloadFloor: { minBytesPerSecond: config.PMHE_DOWNLOAD_MIN_BYTES_PER_SECOND, graceMs: config.PMHE_DOWNLOAD_GRACE_MS },
       jobs: contractJobReader(reader),
       jobRetryAfterSeconds: config.PMHE_JOB_RETRY_AFTER_SECONDS,
       publicUrl: config.PMHE_PUBLIC_URL ?? apiUrl,

@@ -3,31 +3,45 @@ import { contentHash, isHash, type Hash } from "./hash.js";
 import { KEY_BACKUP_HASH_HEADER } from "./key-backup.js";
 import { NetworkError, networkReason } from "./rpc.js";
 import { signedDeleteHeaders, signedUploadHeaders, type UploadDomain, type UploadPurpose } from "./upload-auth.js";
+import type { UploadSession } from "./upload-session.js";
 
 /** Who uploads, and what for: the store refuses unsigned uploads (see upload-auth.ts). */
-export interface UploadAuth {
+export type UploadAuth = WalletUploadAuth | SessionUploadAuth;
+
+/** An upload the wallet itself signs (one signature per upload). */
+export interface WalletUploadAuth {
   signer: Signer;
   purpose: UploadPurpose;
   domain: UploadDomain;
   /** How long the signature stays valid; the store refuses more than an hour. */
   ttlSeconds?: number;
+  session?: undefined;
 }
 
-/** Who deletes: the patient the blob names (see upload-auth.ts, `Delete`). */
-export interface DeleteAuth {
-  signer: Signer;
-  domain: UploadDomain;
-  /** How long the signature stays valid; the store refuses more than an hour. */
+/** An upload signed by a session key the wallet delegated to (upload-session.ts): no wallet prompt. */
+export interface SessionUploadAuth {
+  session: UploadSession;
+  purpose: UploadPurpose;
+  /** How long the upload signature stays valid; the store refuses more than an hour. */
   ttlSeconds?: number;
+  signer?: undefined;
 }
+
+/** Who deletes: the patient the blob names (see upload-auth.ts, `Delete`), or a session key the patient delegated to. */
+export type DeleteAuth =
+  | { signer: Signer; domain: UploadDomain; /** How long the signature stays valid; the store refuses more than an hour. */ ttlSeconds?: number; session?: undefined }
+  | { session: UploadSession; ttlSeconds?: number; signer?: undefined };
 
 /** What an upload left in the store, as the store reports it. */
 export interface UploadReceipt {
   hash: Hash;
   bytes: number;
   created: boolean;
+  /** The wallet the upload counts as (the delegating wallet for a session-signed upload). */
   uploader: string;
   purpose: UploadPurpose;
+  /** The session key that signed it, for a session-signed upload. */
+  sessionKey?: string;
 }
 
 export class BlobStoreError extends Error {
@@ -53,6 +67,9 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/** How long a request waits in all on a busy store's Retry-After before giving the 503 to its caller. */
+export const DEFAULT_BUSY_WAIT_MS = 30_000;
+
 /** Socket-level codes of a request that went out on a connection the server had just closed. */
 const STALE_CONNECTION_CODES = new Set(["EPIPE", "ECONNRESET", "UND_ERR_SOCKET"]);
 
@@ -75,7 +92,14 @@ export async function retryStaleConnection<T>(attempt: () => Promise<T>): Promis
 export class BlobClient {
   private readonly base: string;
 
-  constructor(baseUrl: string) {
+  /**
+   * @param options.busyWaitMs the longest a request keeps waiting, in all, on 503 and 429 answers that carry
+   *   Retry-After (a store at its transfer cap, a ledger restarting, this address at its share) before the 503 is the caller's; 0 gives it back at once.
+   */
+  constructor(
+    baseUrl: string,
+    private readonly options: { busyWaitMs?: number } = {},
+  ) {
     this.base = baseUrl.replace(/\/+$/, "");
   }
 
@@ -84,7 +108,7 @@ export class BlobClient {
     return `${this.base}/blobs/${hash}`;
   }
 
-  /** Uploads bytes under their content hash, signed by `auth.signer`, and returns the hash. */
+  /** Uploads bytes under their content hash, signed by `auth.signer` (or `auth.session`'s key), and returns the hash. */
   async put(bytes: Uint8Array, auth?: UploadAuth): Promise<Hash> {
     return (await this.upload(bytes, auth)).hash;
   }
@@ -92,7 +116,12 @@ export class BlobClient {
   /** Like `put`, with the store's answer (including the uploader address it recovered). */
   async upload(bytes: Uint8Array, auth?: UploadAuth): Promise<UploadReceipt> {
     const hash = contentHash(bytes);
-    const signed = auth ? await signedUploadHeaders(auth.signer, auth.domain, hash, auth.purpose, { ttlSeconds: auth.ttlSeconds }) : {};
+    const options = { ttlSeconds: auth?.ttlSeconds };
+    const signed = !auth
+      ? {}
+      : auth.session
+        ? await auth.session.uploadHeaders(hash, auth.purpose, options)
+        : await signedUploadHeaders(auth.signer, auth.domain, hash, auth.purpose, options);
     const response = await this.request(this.urlOf(hash), {
       method: "PUT",
       headers: { "content-type": "application/octet-stream", ...signed },
@@ -116,7 +145,8 @@ export class BlobClient {
    * already deleted, or erased for good). Anything else (403 not_owner, a bad signature) throws BlobStoreError.
    */
   async delete(hash: Hash, auth: DeleteAuth): Promise<boolean> {
-    const signed = await signedDeleteHeaders(auth.signer, auth.domain, hash, { ttlSeconds: auth.ttlSeconds });
+    const options = { ttlSeconds: auth.ttlSeconds };
+    const signed = auth.session ? await auth.session.deleteHeaders(hash, options) : await signedDeleteHeaders(auth.signer, auth.domain, hash, options);
     const response = await this.request(this.urlOf(hash), { method: "DELETE", headers: signed });
     if (response.status === 404 || response.status === 410) {
       await response.body?.cancel();
@@ -166,13 +196,27 @@ export class BlobClient {
     }
   }
 
-  /** One request, re-sent once on a stale keep-alive connection; an unreachable store names its URL. */
+  /**
+   * One request, re-sent once on a stale keep-alive connection, and again after each 503 or 429 with Retry-After (the
+   * store is busy for a moment, or this address has its share of transfers in flight: not a failure) until `busyWaitMs` of waiting is spent; an unreachable store names its URL.
+   * Every blob request may be repeated: uploads are content-addressed, deletes and reads idempotent.
+   */
   protected async request(url: string, init?: RequestInit): Promise<Response> {
-    try {
-      return await retryStaleConnection(() => fetch(url, init));
-    } catch (err) {
-      if (err instanceof TypeError) throw new NetworkError(url, "the coprocessor's blob store", networkReason(err), { cause: err });
-      throw err;
+    let waitedMs = 0;
+    const budgetMs = this.options.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS;
+    for (;;) {
+      let response: Response;
+      try {
+        response = await retryStaleConnection(() => fetch(url, init));
+      } catch (err) {
+        if (err instanceof TypeError) throw new NetworkError(url, "the coprocessor's blob store", networkReason(err), { cause: err });
+        throw err;
+      }
+      const asked = response.status === 503 || response.status === 429 ? retryAfterMs(response.headers.get("retry-after")) : undefined;
+      if (asked === undefined || waitedMs + asked > budgetMs) return response;
+      await response.body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, asked));
+      waitedMs += asked;
     }
   }
 

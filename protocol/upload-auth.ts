@@ -84,6 +84,37 @@ export interface DeleteMessage {
   expiresAt: number;
 }
 
+/**
+ * A wallet's delegation of its upload and deletion signatures to a session key (an ephemeral secp256k1 key a page or
+ * CLI makes and keeps in memory only), until `expiresAt`: one wallet signature per session instead of one per upload.
+ * The store checks that the delegation recovers to the signer the request names and has not expired, that the
+ * `Upload` (or `Delete`) signature recovers to `sessionKey`, and then treats the request as the delegating wallet's,
+ * with every rule (purposes, owners, quotas, registration) applied to that wallet. Same domain as uploads.
+ */
+export const UPLOAD_SESSION_TYPES: Record<string, TypedDataField[]> = {
+  UploadSession: [
+    { name: "sessionKey", type: "address" },
+    { name: "expiresAt", type: "uint64" },
+  ],
+};
+
+export interface UploadSessionMessage {
+  /** The session key's address (checksummed or lower case). */
+  sessionKey: string;
+  /** Unix time in seconds after which the delegation is refused. */
+  expiresAt: number;
+}
+
+/** The longest a delegation may run, seconds ahead of the store's clock: the store refuses longer ones. */
+export const MAX_UPLOAD_SESSION_SECONDS = 24 * 3600;
+
+/** The headers a session-signed upload or deletion adds to its usual ones (`x-pmhe-signer` still names the wallet). */
+export const SESSION_HEADERS = {
+  key: "x-pmhe-session-key",
+  expires: "x-pmhe-session-expires",
+  signature: "x-pmhe-session-signature",
+} as const;
+
 /** The HTTP headers an upload carries. */
 export const UPLOAD_HEADERS = {
   signer: "x-pmhe-signer",
@@ -168,4 +199,14 @@ export async function signedDeleteHeaders(
     [DELETE_HEADERS.expires]: String(expiresAt),
     [DELETE_HEADERS.signature]: signature,
   };
+}
+
+/** The wallet's signature of a delegation to `message.sessionKey` (one wallet prompt). */
+export function signUploadSession(signer: Signer, domain: UploadDomain, message: UploadSessionMessage): Promise<string> {
+  return signer.signTypedData(asTypedDataDomain(domain), UPLOAD_SESSION_TYPES, { sessionKey: getAddress(message.sessionKey), expiresAt: message.expiresAt });
+}
+
+/** The wallet that delegated to `message.sessionKey` (checksummed). Throws on a malformed signature or address. */
+export function recoverSessionDelegator(domain: UploadDomain, message: UploadSessionMessage, signature: string): string {
+  return verifyTypedData(asTypedDataDomain(domain), UPLOAD_SESSION_TYPES, { sessionKey: getAddress(message.sessionKey), expiresAt: message.expiresAt }, signature);
 }

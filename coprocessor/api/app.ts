@@ -11,6 +11,7 @@ import { errorCodeOf, HttpError, jsonErrorHandler, sendJsonError } from "./error
 import { livenessRoutes } from "./health-routes.js";
 import { jobRoutes, type JobReader } from "./job-routes.js";
 import { keyBackupRoutes } from "./key-backup-routes.js";
+import type { DownloadFloor } from "./download-floor.js";
 import { TransferSlots } from "./slots.js";
 import type { UploadPolicyOptions } from "./upload-policy.js";
 
@@ -26,6 +27,8 @@ export const DEFAULT_RATE_LIMIT: RateLimitOptions = { windowMs: 60_000, limit: 1
 /** Transfers in flight by default (PMHE_MAX_CONCURRENT_UPLOADS / _DOWNLOADS). */
 export const DEFAULT_MAX_CONCURRENT_UPLOADS = 8;
 export const DEFAULT_MAX_CONCURRENT_DOWNLOADS = 64;
+/** Downloads in flight to one client address by default (PMHE_MAX_DOWNLOADS_PER_ADDRESS). */
+export const DEFAULT_MAX_DOWNLOADS_PER_ADDRESS = 16;
 
 export interface ApiOptions {
   /** The blob store with its ledger (quotas, tombstones) and lifecycle. */
@@ -38,6 +41,10 @@ export interface ApiOptions {
   maxConcurrentUploads?: number;
   /** Downloads streaming at once; more are answered 503 busy. */
   maxConcurrentDownloads?: number;
+  /** Downloads streaming at once to one client address (req.ip, after trustProxy); more get 429. Default 16. */
+  maxDownloadsPerAddress?: number;
+  /** A download that averages less than this after its grace is cut (a trickling reader holds a slot). */
+  downloadFloor?: DownloadFloor;
   /** GET /jobs/:jobId reads jobs through this; without it the route is absent. */
   jobs?: JobReader;
   /** Retry-After of a pending job, seconds. Default 2. */
@@ -109,10 +116,11 @@ export function createApiApp(options: ApiOptions): Express {
     onChange: (n) => metrics?.blobTransfersInFlight.set({ direction: "upload" }, n),
   });
   const downloadSlots = new TransferSlots(options.maxConcurrentDownloads ?? DEFAULT_MAX_CONCURRENT_DOWNLOADS, "downloads", {
+    perClient: options.maxDownloadsPerAddress ?? DEFAULT_MAX_DOWNLOADS_PER_ADDRESS,
     onChange: (n) => metrics?.blobTransfersInFlight.set({ direction: "download" }, n),
   });
-  app.use(blobRoutes({ keeper: options.keeper, uploads: options.uploads, maxBlobBytes: options.maxBlobBytes, uploadSlots, downloadSlots, logger }));
-  app.use(keyBackupRoutes({ keeper: options.keeper, downloadSlots, logger }));
+  app.use(blobRoutes({ keeper: options.keeper, uploads: options.uploads, maxBlobBytes: options.maxBlobBytes, uploadSlots, downloadSlots, downloadFloor: options.downloadFloor, logger }));
+  app.use(keyBackupRoutes({ keeper: options.keeper, downloadSlots, downloadFloor: options.downloadFloor, logger }));
   if (options.jobs) {
     app.use(jobRoutes({ jobs: options.jobs, retryAfterSeconds: options.jobRetryAfterSeconds ?? 2, publicUrl: options.publicUrl }));
   }

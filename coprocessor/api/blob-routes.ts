@@ -9,6 +9,7 @@ import type { BlobKeeper } from "../blobstore/blob-keeper.js";
 import { checkContent, purposeLimit } from "./content-check.js";
 import { authorizeDelete } from "./delete-policy.js";
 import { HttpError } from "./errors.js";
+import { DEFAULT_DOWNLOAD_FLOOR, enforceDownloadFloor, type DownloadFloor } from "./download-floor.js";
 import type { TransferSlots } from "./slots.js";
 import { BodyAbortedError, BodyTooLargeError, receiveBody } from "./upload-body.js";
 import { authorizeUpload, requireCurrentKeyBundle, requireRegistration, type Uploader, type UploadPolicyOptions } from "./upload-policy.js";
@@ -27,8 +28,11 @@ export interface BlobRouteOptions {
   maxBlobBytes?: number;
   uploadSlots: TransferSlots;
   downloadSlots: TransferSlots;
+  /** A download slower than this on average, once its grace has passed, is cut: it holds a slot others need. */
+  downloadFloor?: DownloadFloor;
   logger?: Logger;
 }
+
 
 /** Models are public documents, named by their content: caches may keep them. Anything else may be a patient's. */
 const MODEL_CACHE = "public, max-age=31536000, immutable";
@@ -128,6 +132,7 @@ function isDiskFull(err: unknown): boolean {
  */
 export function blobRoutes(options: BlobRouteOptions): Router {
   const { keeper, uploads, uploadSlots, downloadSlots, logger } = options;
+  const downloadFloor = options.downloadFloor ?? DEFAULT_DOWNLOAD_FLOOR;
   const { store } = keeper;
   const router = Router();
 
@@ -146,7 +151,7 @@ export function blobRoutes(options: BlobRouteOptions): Router {
     await requireRegistration(uploader, uploads);
     if (await ledger(() => keeper.ledger.isErased(hash))) throw erasedError(hash);
 
-    const releaseSlot = uploadSlots.acquire();
+    const releaseSlot = uploadSlots.acquire(req.ip);
     let reservation: Reservation | undefined;
     let temporary: string | undefined;
     try {
@@ -188,8 +193,9 @@ export function blobRoutes(options: BlobRouteOptions): Router {
       if (outcome === "kept-batch") await ledger(() => keeper.manifestKept(checked.manifest!));
       // The patient's latest backup: kept for good if they are registered, and the one it replaces is deleted.
       if (purpose === "key-backup") await ledger(() => keeper.backupStored(signer, hash, { registered: !anonymous }));
-      logger?.info({ hash, purpose, uploader: uploader.address, bytes: received.bytes, created, ledger: outcome }, "blob stored");
-      res.status(created ? 201 : 200).json({ hash, bytes: received.bytes, created, uploader: uploader.address, purpose });
+      const { sessionKey } = uploader;
+      logger?.info({ hash, purpose, uploader: uploader.address, sessionKey, bytes: received.bytes, created, ledger: outcome }, "blob stored");
+      res.status(created ? 201 : 200).json({ hash, bytes: received.bytes, created, uploader: uploader.address, purpose, ...(sessionKey ? { sessionKey } : {}) });
     } finally {
       if (reservation) await keeper.ledger.release(reservation).catch((err: unknown) => logger?.warn({ err: (err as Error).message }, "could not release an upload reservation; the collector will"));
       if (temporary) await rm(temporary, { force: true });
@@ -217,7 +223,7 @@ export function blobRoutes(options: BlobRouteOptions): Router {
     const hash = hashParam(req.params.hash);
     const { erased, entry } = await ledger(() => keeper.ledger.status(hash));
     if (erased) throw erasedError(hash);
-    const releaseSlot = downloadSlots.acquire();
+    const releaseSlot = downloadSlots.acquire(req.ip);
     let opened;
     try {
       opened = await store.open(hash);
@@ -230,6 +236,7 @@ export function blobRoutes(options: BlobRouteOptions): Router {
       throw new HttpError(404, "not_found", `no blob ${hash}`);
     }
     res.once("close", releaseSlot);
+    enforceDownloadFloor(res, downloadFloor, (rate) => logger?.warn({ hash, bytesPerSecond: Math.round(rate) }, "download cut: slower than the floor"));
     res.status(200).set({ "Content-Type": "application/octet-stream", "Content-Length": String(opened.size), "Cache-Control": cacheControlFor(entry) });
     // The socket's backpressure paces the file: a slow reader holds a stream buffer, not the blob.
     pipeline(opened.stream, res, (err) => {
@@ -239,7 +246,7 @@ export function blobRoutes(options: BlobRouteOptions): Router {
 
   router.delete("/blobs/:hash", async (req, res) => {
     const hash = hashParam(req.params.hash);
-    const signer = authorizeDelete(req, hash, { domain: uploads.domain, maxTtlSeconds: uploads.maxTtlSeconds, now: uploads.now }).toLowerCase();
+    const signer = authorizeDelete(req, hash, { domain: uploads.domain, maxTtlSeconds: uploads.maxTtlSeconds, maxSessionSeconds: uploads.maxSessionSeconds, now: uploads.now }).toLowerCase();
     if (await ledger(() => keeper.ledger.isErased(hash))) throw erasedError(hash);
     if (!(await store.has(hash))) throw new HttpError(404, "not_found", `no blob ${hash}`);
     const owned = await ledger(() => keeper.ownerOf(hash));

@@ -1,4 +1,5 @@
 import { pipeline } from "node:stream";
+import { DEFAULT_DOWNLOAD_FLOOR, enforceDownloadFloor, type DownloadFloor } from "./download-floor.js";
 import { isAddress } from "ethers";
 import { Router } from "express";
 import type { Logger } from "pino";
@@ -11,6 +12,8 @@ import type { TransferSlots } from "./slots.js";
 export interface KeyBackupRouteOptions {
   keeper: BlobKeeper;
   downloadSlots: TransferSlots;
+  /** See blob-routes.ts: a trickling reader is cut once it runs below this. */
+  downloadFloor?: DownloadFloor;
   logger?: Logger;
 }
 
@@ -20,7 +23,7 @@ export interface KeyBackupRouteOptions {
  * backup is AES-GCM ciphertext under a key only the patient's wallet signature gives. A new device knows nothing but
  * the wallet address, which is why backups are found by address and not by hash.
  */
-export function keyBackupRoutes({ keeper, downloadSlots, logger }: KeyBackupRouteOptions): Router {
+export function keyBackupRoutes({ keeper, downloadSlots, downloadFloor = DEFAULT_DOWNLOAD_FLOOR, logger }: KeyBackupRouteOptions): Router {
   const router = Router();
   router.get("/key-backups/:address", async (req, res) => {
     const address = String(req.params.address);
@@ -29,7 +32,7 @@ export function keyBackupRoutes({ keeper, downloadSlots, logger }: KeyBackupRout
     const noBackup = () => new HttpError(404, "no_backup", `no backup for this address: the store keeps no key backup of ${patient}`);
     const hash = await ledger(() => keeper.latestBackup(patient));
     if (!hash) throw noBackup();
-    const releaseSlot = downloadSlots.acquire();
+    const releaseSlot = downloadSlots.acquire(req.ip);
     let opened;
     try {
       opened = await keeper.store.open(hash);
@@ -42,6 +45,7 @@ export function keyBackupRoutes({ keeper, downloadSlots, logger }: KeyBackupRout
       throw noBackup(); // collected or replaced since the ledger answered
     }
     res.once("close", releaseSlot);
+    enforceDownloadFloor(res, downloadFloor, (rate) => logger?.warn({ hash, bytesPerSecond: Math.round(rate) }, "key backup download cut: slower than the floor"));
     res.status(200).set({
       "Content-Type": "application/octet-stream",
       "Content-Length": String(opened.size),

@@ -4,7 +4,10 @@ import type { PmheContract } from "../../protocol/chain.js";
 import type { Hash } from "../../protocol/hash.js";
 import {
   isUploadPurpose,
+  MAX_UPLOAD_SESSION_SECONDS,
+  recoverSessionDelegator,
   recoverUploader,
+  SESSION_HEADERS,
   UPLOAD_HEADERS,
   UPLOAD_PURPOSES,
   UPLOAD_ROLE,
@@ -26,13 +29,18 @@ export interface UploadPolicyOptions {
   currentKeyBundle?(patient: string, options?: { fresh?: boolean }): Promise<Hash | undefined>;
   /** Longest validity a signature may claim, seconds from now. Default one hour. */
   maxTtlSeconds?: number;
+  /** Longest an upload-session delegation may run, seconds from now. Default (and protocol ceiling) 24 hours. */
+  maxSessionSeconds?: number;
   /** Unix time in seconds (tests move it). */
   now?: () => number;
 }
 
 export interface Uploader {
+  /** The wallet the upload is taken as: the signer, or the wallet that delegated to the session key that signed. */
   address: string;
   purpose: UploadPurpose;
+  /** The session key that signed the upload for `address`, when it was session-signed. */
+  sessionKey?: string;
 }
 
 export const DEFAULT_MAX_UPLOAD_TTL_SECONDS = 3600;
@@ -60,8 +68,43 @@ export function checkExpiry(expires: string, header: string, what: string, optio
 }
 
 /**
- * Checks the signed-upload headers of a PUT of `blobHash` and returns who signed it, or throws the HttpError to answer
- * with. Runs before the body is read, so an unauthorised upload never gets buffered.
+ * The session key a request was signed with, when it carries a delegation (SESSION_HEADERS), after checking that
+ * delegation: well-formed (401 bad_session), unexpired (401 session_expired), at most `maxSessionSeconds` ahead (401
+ * session_too_long), and signed by the wallet `signer` names (403 session_not_delegated: a session key speaks only for
+ * the wallet that delegated to it). Undefined when the request carries no session header: the signer signed itself.
+ */
+export function checkSession(req: Request, signer: string, options: { domain: UploadDomain; maxSessionSeconds?: number; now?: () => number }): string | undefined {
+  const key = req.get(SESSION_HEADERS.key);
+  const expires = req.get(SESSION_HEADERS.expires);
+  const signature = req.get(SESSION_HEADERS.signature);
+  if (!key && !expires && !signature) return undefined;
+  if (!key || !expires || !signature) {
+    const missing = Object.values(SESSION_HEADERS).filter((name) => !req.get(name));
+    throw unauthorized("bad_session", `a session-signed request carries all of ${Object.values(SESSION_HEADERS).join(", ")}; missing ${missing.join(", ")}`);
+  }
+  if (!isAddress(key)) throw unauthorized("bad_session", `${SESSION_HEADERS.key} is not an address`);
+  if (!/^[0-9]{1,15}$/.test(expires)) throw unauthorized("bad_session", `${SESSION_HEADERS.expires} must be a unix time in seconds`);
+  const expiresAt = Number(expires);
+  const now = options.now?.() ?? Math.floor(Date.now() / 1000);
+  const max = options.maxSessionSeconds ?? MAX_UPLOAD_SESSION_SECONDS;
+  if (expiresAt < now) throw unauthorized("session_expired", `the upload session of key ${key} expired at ${expiresAt}; it is now ${now}: have the wallet delegate to a new session key`);
+  if (expiresAt > now + max) throw unauthorized("session_too_long", `the upload session of key ${key} runs until ${expiresAt}, more than ${max} s ahead; delegate for at most ${max} s`);
+  let delegator: string;
+  try {
+    delegator = recoverSessionDelegator(options.domain, { sessionKey: key, expiresAt }, signature);
+  } catch {
+    throw unauthorized("bad_session", `${SESSION_HEADERS.signature} is not a valid signature`);
+  }
+  if (delegator !== signer) {
+    throw new HttpError(403, "session_not_delegated", `the session key ${getAddress(key)} was not delegated by ${signer} on this deployment (the delegation recovers to ${delegator}); a session key signs only for the wallet that delegated to it`);
+  }
+  return getAddress(key);
+}
+
+/**
+ * Checks the signed-upload headers of a PUT of `blobHash` and returns who signed it (the delegating wallet when a
+ * session key signed), or throws the HttpError to answer with. Runs before the body is read, so an unauthorised
+ * upload never gets buffered. Everything after this (roles, registration, owners, quotas) applies to `address`.
  */
 export async function authorizeUpload(req: Request, blobHash: Hash, options: UploadPolicyOptions): Promise<Uploader> {
   const signer = req.get(UPLOAD_HEADERS.signer);
@@ -81,14 +124,19 @@ export async function authorizeUpload(req: Request, blobHash: Hash, options: Upl
   if (!isAddress(signer)) throw unauthorized("bad_signature", `${UPLOAD_HEADERS.signer} is not an address`);
   const expiresAt = checkExpiry(expires, UPLOAD_HEADERS.expires, "upload", options);
 
+  const address = getAddress(signer);
+  const sessionKey = checkSession(req, address, options);
+
   let recovered: string;
   try {
     recovered = recoverUploader(options.domain, { blobHash, purpose, expiresAt }, signature);
   } catch {
     throw unauthorized("bad_signature", `${UPLOAD_HEADERS.signature} is not a valid signature`);
   }
-  const address = getAddress(signer);
-  if (recovered !== address) {
+  if (sessionKey && recovered !== sessionKey) {
+    throw unauthorized("wrong_session_key", `the upload was not signed by the session key ${sessionKey} that ${address} delegated to, for this blob, purpose, expiry and deployment`);
+  }
+  if (!sessionKey && recovered !== address) {
     throw unauthorized("bad_signature", `the signature was not made by ${address} for this blob, purpose, expiry and deployment`);
   }
 
@@ -102,7 +150,7 @@ export async function authorizeUpload(req: Request, blobHash: Hash, options: Upl
     }
     if (!allowed) throw new HttpError(403, "forbidden", `${purpose} uploads need ${role}; ${address} does not hold it`);
   }
-  return { address, purpose };
+  return sessionKey ? { address, purpose, sessionKey } : { address, purpose };
 }
 
 /**

@@ -196,14 +196,21 @@ export async function unregisteredBundles(ctx: AttackContext, tally: AttackTally
 }
 
 /**
+ * Where the slow readers connect from: another loopback address (all of 127/8 reaches this host on Linux), so that
+ * the store sees them as the stranger they are, apart from the honest patients on 127.0.0.1.
+ */
+const STRANGER_ADDRESS = "127.0.0.2";
+
+/**
  * Readers that take a large blob at a trickle (about 16 KB/s) and hold their connection: the server must stream,
- * cap concurrent downloads (503 busy) and drop idle sockets, not buffer.
+ * cap concurrent downloads (503 busy) and those of one address (429), cut readers below the rate floor, and drop idle
+ * sockets, not buffer.
  */
 export async function slowReaders(ctx: AttackContext, tally: AttackTally, blobHash: Hash, concurrency: number): Promise<void> {
   const url = new URL(`${ctx.apiUrl}/blobs/${blobHash}`);
   const readOne = () =>
     new Promise<string>((resolve) => {
-      const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: "GET" }, (res) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: "GET", localAddress: STRANGER_ADDRESS }, (res) => {
         const status = res.statusCode ?? 0;
         if (status !== 200) {
           let text = "";
@@ -252,7 +259,9 @@ export async function slowReaders(ctx: AttackContext, tally: AttackTally, blobHa
       while (ctx.running()) {
         tally.sent++;
         const answer = await readOne();
-        count(tally, answer, ["200", "200 dropped", "503 busy", "429 rate_limited", "network ECONNRESET"], answer);
+        count(tally, answer, ["200", "200 dropped", "503 busy", "429 too_many_transfers", "429 rate_limited", "network ECONNRESET"], answer);
+        // A refusal is answered at once: a stranger that asks again at once gains nothing, but would spin here.
+        if (answer.startsWith("429") || answer.startsWith("503")) await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }),
   );

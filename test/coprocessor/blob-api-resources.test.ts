@@ -11,6 +11,7 @@ import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { createKeccak } from "hash-wasm";
 import type { UploadPolicyOptions } from "../../coprocessor/api/upload-policy.js";
 import { FileBlobStore, type OpenedBlob } from "../../coprocessor/blobstore/file-blob-store.js";
+import { BlobClient, BlobStoreError } from "../../protocol/blob-client.js";
 import type { Hash } from "../../protocol/hash.js";
 import { MAX_SHARE_BYTES } from "../../protocol/result-share.js";
 import { uploadDomain, type UploadPurpose } from "../../protocol/upload-auth.js";
@@ -102,9 +103,9 @@ interface StalledReader {
 }
 
 /** A raw GET that reads the status line and a first chunk, then stops reading: a slow (stalled) reader. */
-async function stalledReader(url: string, hash: Hash): Promise<StalledReader> {
+async function stalledReader(url: string, hash: Hash, localAddress?: string): Promise<StalledReader> {
   const { hostname, port } = new URL(url);
-  const socket = connect(Number(port), hostname);
+  const socket = connect({ port: Number(port), host: hostname, ...(localAddress ? { localAddress } : {}) });
   let received = 0;
   let first: Buffer | undefined;
   await new Promise<void>((resolve, reject) => {
@@ -305,6 +306,64 @@ describe("blob API resource bounds", function () {
   });
 
   describe("slow readers", function () {
+    it("gives one address at most PMHE_MAX_DOWNLOADS_PER_ADDRESS streams (429 too_many_transfers), so another address still gets served", async function () {
+      const api = await start({ api: { maxConcurrentDownloads: 4, maxDownloadsPerAddress: 2 } });
+      const hash = await writeLargeBlob(api.store, 48 * MiB);
+      // 127.0.0.2 is a stranger's address (all of 127/8 is this host on Linux); the test's fetch comes from 127.0.0.1.
+      const readers = [await stalledReader(api.url, hash, "127.0.0.2"), await stalledReader(api.url, hash, "127.0.0.2")];
+      try {
+        const third = await stalledReader(api.url, hash, "127.0.0.2");
+        expect(third.head).to.match(/^HTTP\/1\.1 429/);
+        expect(third.head.toLowerCase()).to.match(/retry-after: \d+/);
+        third.socket.destroy();
+        const other = await fetch(`${api.url}/blobs/${hash}`);
+        expect(other.status).to.equal(200);
+        expect(hashOf(new Uint8Array(await other.arrayBuffer()))).to.equal(hash);
+      } finally {
+        for (const reader of readers) reader.socket.destroy();
+      }
+    });
+
+    it("the blob client waits out 503 busy as Retry-After asks and gets the blob once a slot frees; with no wait budget it reports busy", async function () {
+      const api = await start({ api: { maxConcurrentDownloads: 1, downloadFloor: { minBytesPerSecond: 8 * MiB, graceMs: 1_000 } } });
+      const hash = await writeLargeBlob(api.store, 16 * MiB);
+      const reader = await stalledReader(api.url, hash);
+      try {
+        const impatient = await new BlobClient(api.url, { busyWaitMs: 0 }).get(hash).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        expect(impatient).to.be.instanceOf(BlobStoreError);
+        expect((impatient as BlobStoreError).code).to.equal("busy");
+        const got = await new BlobClient(api.url).get(hash);
+        expect(got && hashOf(got)).to.equal(hash);
+      } finally {
+        reader.socket.destroy();
+      }
+    });
+
+    it("cuts a reader that trickles below the download floor, so its slot serves an honest reader again", async function () {
+      // A floor high enough that even what the kernel's socket buffers absorb falls below it within seconds.
+      const api = await start({ api: { maxConcurrentDownloads: 1, downloadFloor: { minBytesPerSecond: 8 * MiB, graceMs: 1_000 } } });
+      const hash = await writeLargeBlob(api.store, 48 * MiB);
+      const reader = await stalledReader(api.url, hash);
+      expect(reader.head).to.match(/^HTTP\/1\.1 200/);
+      await errorOf(await fetch(`${api.url}/blobs/${hash}`), 503, "busy");
+      let served: Response | undefined;
+      await eventually(async () => {
+        const response = await fetch(`${api.url}/blobs/${hash}`);
+        if (response.status === 200) served = response;
+        else await response.arrayBuffer();
+        return response.status === 200;
+      }, "the stalled reader's slot is free again");
+      expect(hashOf(new Uint8Array(await served!.arrayBuffer()))).to.equal(hash);
+      // The stalled reader was cut, not served: once it reads what reached it, the connection ends short of the blob.
+      const closed = new Promise<void>((resolve) => reader.socket.once("close", () => resolve()));
+      reader.socket.resume();
+      await closed;
+      expect(reader.received()).to.be.below(48 * MiB);
+    });
+
     it("does not buffer a large blob for slow readers: 16 stalled readers of a 64 MiB blob", async function () {
       let store: ObservedStore | undefined;
       const api = await start({

@@ -38,16 +38,18 @@ const WALLET_INFO = {
 
 /**
  * Installs the wallet in every page of `context`: call before the page loads. `rpcUrl` is the Hardhat node's URL,
- * `chainId` its chain id.
+ * `chainId` its chain id (the one chain the wallet knows besides the one it starts on); `startChainId`, when given,
+ * is the chain the wallet is on at first (another network, as a wallet that was last used elsewhere): it answers
+ * `eth_` calls with 4901 until it is switched to `chainId`.
  */
 export async function installInjectedWallet(
   context: BrowserContext,
-  options: { rpcUrl: string; chainId: number; account: string },
+  options: { rpcUrl: string; chainId: number; account: string; startChainId?: number },
 ): Promise<WalletControl> {
   const pages = new Set<Page>();
   const control: WalletControl = {
     account: options.account,
-    chainId: options.chainId,
+    chainId: options.startChainId ?? options.chainId,
     rejectNext: new Set(),
     requests: [],
     async switchAccount(account) {
@@ -117,40 +119,51 @@ export async function installInjectedWallet(
     }
   });
 
-  await context.addInitScript((info: typeof WALLET_INFO) => {
-    type Listener = (value: unknown) => void;
-    const listeners = new Map<string, Set<Listener>>();
-    const binding = (window as unknown as { __pmheWalletRequest(method: string, params: unknown): Promise<{ result?: unknown; error?: { code: number; message: string; data?: unknown } }> }).__pmheWalletRequest;
-    const provider = {
-      isMetaMask: false,
-      async request({ method, params }: { method: string; params?: unknown }) {
-        const answer = await binding(method, params);
-        if (answer.error) {
-          const error = new Error(answer.error.message) as Error & { code: number; data?: unknown };
-          error.code = answer.error.code;
-          error.data = answer.error.data;
-          throw error;
-        }
-        return answer.result;
-      },
-      on(event: string, listener: Listener) {
-        if (!listeners.has(event)) listeners.set(event, new Set());
-        listeners.get(event)!.add(listener);
-        return provider;
-      },
-      removeListener(event: string, listener: Listener) {
-        listeners.get(event)?.delete(listener);
-        return provider;
-      },
-    };
-    (window as unknown as { __pmheWalletEmit(event: string, value: unknown): void }).__pmheWalletEmit = (event, value) => {
-      for (const listener of listeners.get(event) ?? []) listener(value);
-    };
-    const announce = () =>
-      window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
-    window.addEventListener("eip6963:requestProvider", announce);
-    announce();
-  }, WALLET_INFO);
+  // A string, not a function: the test runner's TypeScript loader decorates functions with helpers (`__name`) that
+  // do not exist in the page, and the page must not see anything of the test runner anyway.
+  await context.addInitScript({ content: walletPageScript(WALLET_INFO) });
 
   return control;
+}
+
+/** The page's side of the wallet: plain JavaScript, run before the page's own scripts in every frame. */
+function walletPageScript(info: typeof WALLET_INFO): string {
+  return `(() => {
+  const info = ${JSON.stringify(info)};
+  const listeners = new Map();
+  const provider = {
+    isMetaMask: false,
+    async request(args) {
+      const method = args && args.method;
+      const params = args ? args.params : undefined;
+      const answer = await window.__pmheWalletRequest(method, params);
+      if (answer.error) {
+        const error = new Error(answer.error.message);
+        error.code = answer.error.code;
+        error.data = answer.error.data;
+        throw error;
+      }
+      return answer.result;
+    },
+    on(event, listener) {
+      if (!listeners.has(event)) listeners.set(event, new Set());
+      listeners.get(event).add(listener);
+      return provider;
+    },
+    removeListener(event, listener) {
+      const set = listeners.get(event);
+      if (set) set.delete(listener);
+      return provider;
+    },
+  };
+  Object.defineProperty(window, "__pmheWalletEmit", {
+    value: (event, value) => {
+      for (const listener of listeners.get(event) || []) listener(value);
+    },
+  });
+  const detail = Object.freeze({ info: Object.freeze(info), provider });
+  const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail }));
+  window.addEventListener("eip6963:requestProvider", announce);
+  announce();
+})();`;
 }

@@ -10,7 +10,6 @@ import type { ModelRef } from "../../../../model-ref.js";
 import type { PatientClient } from "../../../../patient-client.js";
 import type { ResultVerdict } from "../../../../verdict.js";
 import type { SessionSigner } from "../session/session-signer.js";
-import { uploadRecord } from "./record-upload.js";
 
 export const FLOW_STEPS = ["encrypt", "upload", "request", "wait", "verify", "decrypt"] as const;
 export type FlowStep = (typeof FLOW_STEPS)[number];
@@ -67,7 +66,7 @@ export interface FlowOptions {
 
 /**
  * One prediction, step by step, so the page can show each one: encrypt (in the worker), check the request would be
- * accepted, upload (signed), one transaction (anchorAndRequest), follow the job (GET /jobs/:id with its Retry-After,
+ * accepted, upload (signed by the upload session's key: no wallet prompt), one transaction (anchorAndRequest), follow the job (GET /jobs/:id with its Retry-After,
  * the chain when the API does not answer), fetch and verify the result against the chain and its votes, decrypt.
  * A multi-round model repeats this per round, each round's decrypted values feeding the next; several readings of a
  * one-round model go as one record of the engine's batch layout, in one job.
@@ -108,7 +107,7 @@ export async function runPrediction(options: FlowOptions): Promise<PredictionOut
     // Would the request go through? Asked before anything is uploaded or signed.
     step("upload", { recordBytes: record.length, recordHash });
     await namedContractCall("anchorAndRequest", () => options.contract.anchorAndRequest.staticCall(recordHash, ref.id));
-    await uploadRecord({ blobs: options.blobs, signer: options.signer, contract: options.contract, contractAddress: options.contractAddress, keyBundleHash: client.keyBundleHash, record });
+    await client.uploadRecord(record);
     options.signal.throwIfAborted();
 
     step("request");

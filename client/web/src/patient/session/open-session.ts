@@ -56,6 +56,8 @@ export async function openKeys(options: {
       chainId: BigInt(config.chainId),
       fromBlock: config.deploymentBlock,
       pollIntervalMs: 1000,
+      // One wallet signature delegates uploads to a key this page holds: a prediction then asks for its transaction only.
+      uploadSessions: signer.uploadSessions(address),
     });
     return { client, crypto, stored, signature };
   } catch (err) {

@@ -1,4 +1,5 @@
 import { AbstractSigner, type JsonRpcSigner, type Provider, type TransactionRequest, type TransactionResponse, type TypedDataDomain, type TypedDataField } from "ethers";
+import { DEFAULT_UPLOAD_SESSION_SECONDS, UploadSessionKeeper } from "../../../../../protocol/upload-session.js";
 import { checkKeyBackupSignature, KEY_BACKUP_DOMAIN_NAME, keyBackupDomain } from "../../../../../protocol/key-backup.js";
 
 /** What the wallet is being asked for right now, for views that say "confirm in your wallet". */
@@ -12,7 +13,22 @@ const TYPE_WORDS: Record<string, string> = {
   Upload: "an upload to the blob store",
   Delete: "a deletion from the blob store",
   KeyBackup: "unlocking your keys",
+  UploadSession: `letting this page upload your encrypted data for the next ${DEFAULT_UPLOAD_SESSION_SECONDS / 3600} hours`,
 };
+
+/** Upload sessions of this page, by wallet and deployment: in memory only, gone on reload or lock. */
+const uploadSessions = new Map<string, UploadSessionKeeper>();
+
+/**
+ * The upload session keeper of `address` on the deployment `scope` names: one per wallet, so that unlocking again (or
+ * another tab of the same view) reuses a running session instead of asking the wallet again.
+ */
+export function uploadSessionsOf(scope: string, address: string): UploadSessionKeeper {
+  const key = `${scope}:${address.toLowerCase()}`;
+  let keeper = uploadSessions.get(key);
+  if (!keeper) uploadSessions.set(key, (keeper = new UploadSessionKeeper()));
+  return keeper;
+}
 
 /**
  * The patient's wallet as the patient core uses it. Every request still goes to the wallet; two things are added:
@@ -30,6 +46,11 @@ export class SessionSigner extends AbstractSigner {
   onPrompt(listener: PromptListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** The upload sessions of `address` on this signer's deployment (see uploadSessionsOf). */
+  uploadSessions(address: string): UploadSessionKeeper {
+    return uploadSessionsOf(this.scope, address);
   }
 
   /** The cached key-backup signature, if this session has one already. */
@@ -85,4 +106,6 @@ export class SessionSigner extends AbstractSigner {
 /** Forgets this session's key-backup signatures (the person locked the app, or switched accounts). */
 export function forgetSessionSignatures(): void {
   sessionSignatures.clear();
+  for (const keeper of uploadSessions.values()) keeper.forget();
+  uploadSessions.clear();
 }

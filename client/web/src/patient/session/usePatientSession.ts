@@ -138,7 +138,10 @@ export function usePatientSession(wallet: ConnectedWallet): PatientSession {
         if (keys.phase !== "locked") return;
         const signature = await backupSignature(signer, config);
         const opened = openStoredKeys(keys.stored, config, address, signature);
-        adopt(await openKeys({ worker: await worker(), keys: opened, signer, config, blobs, address, signature, stored: keys.stored }));
+        const unlocked = await openKeys({ worker: await worker(), keys: opened, signer, config, blobs, address, signature, stored: keys.stored });
+        adopt(unlocked);
+        // The upload session's signature now, with the unlock's: the next prediction asks for its transaction only.
+        await unlocked.client.prepareUploads();
       }),
     [act, keys, signer, config, address, adopt, worker, blobs],
   );
@@ -165,8 +168,10 @@ export function usePatientSession(wallet: ConnectedWallet): PatientSession {
       act("Restoring your keys from the backup…", async () => {
         const restored = await restoreKeys({ signer, contractAddress: config.contractAddress, blobs, ...(backup ? { backup } : {}) });
         const signature = await backupSignature(signer, config);
-        adopt(await openKeys({ worker: await worker(), keys: restored.keys, signer, config, blobs, address, signature }));
+        const reopened = await openKeys({ worker: await worker(), keys: restored.keys, signer, config, blobs, address, signature });
+        adopt(reopened);
         refreshStatus();
+        await reopened.client.prepareUploads();
       }),
     [act, signer, config, blobs, worker, address, adopt, refreshStatus],
   );
