@@ -44,7 +44,7 @@ describe("upload sessions: one wallet signature for a session's uploads and dele
   }
 
   const put = (api: BlobApiHarness, bytes: Uint8Array, headers: Record<string, string>) =>
-    fetch(`${api.url}/blobs/${hashOf(bytes)}`, { method: "PUT", headers: { "content-type": "application/octet-stream", ...headers }, body: bytes });
+    fetch(`${api.url}/blobs/${hashOf(bytes)}`, { method: "PUT", headers: { "content-type": "application/octet-stream", ...headers }, body: bytes as Uint8Array<ArrayBuffer> });
 
   it("takes a session-signed record as the delegating patient's (uploader = patient, sessionKey named) and lets the session delete it", async function () {
     const api = await start();
@@ -108,13 +108,13 @@ describe("upload sessions: one wallet signature for a session's uploads and dele
       [SESSION_HEADERS.expires]: String(expiresAt),
       [SESSION_HEADERS.signature]: await signUploadSession(wallet, DOMAIN, { sessionKey, expiresAt }),
     });
-    const signedBy = async (key: Wallet) => signedUploadHeaders(key, DOMAIN, hash, "record");
+    const signedBy = async (key: HDNodeWallet) => signedUploadHeaders(key, DOMAIN, hash, "record");
 
     await errorOf(await put(api, record, { ...(await signedBy(thief)), ...(await delegation(delegated.address, now() + 600)) }), 401, "wrong_session_key");
     await errorOf(await put(api, record, { ...(await signedBy(delegated)), ...(await delegation(delegated.address, now() - 1)) }), 401, "session_expired");
     const tooLong = await errorOf(await put(api, record, { ...(await signedBy(delegated)), ...(await delegation(delegated.address, now() + 25 * 3600)) }), 401, "session_too_long");
     expect(tooLong.message).to.include("86400");
-    const partial = { ...(await signedBy(delegated)), ...(await delegation(delegated.address, now() + 600)) };
+    const partial: Record<string, string> = { ...(await signedBy(delegated)), ...(await delegation(delegated.address, now() + 600)) };
     delete partial[SESSION_HEADERS.signature];
     const missing = await errorOf(await put(api, record, partial), 401, "bad_session");
     expect(missing.message).to.include(SESSION_HEADERS.signature);
