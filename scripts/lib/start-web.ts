@@ -58,14 +58,14 @@ async function newestMtime(dir: string): Promise<{ mtimeMs: number; file?: strin
 
 /**
  * Why the build must run (undefined: dist is up to date). Sources: the app's directory, and the code it imports
- * from the project (`protocol/`, `client/`) when the app lives in this project.
+ * from the project (`protocol/`, `client/`, `hospital/`) when the app lives in this project.
  */
 export async function staleReason(app: WebApp, projectRoot: string): Promise<string | undefined> {
   const index = join(app.dist, "index.html");
   if (!existsSync(index)) return "no production build yet";
   const built = (await stat(index)).mtimeMs;
   const sources = [app.root];
-  if (!relative(projectRoot, app.root).startsWith("..")) sources.push(join(projectRoot, "protocol"), join(projectRoot, "client"), join(projectRoot, "package-lock.json"));
+  if (!relative(projectRoot, app.root).startsWith("..")) sources.push(...["protocol", "client", "hospital", "package-lock.json"].map((part) => join(projectRoot, part)));
   for (const source of sources) {
     const newest = existsSync(source) && (await stat(source)).isFile() ? { mtimeMs: (await stat(source)).mtimeMs, file: source } : await newestMtime(source);
     if (newest.mtimeMs > built) return `${relative(projectRoot, newest.file ?? source)} changed since the last build`;

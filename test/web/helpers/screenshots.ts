@@ -1,12 +1,17 @@
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import type { Page } from "playwright-core";
 
-/** Where the browser tests write a picture of each view (the README shows the patient's result). */
-export const SCREENSHOT_DIR = join(import.meta.dirname, "..", "..", "..", "docs", "screenshots");
+/**
+ * Where the browser tests write a picture of each view: PMHE_SCREENSHOT_DIR when set (`npm run screenshots` sets it
+ * to docs/screenshots, the pictures the README shows), else a directory under the system's temporary one, so that a
+ * test run leaves the working tree as it found it.
+ */
+export const SCREENSHOT_DIR = process.env.PMHE_SCREENSHOT_DIR ? resolve(process.env.PMHE_SCREENSHOT_DIR) : join(tmpdir(), "pmhe-screenshots");
 
 /**
- * The whole page as it is now, to docs/screenshots/<name>.png (animations stopped, caret hidden). The width is the
+ * The whole page as it is now, to <SCREENSHOT_DIR>/<name>.png (animations stopped, caret hidden). The width is the
  * page's viewport width (1280 unless the test set another); the height is the page's.
  */
 export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<string> {
