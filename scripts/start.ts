@@ -205,6 +205,8 @@ async function main(): Promise<void> {
       // Result URLs the app can fetch from its own origin.
       PMHE_PUBLIC_URL: appApiUrl,
       PMHE_POLL_INTERVAL_MS: "200",
+      // A local chain mines at once and a job takes a fraction of a second: the app asks again after 1 s, not 2.
+      PMHE_JOB_RETRY_AFTER_SECONDS: "1",
       PMHE_SHUTDOWN_TIMEOUT_MS: "8000",
       LOG_LEVEL: opts.logLevel,
     },

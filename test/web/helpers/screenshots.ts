@@ -1,14 +1,15 @@
 import { mkdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Page } from "playwright-core";
 
 /**
- * Where the browser tests write a picture of each view: PMHE_SCREENSHOT_DIR when set (`npm run screenshots` sets it
- * to docs/screenshots, the pictures the README shows), else a directory under the system's temporary one, so that a
- * test run leaves the working tree as it found it.
+ * Where the browser tests write a picture of each view: docs/screenshots/latest (ignored by git, so a test run leaves
+ * the working tree clean), or PMHE_SCREENSHOT_DIR when set: `npm run screenshots` sets it to docs/screenshots, the
+ * committed pictures the README shows.
  */
-export const SCREENSHOT_DIR = process.env.PMHE_SCREENSHOT_DIR ? resolve(process.env.PMHE_SCREENSHOT_DIR) : join(tmpdir(), "pmhe-screenshots");
+export const SCREENSHOT_DIR = process.env.PMHE_SCREENSHOT_DIR
+  ? resolve(process.env.PMHE_SCREENSHOT_DIR)
+  : join(import.meta.dirname, "..", "..", "..", "docs", "screenshots", "latest");
 
 /**
  * The whole page as it is now, to <SCREENSHOT_DIR>/<name>.png (animations stopped, caret hidden). The width is the

@@ -7,7 +7,7 @@ import { FLOW_STEPS, type FlowProgress, type FlowStep } from "./prediction-flow.
 
 const LABELS: Record<FlowStep, string> = {
   encrypt: "Encrypt your reading on this device",
-  upload: "Upload the ciphertext (signed by your wallet)",
+  upload: "Upload the ciphertext (signed by this page's upload key: no wallet prompt)",
   request: "Anchor it and request the prediction (one transaction)",
   wait: "The coprocessors evaluate the model on the ciphertext",
   verify: "Check the result against the chain and its votes",

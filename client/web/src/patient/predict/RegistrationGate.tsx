@@ -17,6 +17,11 @@ export function RegistrationGate() {
           ? "The chain holds other keys for you. Register these (the coprocessors evaluate with the registered ones)."
           : "The coprocessors need your public key bundle to evaluate the model: it is uploaded and its hash registered on-chain, once."}
       </p>
+      <p className="hint">
+        Your wallet asks twice: a signature that lets this page upload your encrypted data for the next 12 hours (with a
+        key it keeps in memory only), and the registration transaction. After that, each prediction asks for one
+        transaction.
+      </p>
       {registered.state === "failed" && <InlineError error={registered.error} />}
       <button type="button" className="primary" data-testid="keys-register" disabled={session.busy !== undefined} onClick={() => void session.register().catch(() => undefined)}>
         Register my keys
