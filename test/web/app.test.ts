@@ -96,9 +96,11 @@ describe("web app in Chromium: patient, hospital, auditor and error flows on the
     await byTestId(page, "wallet-address", { "data-address": address.toLowerCase() }).waitFor();
   }
 
+  /** Fills the form as a screen-reader user would find it: each field by its label (labelled fields, or this fails). */
   async function fillReading(page: Page, reading: Reading): Promise<void> {
     for (const input of model.inputs!) {
-      const field = byTestId(page, `field-${input.name}`);
+      const field = page.getByLabel(need(input.label, `${input.name}'s label`), { exact: true });
+      expect(await field.getAttribute("data-testid"), `the field labelled "${input.label}"`).to.equal(`field-${input.name}`);
       const value = String(reading[input.name]);
       if (input.kind === "choice") await field.selectOption(value);
       else await field.fill(value);
@@ -111,8 +113,11 @@ describe("web app in Chromium: patient, hospital, auditor and error flows on the
     await byTestId(page, "model-picker").selectOption(product.summary.models.find((m) => m.name === model.name)!.id);
     await fillReading(page, reading);
     await onFilled?.();
-    // Enabled once the open keys are the registered ones.
-    await page.locator('[data-testid="predict-submit"]:not([disabled])').click();
+    // Enabled once the open keys are the registered ones; sent from the keyboard (focus, Enter), as without a mouse.
+    const submit = page.locator('[data-testid="predict-submit"]:not([disabled])');
+    await submit.focus();
+    expect(await submit.evaluate((el) => el === document.activeElement), "the submit button takes the keyboard's focus").to.equal(true);
+    await page.keyboard.press("Enter");
     const result = byTestId(page, "result");
     await Promise.race([
       result.waitFor({ timeout: 120_000 }),
@@ -232,6 +237,8 @@ describe("web app in Chromium: patient, hospital, auditor and error flows on the
     await page.setViewportSize({ width: 375, height: 812 });
     await byTestId(page, "result").scrollIntoViewIfNeeded();
     await screenshot(page, "patient-result-375", { fullPage: false });
+    // Nothing wider than a 375 px phone: no sideways scrolling.
+    expect(await page.evaluate("document.documentElement.scrollWidth"), "the page's width at 375 px").to.be.at.most(375);
     await page.setViewportSize({ width: 1280, height: 900 });
 
     // Shared with the hospital (rounded, sealed to its key) from the result card.

@@ -23,7 +23,9 @@ export interface ShellState {
 export function AppProvider({ config, children }: { config: AppConfig; children: (shell: ShellState) => ReactNode }) {
   const readProvider = useMemo(() => {
     const network = Network.from(config.chainId);
-    return new JsonRpcProvider(config.rpcUrl, network, { staticNetwork: network, pollingInterval: 2000 });
+    // No answer cache (ethers keeps identical answers 250 ms by default): a view that reads the chain right after
+    // the wallet's transaction was mined must see that block, or it shows the state from before it.
+    return new JsonRpcProvider(config.rpcUrl, network, { staticNetwork: network, pollingInterval: 2000, cacheTimeout: -1 });
   }, [config]);
   const contract = useMemo(() => connectPmhe(config.contractAddress, readProvider), [config, readProvider]);
   const blobs = useMemo(() => new BlobClient(config.apiUrl), [config]);
