@@ -349,6 +349,8 @@ describe("web app in Chromium: patient, hospital, auditor and error flows on the
     await page.goto(`${product.summary.appUrl}/#/auditor?job=${earlier.jobId}`);
     const job = byTestId(page, "audit-job", { "data-job-id": earlier.jobId, "data-status": "Finalized" });
     await job.waitFor();
+    // An auditor needs no wallet: the auditor's view does not call its absence an error.
+    expect(await byTestId(page, "notice-no-wallet").count(), "a no-wallet error on the auditor's view").to.equal(0);
     await byTestId(page, "audit-quorum-warning").waitFor();
     const blobs = byTestId(job, "audit-blob-row");
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="audit-blob-row"]').length > 0 && !document.querySelector('[data-testid="audit-blob-row"][data-verdict="checking"]'));

@@ -43,7 +43,7 @@ export function Shell({ config, shell }: { config: AppConfig; shell: ShellState 
           <WalletButton state={shell.walletState} />
         </div>
       </header>
-      <ShellNotices shell={shell} />
+      <ShellNotices shell={shell} needsWallet={top !== "auditor"} />
       <main id="main" className="main" tabIndex={-1}>
         <RouteErrorBoundary key={top} rpcUrl={config.rpcUrl} apiUrl={config.apiUrl}>
           <Suspense fallback={<RouteLoading />}>{view}</Suspense>
