@@ -4,35 +4,25 @@
  * key stays in the local key directory and the wallet key in PMHE_PATIENT_KEY: neither is ever sent anywhere.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { Command, Option } from "commander";
-import { z } from "zod";
 import { CkksEngine } from "../protocol/fhe/engine.js";
 import { DEFAULT_PARAMETER_SET } from "../protocol/fhe/params.js";
 import type { Hash } from "../protocol/hash.js";
-import { parseModelBytes, ReadingError, type Model, type Reading } from "../protocol/model.js";
 import { roundProbability } from "../protocol/result-share.js";
 import { restoreKeys } from "./key-backup.js";
-import { modelRef, type ModelRef } from "./model-ref.js";
 import { addressArgument, futureDateArgument, hashArgument, integerOption } from "./node/cli-args.js";
 import { errorMessage, nextStep } from "./node/cli-errors.js";
 import { predictionLine, trustLines } from "./node/cli-output.js";
-import { chainSettings, defaultPublisher, patientAddress, SettingsError, withPatient, withWallet } from "./node/cli-settings.js";
+import { chainSettings, patientAddress, withPatient, withWallet } from "./node/cli-settings.js";
 import { writeKeySet } from "./node/keystore.js";
+import { jsonOption, keysOption, modelOf, output, readReadings } from "./node/cli-common.js";
+import { registerIntakeCommands } from "./node/intake-commands.js";
 
 // Settings from a local .env file when there is one; the environment itself wins.
 if (existsSync(".env")) process.loadEnvFile(".env");
 
-const DEFAULT_KEYS = ".pmhe/keys";
 const DAY_SECONDS = 86_400;
 
-/** Prints a result: one JSON document with --json, lines for a person otherwise. */
-function output(json: boolean | undefined, document: unknown, lines: string[]): void {
-  console.log(json ? JSON.stringify(document, null, 2) : lines.join("\n"));
-}
-
-const keysOption = () => new Option("--keys <dir>", "key directory (the secret key never leaves it)").default(DEFAULT_KEYS);
-const jsonOption = () => new Option("--json", "print one JSON document");
 
 const program = new Command()
   .name("pmhe-client")
@@ -56,7 +46,9 @@ Examples:
   npm run client -- backup
   npm run client -- restore --keys .pmhe/keys      # on another device: the wallet alone rebuilds the key set
   npm run client -- history
-  npm run client -- result <jobId>`,
+  npm run client -- result <jobId>
+  npm run client -- ingest data/examples/synthetic-readings.csv --out .pmhe/readings.json
+  npm run client -- predict-windows --readings .pmhe/readings.json --model models/statlog-heart-logreg.v1.json --set cp=4 …`,
   );
 
 program
@@ -95,29 +87,6 @@ program
     });
   });
 
-const ReadingSchema = z.record(z.string(), z.number().finite());
-const ReadingsSchema = z.union([ReadingSchema, z.array(ReadingSchema).min(1)]);
-
-async function readReadings(file: string): Promise<Reading | Reading[]> {
-  let value: unknown;
-  try {
-    value = JSON.parse(await readFile(file, "utf8"));
-  } catch (err) {
-    throw new ReadingError(`cannot read ${file} as JSON: ${(err as Error).message}`);
-  }
-  const parsed = ReadingsSchema.safeParse(value);
-  if (!parsed.success) throw new ReadingError(`${file} must hold an object of numbers keyed by feature name, or an array of such objects:\n${z.prettifyError(parsed.error)}`);
-  return parsed.data;
-}
-
-/** The model as the patient names it: the file, plus its id (given) or its publisher (given, or PMHE_MODEL_PUBLISHER). */
-async function modelOf(opts: { model: string; publisher?: string; modelId?: Hash }): Promise<ModelRef> {
-  const model: Model = parseModelBytes(await readFile(opts.model));
-  if (opts.modelId) return { model, id: opts.modelId };
-  const publisher = opts.publisher ?? defaultPublisher();
-  if (!publisher) throw new SettingsError("name the model's publisher: --publisher <address> or PMHE_MODEL_PUBLISHER (or give --model-id)");
-  return modelRef(model, publisher);
-}
 
 program
   .command("predict")
@@ -296,6 +265,8 @@ program
       ]);
     });
   });
+
+registerIntakeCommands(program);
 
 try {
   await program.parseAsync();

@@ -22,6 +22,8 @@ import {
   type Prediction,
   type Reading,
 } from "../protocol/model.js";
+import { buildBatchManifest } from "../protocol/batch-manifest.js";
+import { buildRecordTree, type RecordTree } from "../protocol/merkle.js";
 import { sealShare } from "../protocol/result-share.js";
 import { uploadDomainFor, type UploadDomain, type UploadPurpose } from "../protocol/upload-auth.js";
 import type { UploadSessionKeeper } from "../protocol/upload-session.js";
@@ -362,6 +364,29 @@ export class PatientClient {
     await this.ready();
     const patient = await this.options.signer.getAddress();
     return this.requested(await this.send("requestPrediction", this.contract.requestPrediction, patient, recordHash, modelId));
+  }
+
+  /**
+   * Anchors uploaded records as one batch: their manifest is uploaded (the store keeps the records while the root is
+   * anchored, and deletes them when it is erased), then ONE transaction puts the Merkle root on-chain. Each record is
+   * then requested with `requestBatchPrediction` and its proof from the returned tree.
+   */
+  async anchorBatch(recordHashes: readonly Hash[]): Promise<{ tree: RecordTree; manifestHash: Hash; txHash: string; blockNumber: number }> {
+    await this.ready();
+    const patient = await this.options.signer.getAddress();
+    const { manifest, bytes } = buildBatchManifest(patient, recordHashes);
+    const tree = buildRecordTree(manifest.records);
+    await namedContractCall("anchorBatch", () => this.contract.anchorBatch.staticCall(tree.root, tree.count));
+    const manifestHash = await this.options.blobs.put(bytes, await this.uploadAuth("batch-manifest"));
+    const receipt = await this.send("anchorBatch", this.contract.anchorBatch, tree.root, tree.count);
+    return { tree, manifestHash, txHash: receipt.hash, blockNumber: receipt.blockNumber };
+  }
+
+  /** Requests a prediction on one record of this patient's anchored batch `root`, proven by `proof`. */
+  async requestBatchPrediction(root: Hash, recordHash: Hash, proof: readonly Hash[], modelId: Hash): Promise<{ jobId: Hash; blockNumber: number }> {
+    await this.ready();
+    const patient = await this.options.signer.getAddress();
+    return this.requested(await this.send("requestBatchPrediction", this.contract.requestBatchPrediction, patient, root, recordHash, [...proof], modelId));
   }
 
   private requested(receipt: ContractTransactionReceipt): { jobId: Hash; blockNumber: number } {

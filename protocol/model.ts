@@ -1,3 +1,5 @@
+import { InputSourceSchema } from "./intake/input-source.js";
+import { VITAL_SIGNS } from "./intake/vital-signs.js";
 import { z } from "zod";
 import { canonicalJsonBytes } from "./canonical-json.js";
 import { linearResultBound, MAX_ABS_RESULT_VALUE, MAX_ABS_TUPLE_VALUE } from "./fhe/bounds.js";
@@ -93,8 +95,9 @@ export type Feature = z.infer<typeof FeatureSchema>;
  * `unit` is a UCUM code as FHIR's Quantity.code writes it ("mm[Hg]", "mg/dL", "/min", "a" for years, "1" for a
  * pure number, an annotation such as "{vessels}" for a count). min and max are the range a reading may plausibly
  * take (an entry error lies outside), not the training data's extremes.
- * A later optional `source` on the same entry (LOINC code, time window, aggregation) can describe wearable intake
- * without touching the rest: entries are keyed by `name`, the reading key.
+ * An optional `source` says where the value can come from without the form (a wearable series by LOINC code over a
+ * window with an aggregation and a gap policy, a lab Observation, or the patient's profile): see
+ * protocol/intake/input-source.ts. Entries are keyed by `name`, the reading key.
  */
 const ucum = z.string().regex(/^[!-~]+$/, "a UCUM code: printable ASCII without spaces, e.g. mm[Hg], mg/dL, /min, 1");
 const inputBase = {
@@ -104,6 +107,8 @@ const inputBase = {
   label: z.string().min(1),
   /** Longer help for the form, e.g. how the value is measured. */
   description: z.string().min(1).optional(),
+  /** Where the value can come from without the form: a wearable series, a lab value or the profile (intake/input-source.ts). */
+  source: InputSourceSchema.optional(),
 };
 export const InputChoiceSchema = z.strictObject({ value: finite, label: z.string().min(1) });
 export type InputChoice = z.infer<typeof InputChoiceSchema>;
@@ -140,6 +145,13 @@ export const ModelInputSchema = z
     ),
   ])
   .superRefine((input, ctx) => {
+    const source = input.source;
+    if (source?.from === "profile" && (source.field === "sex") !== (input.kind === "choice")) {
+      ctx.addIssue({ code: "custom", path: ["source"], message: source.field === "sex" ? "sex comes from the profile only into a choice input" : "age comes from the profile only into a number or integer input" });
+    }
+    if ((source?.from === "wearable" || source?.from === "lab") && (input.kind === "choice" || VITAL_SIGNS[source.code]!.unit !== input.unit)) {
+      ctx.addIssue({ code: "custom", path: ["source"], message: `${source.code} is kept in ${VITAL_SIGNS[source.code]!.unit}: the input's unit must be that one` });
+    }
     if (input.kind === "choice") {
       const values = input.choices.map((c) => c.value);
       if (new Set(values).size !== values.length) ctx.addIssue({ code: "custom", path: ["choices"], message: "choice values must be distinct" });

@@ -1,5 +1,6 @@
 import { asNetworkError, errorView } from "../error-view.js";
 import type { NetworkError } from "../../protocol/rpc.js";
+import { IntakeFormatError } from "../../protocol/intake/errors.js";
 import { KeystoreError } from "./keystore.js";
 import { SettingsError } from "./cli-settings.js";
 
@@ -11,6 +12,9 @@ import { SettingsError } from "./cli-settings.js";
 /** The line saying what to do next, for an error whose message does not already say it. */
 export function nextStep(err: unknown, settings: { rpcUrl?: string; apiUrl?: string } = {}): string | undefined {
   if (err instanceof SettingsError) return "set them in the environment or in .env (see .env.example)";
+  if (err instanceof IntakeFormatError) return "correct the file (or its --format, --time-zone) and run ingest again; a single bad reading is skipped and counted, not fatal";
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && ["ENOENT", "EACCES", "EISDIR"].includes(code)) return "check the file's path and permissions, and run the command again";
   if (err instanceof KeystoreError) {
     return err.message.includes("refusing to overwrite")
       ? "pass --force to replace it (the old secret key is then lost), or choose another --keys directory"

