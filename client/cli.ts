@@ -45,8 +45,8 @@ Examples:
   npm run client -- erase <recordHash>
   npm run client -- backup
   npm run client -- restore --keys .pmhe/keys      # on another device: the wallet alone rebuilds the key set
-  npm run client -- history
-  npm run client -- result <jobId>
+  npm run client -- results
+  npm run client -- results --job <jobId>
   npm run client -- ingest data/examples/synthetic-readings.csv --out .pmhe/readings.json
   npm run client -- predict-windows --readings .pmhe/readings.json --model models/statlog-heart-logreg.v1.json --set cp=4 …`,
   );
@@ -214,41 +214,58 @@ program
     });
   });
 
+/** The patient's jobs, rebuilt from the chain. */
+async function listJobs(opts: { keys: string; json?: boolean }): Promise<void> {
+  await withPatient(opts.keys, async (client) => {
+    const jobs = await client.history();
+    output(opts.json, jobs, [
+      ...jobs.map((job) => {
+        const outcome = job.status === "Failed" ? `Failed (${job.reasonName})` : job.status;
+        return `${job.jobId} ${outcome}, model ${job.modelId}, block ${job.blockNumber}${job.decryptable ? "" : job.status === "Finalized" ? " (other keys)" : ""}`;
+      }),
+      jobs.length === 0 ? "no prediction jobs yet" : "open a finalized one: npm run client -- results --job <jobId>",
+    ]);
+  });
+}
+
+/** One finished job's result, fetched again, verified against the chain and decrypted here. */
+async function openResult(jobId: Hash, opts: { keys: string; acceptDisputed?: boolean; json?: boolean }): Promise<void> {
+  await withPatient(opts.keys, async (client) => {
+    const result = await client.predictionsOf(jobId, { acceptDisputed: opts.acceptDisputed });
+    output(opts.json, result, [
+      ...result.predictions.map((p, i) => `${result.predictions.length > 1 ? `reading ${i + 1}: ` : ""}probability ${p.probability.toFixed(6)} -> class ${p.predictedClass}`),
+      `job ${jobId}, model ${result.modelId}`,
+      ...trustLines(result),
+    ]);
+  });
+}
+
+const acceptDisputedOption = () => new Option("--accept-disputed", "show a result that some operator voted against, marked DISPUTED, instead of refusing it");
+
+program
+  .command("results")
+  .description("your results: the list of your prediction jobs from the chain, or with --job one of them fetched, verified and decrypted here")
+  .addOption(new Option("--job <jobId>", "the job to open").argParser(hashArgument))
+  .addOption(keysOption())
+  .addOption(acceptDisputedOption())
+  .addOption(jsonOption())
+  .action(async (opts: { job?: Hash; keys: string; acceptDisputed?: boolean; json?: boolean }) => (opts.job ? openResult(opts.job, opts) : listJobs(opts)));
+
 program
   .command("history")
-  .description("your prediction jobs, rebuilt from the chain: status, result hash, whether your keys here open it")
+  .description("your prediction jobs, rebuilt from the chain: status, result hash, whether your keys here open it (as results)")
   .addOption(keysOption())
   .addOption(jsonOption())
-  .action(async (opts: { keys: string; json?: boolean }) => {
-    await withPatient(opts.keys, async (client) => {
-      const jobs = await client.history();
-      output(opts.json, jobs, [
-        ...jobs.map((job) => {
-          const outcome = job.status === "Failed" ? `Failed (${job.reasonName})` : job.status;
-          return `${job.jobId} ${outcome}, model ${job.modelId}, block ${job.blockNumber}${job.decryptable ? "" : job.status === "Finalized" ? " (other keys)" : ""}`;
-        }),
-        jobs.length === 0 ? "no prediction jobs yet" : "open a finalized one: npm run client -- result <jobId>",
-      ]);
-    });
-  });
+  .action(listJobs);
 
 program
   .command("result")
-  .description("fetch one of your finished jobs' results again, verify it against the chain and decrypt it here")
+  .description("fetch one of your finished jobs' results again, verify it against the chain and decrypt it here (as results --job)")
   .argument("<jobId>", "the job", hashArgument)
   .addOption(keysOption())
-  .option("--accept-disputed", "show a result that some operator voted against, marked DISPUTED, instead of refusing it")
+  .addOption(acceptDisputedOption())
   .addOption(jsonOption())
-  .action(async (jobId: Hash, opts: { keys: string; acceptDisputed?: boolean; json?: boolean }) => {
-    await withPatient(opts.keys, async (client) => {
-      const result = await client.predictionsOf(jobId, { acceptDisputed: opts.acceptDisputed });
-      output(opts.json, result, [
-        ...result.predictions.map((p, i) => `${result.predictions.length > 1 ? `reading ${i + 1}: ` : ""}probability ${p.probability.toFixed(6)} -> class ${p.predictedClass}`),
-        `job ${jobId}, model ${result.modelId}`,
-        ...trustLines(result),
-      ]);
-    });
-  });
+  .action(openResult);
 
 program
   .command("erase")

@@ -1,3 +1,4 @@
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { AbiCoder, concat, keccak256 } from "ethers";
 
 import type { Hash } from "./hash.js";
@@ -5,22 +6,32 @@ import type { Hash } from "./hash.js";
 /**
  * Merkle batches of record hashes, the one implementation shared by the patient (who builds the tree and anchors
  * its root with `anchorBatch`), the coprocessor and auditors (who check proofs), and the contract, which checks
- * the same proofs with OpenZeppelin's `MerkleProof` in `batchIncludes` and `requestBatchPrediction`.
+ * the same proofs with OpenZeppelin's `MerkleProof.verifyCalldata` in `batchIncludes`, `requestBatchPrediction`
+ * and `eraseBatchRecord`.
  *
- * Hashing conventions (those of OpenZeppelin's `StandardMerkleTree` for a single `bytes32` value):
- *  - leaf = keccak256(keccak256(abi.encode(recordHash))). Hashing twice makes a leaf a hash of 32 bytes while inner
- *    nodes are hashes of 64 bytes, so no inner node can be presented as a record (second-preimage guard);
- *  - inner node = keccak256 of its two children in ascending order (sorted pairs), so a proof is just the list of
- *    sibling hashes from the leaf up, with no left/right flags.
+ * The tree is OpenZeppelin's `StandardMerkleTree` over one `bytes32` value per record (`@openzeppelin/merkle-tree`),
+ * the off-chain counterpart that library maintains for `MerkleProof`: its shape, proofs and hashing are reviewed
+ * and tested there, any tool that speaks the `standard-v1` format can rebuild a batch's root or check its proofs,
+ * and this module keeps only what the protocol adds (input checks, one leaf per record, lower-case hashes).
  *
- * The tree shape is this module's own, and deterministic: leaves are sorted, paired left to right, and an unpaired
- * node is carried up to the next level unchanged, so the same set of record hashes always gives the same root
- * whatever order it comes in. (Roots are therefore not meant to match `StandardMerkleTree`'s for the same values;
- * proofs of either verify the same way.)
- * Browser-safe: depends on `ethers` only.
+ * What the contract checks, for a proof of `recordHash` under an anchored `root`:
+ *  - leaf = keccak256(bytes.concat(keccak256(abi.encode(recordHash)))). Hashing twice makes a leaf a hash of 32
+ *    bytes while inner nodes are hashes of 64 bytes, so no inner node can be presented as a record (second-preimage
+ *    guard);
+ *  - inner node = keccak256 of its two children in ascending order (sorted pairs, `Hashes.commutativeKeccak256`),
+ *    so a proof is just the list of sibling hashes from the leaf up, with no left/right flags;
+ *  - folding the proof into the leaf that way gives `root`.
+ * The contract does not depend on the tree's shape, only on these two hashing rules, which are `StandardMerkleTree`'s.
+ *
+ * Leaves are sorted by hash before the tree is built (the library's default), so the same set of record hashes
+ * always gives the same root whatever order, or letter case, it comes in.
+ * Browser-safe: depends on `ethers` and `@openzeppelin/merkle-tree` (pure JavaScript: `ethereum-cryptography` and
+ * `@metamask/abi-utils`), no Node built-in.
  */
 
 const HASH_PATTERN = /^0x[0-9a-fA-F]{64}$/;
+/** The leaf encoding of a record: one `bytes32`. */
+const LEAF_ENCODING = ["bytes32"];
 
 export interface RecordTree {
   /** The root to anchor with `anchorBatch(root, count)`. */
@@ -57,41 +68,24 @@ export function hashPair(a: Hash, b: Hash): Hash {
  */
 export function buildRecordTree(recordHashes: readonly Hash[]): RecordTree {
   if (recordHashes.length === 0) throw new RangeError("a record tree needs at least one record hash");
-  const leafOf = new Map<Hash, Hash>();
+  /** Each record hash (lower case) to its index among the tree's values. */
+  const indexOf = new Map<Hash, number>();
   for (const [i, value] of recordHashes.entries()) {
     const recordHash = normalise(value, `recordHashes[${i}]`);
-    if (leafOf.has(recordHash)) throw new RangeError(`duplicate record hash ${recordHash}`);
-    leafOf.set(recordHash, recordLeaf(recordHash));
+    if (indexOf.has(recordHash)) throw new RangeError(`duplicate record hash ${recordHash}`);
+    indexOf.set(recordHash, indexOf.size);
   }
 
-  // Lower-case hex strings of equal length sort like the numbers they encode.
-  const levels: Hash[][] = [[...leafOf.values()].sort()];
-  for (let level = levels[0]!; level.length > 1; ) {
-    const next: Hash[] = [];
-    for (let i = 0; i < level.length; i += 2) {
-      const left = level[i]!;
-      const right = level[i + 1];
-      next.push(right === undefined ? left : hashPair(left, right));
-    }
-    levels.push(next);
-    level = next;
-  }
-  const root = levels[levels.length - 1]![0]!;
+  const tree = StandardMerkleTree.of([...indexOf.keys()].map((recordHash) => [recordHash]), LEAF_ENCODING);
+  const root = tree.root.toLowerCase() as Hash;
 
   return {
     root,
-    count: leafOf.size,
+    count: indexOf.size,
     proofOf(recordHash: Hash): Hash[] {
-      const leaf = leafOf.get(normalise(recordHash, "recordHash"));
-      if (leaf === undefined) throw new RangeError(`record hash ${recordHash} is not in the tree`);
-      let index = levels[0]!.indexOf(leaf);
-      const proof: Hash[] = [];
-      for (const level of levels.slice(0, -1)) {
-        const sibling = level[index ^ 1];
-        if (sibling !== undefined) proof.push(sibling);
-        index >>= 1;
-      }
-      return proof;
+      const index = indexOf.get(normalise(recordHash, "recordHash"));
+      if (index === undefined) throw new RangeError(`record hash ${recordHash} is not in the tree`);
+      return tree.getProof(index).map((node) => node.toLowerCase() as Hash);
     },
   };
 }
@@ -99,9 +93,9 @@ export function buildRecordTree(recordHashes: readonly Hash[]): RecordTree {
 /** Whether `proof` shows that `recordHash` is in the tree of `root`; false (never a throw) for malformed input. */
 export function verifyRecordProof(root: Hash, recordHash: Hash, proof: readonly Hash[]): boolean {
   try {
-    let node = recordLeaf(recordHash);
-    for (const sibling of proof) node = hashPair(node, sibling);
-    return node === normalise(root, "root");
+    const siblings = proof.map((node, i) => normalise(node, `proof[${i}]`));
+    const leaf = [normalise(recordHash, "recordHash")];
+    return StandardMerkleTree.verify(normalise(root, "root"), LEAF_ENCODING, leaf, siblings);
   } catch {
     return false;
   }

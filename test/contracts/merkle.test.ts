@@ -1,3 +1,4 @@
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import { network } from "hardhat";
 
@@ -24,7 +25,11 @@ const flip = (value: string): Hash => {
   return ethers.hexlify(bytes) as Hash;
 };
 
-const SIZES = [1, 2, 3, 7, 100] as const;
+/** The library's tree over the same values, built here independently of merkle.ts. */
+const standardTree = (input: readonly string[]) => StandardMerkleTree.of(input.map((r) => [r.toLowerCase()]), ["bytes32"]);
+
+/** Sizes with every shape of last level: a lone leaf, full levels (2, 4) and partly filled ones (3, 5, 7, 100). */
+const SIZES = [1, 2, 3, 4, 5, 7, 100] as const;
 
 describe("protocol/merkle", function () {
   describe("recordLeaf / hashPair", function () {
@@ -68,13 +73,44 @@ describe("protocol/merkle", function () {
       expect(tree.proofOf(b!)).to.deep.equal([expectedLeaf(a!)]);
     });
 
-    it("carries the unpaired leaf of a three-record tree up one level", function () {
-      const input = records(3);
-      const [l0, l1, l2] = input.map(expectedLeaf).sort((x, y) => (BigInt(x) < BigInt(y) ? -1 : 1));
+    it("lays five records out as StandardMerkleTree does: sorted leaves filling a complete tree from the right", function () {
+      const input = records(5);
+      const [l0, l1, l2, l3, l4] = input.map(expectedLeaf).sort((x, y) => (BigInt(x) < BigInt(y) ? -1 : 1));
+      // Leaves l0..l4 sit at the array slots 8..4 of the 9-node tree; the nodes above them are 3 = (l0, l1),
+      // 2 = (l2, l3), 1 = (node 3, l4) and the root (node 1, node 2).
+      const n3 = expectedPair(l0!, l1!);
+      const n2 = expectedPair(l2!, l3!);
+      const n1 = expectedPair(n3, l4!);
       const tree = buildRecordTree(input);
-      expect(tree.root).to.equal(expectedPair(expectedPair(l0!, l1!), l2!));
-      const last = input.find((r) => expectedLeaf(r) === l2)!;
-      expect(tree.proofOf(last)).to.deep.equal([expectedPair(l0!, l1!)]);
+      expect(tree.root).to.equal(expectedPair(n1, n2));
+      const last = input.find((r) => expectedLeaf(r) === l4)!;
+      expect(tree.proofOf(last)).to.deep.equal([n3, n2]);
+      const first = input.find((r) => expectedLeaf(r) === l0)!;
+      expect(tree.proofOf(first)).to.deep.equal([l1, l4, n2]);
+    });
+
+    for (const n of SIZES) {
+      it(`has the root and proofs of StandardMerkleTree.of(records, ["bytes32"]) for a ${n}-record tree`, function () {
+        const input = records(n);
+        const tree = buildRecordTree(input);
+        const standard = standardTree(input);
+        expect(tree.root).to.match(/^0x[0-9a-f]{64}$/);
+        expect(tree.root).to.equal(standard.root);
+        for (const recordHash of input) {
+          const proof = tree.proofOf(recordHash);
+          for (const node of proof) expect(node).to.match(/^0x[0-9a-f]{64}$/);
+          expect(proof).to.deep.equal(standard.getProof([recordHash]));
+          expect(StandardMerkleTree.verify(standard.root, ["bytes32"], [recordHash], proof)).to.equal(true);
+        }
+      });
+    }
+
+    it("gives lower-case roots and proofs for upper-case input, and takes upper-case queries", function () {
+      const input = records(5);
+      const upper = input.map((r) => r.toUpperCase().replace("0X", "0x") as Hash);
+      const tree = buildRecordTree(upper);
+      expect(tree.root).to.equal(standardTree(input).root);
+      expect(tree.proofOf(upper[2]!)).to.deep.equal(buildRecordTree(input).proofOf(input[2]!));
     });
 
     for (const n of SIZES) {
@@ -98,6 +134,10 @@ describe("protocol/merkle", function () {
       expect(buildRecordTree([input[3]!, ...input.filter((_, i) => i !== 3)]).root).to.equal(root);
       expect(buildRecordTree(input.map((r) => r.toUpperCase().replace("0X", "0x") as Hash)).root).to.equal(root);
       expect(buildRecordTree(records(7, "other")).root).to.not.equal(root);
+      expect(buildRecordTree(input.slice(1)).root).to.not.equal(root);
+      for (const recordHash of input) {
+        expect(buildRecordTree([...input].reverse()).proofOf(recordHash)).to.deep.equal(buildRecordTree(input).proofOf(recordHash));
+      }
     });
 
     it("refuses a record that is not in the tree, with its proof or another's", function () {
@@ -180,11 +220,19 @@ describe("protocol/merkle", function () {
     }
 
     for (const n of SIZES) {
-      it(`accepts on-chain every proof merkle.ts gives for a ${n}-record batch`, async function () {
+      it(`accepts on-chain every proof merkle.ts gives for a ${n}-record batch, and no tampered or misplaced one`, async function () {
         const { pmhe, patient, trees } = await loadFixture(batchesFixture);
         const { input, tree } = trees.get(n)!;
+        // Another anchored batch of this patient, so that batchIncludes answers rather than reverting.
+        const otherRoot = trees.get(n === 7 ? 100 : 7)!.tree.root;
         for (const recordHash of input) {
-          expect(await pmhe.batchIncludes(patient, tree.root, recordHash, tree.proofOf(recordHash))).to.equal(true);
+          const proof = tree.proofOf(recordHash);
+          expect(await pmhe.batchIncludes(patient, tree.root, recordHash, proof), `proof of ${recordHash}`).to.equal(true);
+          expect(await pmhe.batchIncludes(patient, otherRoot, recordHash, proof), `under another root`).to.equal(false);
+          for (let i = 0; i < proof.length; i++) {
+            const tampered = proof.map((p, j) => (j === i ? flip(p) : p));
+            expect(await pmhe.batchIncludes(patient, tree.root, recordHash, tampered), `sibling ${i} flipped`).to.equal(false);
+          }
         }
       });
     }

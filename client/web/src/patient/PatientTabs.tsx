@@ -1,6 +1,6 @@
-export type PatientTab = "predict" | "history" | "consents" | "keys";
+export type PatientTab = "predict" | "import" | "history" | "consents" | "keys";
 
-const LABELS: Record<PatientTab, string> = { predict: "New prediction", history: "My results", consents: "Consents", keys: "My keys" };
+const LABELS: Record<PatientTab, string> = { predict: "New prediction", import: "Import readings", history: "My results", consents: "Consents", keys: "My keys" };
 
 /** The patient's sections, as links (each has its own address, so the browser's back button works). */
 export function PatientTabs({ current }: { current: PatientTab }) {

@@ -1,6 +1,7 @@
 import { useApp } from "../app/context.js";
 import { ConsentsPanel } from "./consents/ConsentsPanel.js";
 import { HistoryPanel } from "./history/HistoryPanel.js";
+import { ImportPanel } from "./import/ImportPanel.js";
 import { KeysPanel } from "./keys/KeysPanel.js";
 import { PredictPanel } from "./predict/PredictPanel.js";
 import { PatientIntro } from "./PatientIntro.js";
@@ -9,9 +10,9 @@ import { PatientSessionContext } from "./session/PatientSessionContext.js";
 import { usePatientSession } from "./session/usePatientSession.js";
 import type { ConnectedWallet } from "../app/context.js";
 
-const TABS: readonly PatientTab[] = ["predict", "history", "consents", "keys"];
+const TABS: readonly PatientTab[] = ["predict", "import", "history", "consents", "keys"];
 
-/** The patient's part of the app: #/patient/predict (default), /history, /consents, /keys. */
+/** The patient's part of the app: #/patient/predict (default), /import, /history, /consents, /keys. */
 export function PatientView({ route }: { route: string[] }) {
   const { wallet } = useApp();
   if (!wallet) return <PatientIntro />;
@@ -28,6 +29,7 @@ function PatientSessionView({ wallet, route }: { wallet: ConnectedWallet; route:
         <PatientTabs current={tab} />
         <section className="patient-panel" aria-labelledby={`tab-${tab}`}>
           {tab === "predict" && <PredictPanel />}
+          {tab === "import" && <ImportPanel />}
           {tab === "history" && <HistoryPanel />}
           {tab === "consents" && <ConsentsPanel />}
           {tab === "keys" && <KeysPanel />}
