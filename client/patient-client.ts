@@ -22,8 +22,7 @@ import {
   type Prediction,
   type Reading,
 } from "../protocol/model.js";
-import { buildBatchManifest } from "../protocol/batch-manifest.js";
-import { buildRecordTree, type RecordTree } from "../protocol/merkle.js";
+import type { RecordTree } from "../protocol/merkle.js";
 import { sealShare } from "../protocol/result-share.js";
 import { uploadDomainFor, type UploadDomain, type UploadPurpose } from "../protocol/upload-auth.js";
 import type { UploadSessionKeeper } from "../protocol/upload-session.js";
@@ -374,6 +373,8 @@ export class PatientClient {
   async anchorBatch(recordHashes: readonly Hash[]): Promise<{ tree: RecordTree; manifestHash: Hash; txHash: string; blockNumber: number }> {
     await this.ready();
     const patient = await this.options.signer.getAddress();
+    // Loaded on first use: the tree library is large, and a page that never anchors a batch need not fetch it.
+    const [{ buildBatchManifest }, { buildRecordTree }] = await Promise.all([import("../protocol/batch-manifest.js"), import("../protocol/merkle.js")]);
     const { manifest, bytes } = buildBatchManifest(patient, recordHashes);
     const tree = buildRecordTree(manifest.records);
     await namedContractCall("anchorBatch", () => this.contract.anchorBatch.staticCall(tree.root, tree.count));

@@ -1,3 +1,4 @@
+/// <reference path="./ucum-lhc.d.ts" />
 import * as ucum from "@lhncbc/ucum-lhc";
 import type { IntakeIssue, Observation } from "./observation.js";
 import { vitalSign } from "./vital-signs.js";
