@@ -90,7 +90,7 @@ export async function startLocalMosquitto(options: MosquittoOptions = {}): Promi
       "allow_anonymous true",
       // Started as root, mosquitto would switch to the user "mosquitto", who cannot write the persistence directory.
       `user ${userInfo().username}`,
-      "persistence false",
+      "persistence true",
       `persistence_location ${dir}/`,
       "autosave_interval 1",
       `max_queued_messages ${options.maxQueuedMessages ?? 100_000}`,
@@ -122,7 +122,7 @@ export async function startLocalMosquitto(options: MosquittoOptions = {}): Promi
       await proc.stop();
       if (proc.child.exitCode !== 0) throw new Error(`mosquitto did not stop cleanly (exit ${proc.child.exitCode}, signal ${proc.child.signalCode}):\n${proc.output()}`);
       // Without its database a restart would silently lose every session: say so instead.
-      await Promise.resolve().catch(() => {
+      await access(join(dir, "mosquitto.db")).catch(() => {
         throw new Error(`mosquitto stopped without saving its persistence database:\n${proc.output()}`);
       });
       try {

@@ -159,7 +159,8 @@ const printable = (s: string) => s.replace(/[^\x21-\x7e]/g, "?");
 
 /**
  * Subscribes to the patient's devices; resolves once the broker granted the QoS 1 subscription. Rejects if that
- * does not happen within `connectTimeoutMs`, the broker refuses it, or `signal` aborts first.
+ * does not happen within `connectTimeoutMs`, the broker refuses it, or `signal` aborts first. A resumed session's
+ * queued messages can arrive before the grant: they are handled (and go to the callbacks) as they come.
  */
 export async function subscribeReadings(options: SubscribeReadingsOptions): Promise<ReadingsSubscription> {
   const filter = wearableSubscription(options.patient);

@@ -1,4 +1,5 @@
-import { parse } from "csv-parse/sync";
+import { parseCsv } from "../../hospital/csv.js";
+import { ageOn } from "../../protocol/intake/windows.js";
 import { connect, type MqttClient } from "mqtt";
 import type { ProfileFacts } from "../../protocol/intake/observation.js";
 import { BLOOD_PRESSURE_PANEL, VITAL_SIGNS } from "../../protocol/intake/vital-signs.js";
@@ -65,30 +66,22 @@ export interface HeartProfile {
 
 /** The profiles of a statlog_heart.csv text, columns found by their header names. */
 export function readHeartProfiles(csv: string): HeartProfile[] {
-  const rows = parse(csv, { skip_empty_lines: true, trim: true }) as string[][];
-  const header = rows.shift();
-  if (!header) throw new Error("the heart data set has no header row");
+  // The trainer's reader: the same checks the data set passes when a model is trained on it.
+  const { columns, rows } = parseCsv(csv);
   const column = (name: string) => {
-    const i = header.indexOf(name);
-    if (i < 0) throw new Error(`the heart data set has no column ${name} (header: ${header.join(",")})`);
+    const i = columns.indexOf(name);
+    if (i < 0) throw new Error(`the heart data set has no column ${name} (header: ${columns.join(",")})`);
     return i;
   };
   const at = { age: column("age"), sex: column("sex"), trestbps: column("trestbps"), thalach: column("thalach"), chol: column("chol") };
-  return rows.map((cells, i) => {
-    const number = (key: keyof typeof at) => {
-      const v = Number(cells[at[key]]);
-      if (!Number.isFinite(v)) throw new Error(`heart data row ${i + 1}: ${key} "${cells[at[key]]}" is not a number`);
-      return v;
-    };
-    return {
-      row: i + 1,
-      age: number("age"),
-      sex: number("sex") === 1 ? "male" : "female",
-      restingSystolic: number("trestbps"),
-      maxHeartRate: number("thalach"),
-      cholesterol: number("chol"),
-    };
-  });
+  return rows.map((cells, i) => ({
+    row: i + 1,
+    age: cells[at.age]!,
+    sex: cells[at.sex] === 1 ? "male" : "female",
+    restingSystolic: cells[at.trestbps]!,
+    maxHeartRate: cells[at.thalach]!,
+    cholesterol: cells[at.chol]!,
+  }));
 }
 
 /** One generated reading: the same fields every output carries. */
@@ -129,13 +122,11 @@ export interface GenerateOptions {
   utcOffsetMinutes?: number;
 }
 
-/** Whole years from `birthDate` (YYYY-MM-DD) to `time` (ms), the way ages are counted. */
+/** Whole years from `birthDate` (YYYY-MM-DD) to `time` (ms), the way ages are counted (the windows' own rule). */
 export function ageAt(birthDate: string, time: number): number {
-  const [y, m, d] = birthDate.split("-").map(Number) as [number, number, number];
-  const at = new Date(time);
-  const years = at.getUTCFullYear() - y;
-  const before = at.getUTCMonth() + 1 < m || (at.getUTCMonth() + 1 === m && at.getUTCDate() < d);
-  return before ? years - 1 : years;
+  const age = ageOn(birthDate, time);
+  if (age === undefined) throw new Error(`birth date ${birthDate} is not YYYY-MM-DD`);
+  return age;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -156,5 +156,12 @@ describe("README 'Running the parts yourself', followed literally in a copy of t
     expectClose(probability, expected.probability, 1e-5, `decrypted probability in:\n${predicted}`);
     expect(predicted).to.contain(`class ${expected.predictedClass}`);
     expect(predicted).to.contain("verified on-chain: 1 of 1 votes from operators in office");
+
+    // The wearable path: two synthetic days taken in, a window every 6 hours once a day of readings exists.
+    expect(output("npm run client -- ingest")).to.match(/used \d+: .*heart rate \d+/).and.to.contain("every reading was used");
+    const windows = output("npm run client -- predict-windows");
+    const risks = [...windows.matchAll(/^\d{4}-\d{2}-\d{2}T\S+\s+([0-9.]+) % heart disease present/gm)];
+    expect(risks.length, `window lines in:\n${windows}`).to.be.at.least(4);
+    expect(windows).to.match(/root 0x[0-9a-f]{64}, \d+ records/);
   });
 });

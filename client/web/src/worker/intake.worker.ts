@@ -1,4 +1,5 @@
 /// <reference lib="webworker" />
+/// <reference path="../../../../protocol/intake/ucum-lhc.d.ts" />
 import { expose } from "comlink";
 import { parseAppleHealth } from "../../../../protocol/intake/apple-health.js";
 import { parseDeviceCsv } from "../../../../protocol/intake/device-csv.js";

@@ -151,7 +151,7 @@ export function ImportPanel() {
   };
 
   const keysOpen = session.keys.phase === "open";
-  const registered = keysOpen && session.registered.state === "known" && session.registered.value === session.keys.stored.keyBundleHash;
+  const registered = session.keys.phase === "open" && session.registered.state === "known" && session.registered.value === session.keys.stored.keyBundleHash;
   const oneRound = model ? roundCount(model) === 1 : false;
   const takesReadings = (inputs?.sourced.length ?? 0) > 0;
 

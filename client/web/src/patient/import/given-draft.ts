@@ -1,5 +1,4 @@
 import type { InputSource } from "../../../../../protocol/intake/input-source.js";
-import { inputsBySource } from "../../../../../protocol/intake/windows.js";
 import { vitalSign } from "../../../../../protocol/intake/vital-signs.js";
 import { checkInputValue, ReadingError, type Model, type ModelInput } from "../../../../../protocol/model.js";
 import { allowedText, type ReadingDraft } from "../predict/reading-draft.js";
@@ -23,7 +22,10 @@ function fallsBack(source: InputSource): boolean {
 }
 
 export function givenInputs(model: Model): GivenInputs {
-  const { sourced, given } = inputsBySource(model);
+  // As windows.ts's inputsBySource (not imported: windows.ts runs in the intake worker, not on the page).
+  const inputs = model.inputs ?? [];
+  const sourced = inputs.filter((i) => i.source);
+  const given = inputs.filter((i) => !i.source);
   return { required: given, fallbacks: sourced.filter((i) => i.source && fallsBack(i.source)), sourced };
 }
 
