@@ -153,9 +153,16 @@ export function windowReadings(model: Model, observations: readonly Observation[
   };
 
   const step = options.stepHours * HOUR_MS;
-  const times = observations.map((o) => o.time);
-  const first = options.from ?? (times.length ? Math.ceil(Math.min(...times) / step) * step + step : undefined);
-  const last = options.to ?? (times.length ? Math.max(...times) + 1 : undefined);
+  // A loop, not Math.min(...times): an export of a few hundred thousand readings would overflow the call stack.
+  let earliest = Infinity;
+  let latest = -Infinity;
+  for (const o of observations) {
+    if (o.time < earliest) earliest = o.time;
+    if (o.time > latest) latest = o.time;
+  }
+  const any = observations.length > 0;
+  const first = options.from ?? (any ? Math.ceil(earliest / step) * step + step : undefined);
+  const last = options.to ?? (any ? latest + 1 : undefined);
   const out: WindowedReadings = { windows: [], skipped: [] };
   if (first === undefined || last === undefined) return out;
 

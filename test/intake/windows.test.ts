@@ -80,6 +80,18 @@ describe("prediction windows from readings (protocol/intake/windows.ts)", functi
     expect(unknown.skipped[0]!.missing).to.deep.equal(["sex: no sex in the profile"]);
   });
 
+  it("takes a year of one-minute heart rate (over half a million readings) without running out of stack", function () {
+    const year: Observation[] = [];
+    for (let m = 0; m < 366 * 24 * 60; m++) year.push(at("8867-4", T0 + m * 60_000, 70 + (m % 60)));
+    const step = 30 * 24 * HOUR;
+    const { windows, skipped } = windowReadings(model, [...year, ...day(T0)], profile, { stepHours: 24 * 30, given: { ...given, chol: 200, trestbps: 120 } });
+    // Window ends are whole steps since the epoch, from the first after the earliest reading to the latest reading.
+    const first = Math.ceil(T0 / step) * step + step;
+    const last = year[year.length - 1]!.time + 1;
+    expect(windows.length + skipped.length).to.equal(Math.floor((last - first) / step) + 1);
+    expect(windows.map((w) => w.reading.thalach)).to.deep.equal(windows.map(() => 129)); // 70 + 59, the day's highest
+  });
+
   it("needs the inputs no device gives: an error naming each one, before any window", function () {
     const { cp: _cp, thal: _thal, ...partial } = given;
     expect(() => windowReadings(model, day(T0), profile, { stepHours: 1, given: partial })).to.throw(/cp \(Chest pain type\), thal \(Thallium stress test\)/);

@@ -111,7 +111,6 @@ export function ImportPanel() {
   const current = preview?.key === key && preview?.state === "known" ? preview.answer : undefined;
   const selection = useMemo(() => (current ? { ...selectDays(current.windows, dayLimit), answer: current } : undefined), [current, dayLimit]);
   const planned = useMemo(() => (selection ? plannedDays(selection.windows) : []), [selection]);
-  const ranWindows = useRef<readonly PredictionWindow[]>([]);
 
   const chart = useMemo<ChartData | undefined>(() => {
     if (run.state.status !== "done") return undefined;
@@ -125,8 +124,12 @@ export function ImportPanel() {
     };
   }, [run.state]);
 
+  // After a refused submit only (not while the person corrects one field after another), the first invalid field.
+  const focusInvalid = useRef(false);
   useEffect(() => {
-    if (Object.keys(errors).length > 0) document.querySelector<HTMLElement>('.import-form [aria-invalid="true"]')?.focus();
+    if (!focusInvalid.current) return;
+    focusInvalid.current = false;
+    document.querySelector<HTMLElement>('.import-form [aria-invalid="true"]')?.focus();
   }, [errors]);
 
   const chooseFile = async (file: File | undefined) => {
@@ -161,7 +164,10 @@ export function ImportPanel() {
     const result = readGiven(inputs, draft);
     setErrors(result.errors);
     setGeneral(undefined);
-    if (!result.values) return;
+    if (!result.values) {
+      focusInvalid.current = true;
+      return;
+    }
     let windows = selection?.windows;
     if (!windows) {
       try {
@@ -176,7 +182,6 @@ export function ImportPanel() {
       setGeneral("No window has every value the model needs: see why above, or give the values to use when your data has none.");
       return;
     }
-    ranWindows.current = windows;
     document.getElementById("import-progress")?.scrollIntoView({ block: "nearest", behavior: "smooth" });
     void run.start(loaded.value, windows);
   };
@@ -346,7 +351,7 @@ export function ImportPanel() {
             <a href="#/patient/history">My results</a>.
           </p>
           <WindowChart data={chart} />
-          <WindowTable model={run.state.loaded.model} predictions={[...run.state.result.predictions].sort((a, b) => a.end - b.end)} windows={ranWindows.current} />
+          <WindowTable model={run.state.loaded.model} predictions={[...run.state.result.predictions].sort((a, b) => a.end - b.end)} windows={run.state.windows} />
           <Explanation model={run.state.loaded.model} probability={undefined} />
         </section>
       )}

@@ -34,7 +34,7 @@ export interface DayState {
 export type WindowRunState =
   | { status: "idle" }
   | { status: "running"; days: DayState[] }
-  | { status: "done"; days: DayState[]; result: WindowPredictionResult; loaded: LoadedModel }
+  | { status: "done"; days: DayState[]; result: WindowPredictionResult; loaded: LoadedModel; windows: readonly PredictionWindow[] }
   | { status: "failed"; days: DayState[]; error: unknown };
 
 /** The days a run will go through, before it starts. */
@@ -136,7 +136,7 @@ export function useWindowRun() {
             if (live.current) setState({ status: "running", days });
           },
         });
-        if (live.current) setState({ status: "done", days, result, loaded });
+        if (live.current) setState({ status: "done", days, result, loaded, windows });
         if (session.vault) void saveHistory(config, session.address, session.vault, { entries: historyEntries(result, loaded) }).catch(console.error);
       } catch (error) {
         const failedAt = performance.now();
