@@ -3,6 +3,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
+import { expectClose } from "../helpers/close.js";
 import {
   AppleHealthFormatError,
   createAppleHealthParser,
@@ -184,11 +185,11 @@ describe("Apple Health export.xml (protocol/intake/apple-health.ts)", function (
         ["2339-0", T_UTC, 104, at(9)],
       ];
       expect(result.observations.map((o) => [o.code, o.time, o.origin])).to.deep.equal(expected.map(([code, time, , origin]) => [code, time, origin]));
-      result.observations.forEach((o, i) => expect(o.value, `${o.code} at ${o.origin}`).to.be.closeTo(expected[i]![2], 1e-3));
+      result.observations.forEach((o, i) => expectClose(o.value, expected[i]![2], 1e-3, `${o.code} at ${o.origin}`));
       // The fraction and the Fahrenheit conversion are exact, not merely close.
       expect(result.observations[2]!.value).to.equal(97);
       expect(result.observations[3]!.value).to.equal(95.5);
-      expect(result.observations[4]!.value).to.be.closeTo(37, 1e-9);
+      expectClose(result.observations[4]!.value, 37, 1e-9);
 
       expect(result.profile).to.deep.equal({ birthDate: "1970-01-31", sex: "male" });
       const summary = result.summary;

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { expectClose } from "../helpers/close.js";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { deviceTimestamp, metricCode, parseDeviceCsv } from "../../protocol/intake/device-csv.js";
@@ -104,9 +105,9 @@ describe("device CSV intake (protocol/intake/device-csv.ts)", function () {
       const got = result.observations.map((o) => [o.code, o.value]);
       expect(got.map(([code]) => code)).to.deep.equal(["8867-4", "8867-4", "40443-4", "8480-6", "8462-4", "59408-5", "8310-5", "2339-0", "2093-3", "2708-6", "8867-4"]);
       const values = got.map(([, value]) => value as number);
-      expect(values[3]).to.be.closeTo(16_000 / 133.322, 1e-9); // kPa to mm[Hg]: 1 mm[Hg] = 133.322 Pa
-      expect(values[5]).to.be.closeTo(97, 1e-9); // a fraction to %
-      expect(values[6]).to.be.closeTo(((98.6 - 32) * 5) / 9, 1e-9); // °F to Cel
+      expectClose(values[3]!, 16_000 / 133.322, 1e-9); // kPa to mm[Hg]: 1 mm[Hg] = 133.322 Pa
+      expectClose(values[5]!, 97, 1e-9); // a fraction to %
+      expectClose(values[6]!, ((98.6 - 32) * 5) / 9, 1e-9); // °F to Cel
       expect([values[0], values[1], values[2], values[4], values[7], values[8], values[9], values[10]]).to.deep.equal([70, 71, 55, 80, 95, 190, 95, 72]);
       expect(metricCode(" heart_rate ")).to.equal("8867-4");
       expect(metricCode("steps")).to.equal(undefined);

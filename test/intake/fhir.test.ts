@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { expectClose } from "../helpers/close.js";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { IntakeFormatError } from "../../protocol/intake/errors.js";
@@ -125,13 +126,13 @@ describe("FHIR R4 intake (protocol/intake/fhir.ts)", function () {
       );
       expect(result.issues).to.deep.equal([]);
       const value = (origin: string) => result.observations.find((o) => o.origin === origin)!.value;
-      expect(value("Observation/temp")).to.be.closeTo(((98.6 - 32) * 5) / 9, 1e-9); // 37 Cel
+      expectClose(value("Observation/temp"), ((98.6 - 32) * 5) / 9, 1e-9); // 37 Cel
       // UCUM: 1 m[Hg] = 133.322 kPa, so 1 mm[Hg] = 133.322 Pa.
-      expect(value("Observation/bp#component[0]")).to.be.closeTo(16_000 / 133.322, 1e-9); // 120.01 mm[Hg]
-      expect(value("Observation/bp#component[1]")).to.be.closeTo(10_500 / 133.322, 1e-9); // 78.76 mm[Hg]
+      expectClose(value("Observation/bp#component[0]"), 16_000 / 133.322, 1e-9); // 120.01 mm[Hg]
+      expectClose(value("Observation/bp#component[1]"), 10_500 / 133.322, 1e-9); // 78.76 mm[Hg]
       // mmol/L × g/mol = mg/L; / 10 = mg/dL. Glucose 180.156 g/mol, cholesterol 386.65 g/mol.
-      expect(value("Observation/glucose")).to.be.closeTo((5.5 * 180.156) / 10, 1e-9); // 99.09 mg/dL
-      expect(value("Observation/chol")).to.be.closeTo((5.2 * 386.65) / 10, 1e-9); // 201.06 mg/dL
+      expectClose(value("Observation/glucose"), (5.5 * 180.156) / 10, 1e-9); // 99.09 mg/dL
+      expectClose(value("Observation/chol"), (5.2 * 386.65) / 10, 1e-9); // 201.06 mg/dL
     });
 
     it("reads the unit from `unit` when the quantity is not coded in UCUM", function () {
@@ -327,7 +328,7 @@ describe("FHIR R4 intake (protocol/intake/fhir.ts)", function () {
     expect(result.profile.birthDate).to.equal("1968-09-21");
     expect(result.profile.sex).to.equal("female");
     expect(result.profile.latest?.["2093-3"]).to.deep.equal({ code: "2093-3", time: at("2024-02-20T00:00:00Z"), value: 212, origin: "Observation/chol-1" });
-    expect(result.profile.latest?.["2339-0"]?.value).to.be.closeTo((5.4 * 180.156) / 10, 1e-9);
+    expectClose(result.profile.latest?.["2339-0"]?.value ?? Number.NaN, (5.4 * 180.156) / 10, 1e-9);
     const times = result.observations.map((o) => o.time);
     expect(times).to.deep.equal([...times].sort((a, b) => a - b));
     expect(result.observations[0]!.origin).to.equal("Observation/chol-1");

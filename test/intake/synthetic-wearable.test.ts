@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { expectClose } from "../helpers/close.js";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -53,7 +54,7 @@ describe("synthetic wearable data (scripts/lib/synthetic-wearable.ts)", function
     expect(xs).to.deep.equal(Array.from({ length: 10_000 }, () => b()));
     expect(Math.min(...xs)).to.be.at.least(0);
     expect(Math.max(...xs)).to.be.below(1);
-    expect(mean(xs)).to.be.closeTo(0.5, 0.02);
+    expectClose(mean(xs), 0.5, 0.02);
     expect(mulberry32(43)()).to.not.equal(mulberry32(42)());
   });
 
@@ -137,7 +138,7 @@ describe("synthetic wearable data (scripts/lib/synthetic-wearable.ts)", function
     expect(systolic.length).to.equal(diastolic.length);
     expect(systolic.map((r) => r.time)).to.deep.equal(diastolic.map((r) => r.time));
     expect(systolic.length).to.be.within(3 * 7, 6 * 7);
-    expect(mean(systolic.map((r) => r.value))).to.be.closeTo(profile.restingSystolic, 8);
+    expectClose(mean(systolic.map((r) => r.value)), profile.restingSystolic, 8);
     systolic.forEach((s, i) => expect(diastolic[i]!.value).to.be.below(s.value - 15));
     const gaps = systolic.slice(1).map((s, i) => (ms(s) - ms(systolic[i]!)) / 3_600_000);
     expect(Math.min(...gaps)).to.be.at.least(3);

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { expectClose } from "../helpers/close.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ageOn, aggregate, windowReadings } from "../../protocol/intake/windows.js";
@@ -28,7 +29,7 @@ function day(start: number): Observation[] {
 
 describe("prediction windows from readings (protocol/intake/windows.ts)", function () {
   it("aggregates as documented: percentile by linear interpolation between ranks, population standard deviation", function () {
-    expect(aggregate("percentile", [10, 1, 9, 2, 8, 3, 7, 4, 6, 5], 10)).to.be.closeTo(1.9, 1e-12);
+    expectClose(aggregate("percentile", [10, 1, 9, 2, 8, 3, 7, 4, 6, 5], 10), 1.9, 1e-12);
     expect(aggregate("percentile", [5], 10)).to.equal(5);
     expect(aggregate("std", [2, 4, 4, 4, 5, 5, 7, 9])).to.equal(2);
     expect(aggregate("mean", [1, 2, 3, 6])).to.equal(3);
