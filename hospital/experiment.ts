@@ -134,13 +134,13 @@ export const WDBC_EXPERIMENT: ExperimentSpec = {
 /**
  * UCI Heart Disease, Cleveland (303 rows), with the heart model's choices: the 13 clinical columns as they are,
  * C as for Statlog. Not the `num` column (disease stage 0-4, from which the target is derived). Six cells are
- * empty (`ca` x4, `thal` x2): median-imputed per fold from the training rows. Read from outside the project
- * (its copy is not redistributed here), by default from ../shared/data/heart_cleveland.csv.
+ * empty (`ca` x4, `thal` x2): median-imputed per fold from the training rows. Not shipped (its copy may not be
+ * redistributed here): `npm run experiment -- --cleveland <csv>` names the file.
  */
 export const CLEVELAND_EXPERIMENT: ExperimentSpec = {
   id: "cleveland",
   title: "Cleveland",
-  data: "../shared/data/heart_cleveland.csv",
+  data: "heart_cleveland.csv",
   target: "target",
   positiveMeans: "heart disease present (num > 0)",
   features: HEART_COLUMNS,

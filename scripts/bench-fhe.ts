@@ -3,6 +3,7 @@
  * protocol's targets, plus the WASM heap across 1,000-inference loops.
  *
  *   npx tsx scripts/bench-fhe.ts [--runs 20] [--heap-iterations 1000] [--json]
+ * Exits 1 when a row misses its target (the missed ones are named on stderr).
  *
  * The model is the committed heart model (13 features); tuples are drawn once from a fixed seed; the sigmoid
  * polynomial is fitted on the logit range of the model's training data. Single-threaded: one WASM instance.
@@ -394,4 +395,11 @@ if (opts.json) {
   out.push("");
   out.push(`Total ${environment.totalSeconds} s.`);
   console.log(out.join("\n"));
+}
+
+// A benchmark that misses a target it states fails, so a regression cannot pass unnoticed.
+const missed = checks.filter((c) => !c.pass);
+if (missed.length > 0) {
+  process.stderr.write(`bench:fhe: ${missed.length} target(s) missed: ${missed.map((c) => `${c.target} (${c.measured})`).join("; ")}\n`);
+  process.exitCode = 1;
 }

@@ -4,7 +4,10 @@
  * the encrypted interactive protocol (CKKS linear stage, σ on the client) and by the encrypted non-interactive
  * variant (degree-3 polynomial σ under CKKS). See hospital/experiment.ts and docs/experiments.md.
  *
- *   npx tsx scripts/experiment.ts [--folds 5] [--seed 42] [--out-svg docs/experiments.svg] [--cleveland <csv>] [--json]
+ *   npx tsx scripts/experiment.ts [--folds 5] [--seed 42] [--out-svg chart.svg] [--cleveland <csv>] [--json]
+ * The chart is written only where --out-svg says (docs/experiments.svg is the committed one); Cleveland runs only when
+ * --cleveland names its CSV (UCI Heart Disease, processed.cleveland.data: not shipped here, and the project reads
+ * nothing outside its own tree by itself).
  *
  * Prints Markdown tables (or, with --json, one JSON document on stdout), writes the SVG chart, and prints PASS/FAIL
  * lines for the acceptance checks (to stderr with --json); exits 1 when a check fails.
@@ -48,23 +51,23 @@ const program = new Command()
   )
   .option("--folds <k>", "stratified folds", folds, DEFAULT_EXPERIMENT_FOLDS)
   .option("--seed <n>", "seed of the stratified folds", integer, DEFAULT_EXPERIMENT_SEED)
-  .option("--cleveland <csv>", "UCI Cleveland CSV (skipped with a note when absent; default relative to the project root)", CLEVELAND_EXPERIMENT.data)
-  .option("--out-svg <file>", "bar chart to write (default relative to the project root)", "docs/experiments.svg")
+  .option("--cleveland <csv>", "UCI Cleveland CSV (processed.cleveland.data with a header); without it Cleveland is skipped with a note")
+  .option("--out-svg <file>", "bar chart to write (none unless asked; docs/experiments.svg is the committed one)")
   .option("--json", "print one JSON document instead of the Markdown tables")
   .parse();
 
-const opts = program.opts<{ folds: number; seed: number; cleveland: string; outSvg: string; json?: boolean }>();
+const opts = program.opts<{ folds: number; seed: number; cleveland?: string; outSvg?: string; json?: boolean }>();
 const fromCommandLine = (key: string): boolean => program.getOptionValueSource(key) === "cli";
 const resolveOption = (key: string, value: string): string => resolve(fromCommandLine(key) ? process.cwd() : PROJECT_ROOT, value);
 
 const started = Date.now();
-const clevelandPath = resolveOption("cleveland", opts.cleveland);
-const svgPath = resolveOption("outSvg", opts.outSvg);
+const clevelandPath = opts.cleveland === undefined ? undefined : resolveOption("cleveland", opts.cleveland);
+const svgPath = opts.outSvg === undefined ? undefined : resolveOption("outSvg", opts.outSvg);
 
 const candidates: { spec: ExperimentSpec; path: string; optional: boolean }[] = [
   { spec: STATLOG_HEART_EXPERIMENT, path: resolve(PROJECT_ROOT, STATLOG_HEART_EXPERIMENT.data), optional: false },
   { spec: WDBC_EXPERIMENT, path: resolve(PROJECT_ROOT, WDBC_EXPERIMENT.data), optional: false },
-  { spec: { ...CLEVELAND_EXPERIMENT, data: opts.cleveland }, path: clevelandPath, optional: true },
+  ...(clevelandPath ? [{ spec: { ...CLEVELAND_EXPERIMENT, data: opts.cleveland! }, path: clevelandPath, optional: true }] : []),
 ];
 
 const log = (line: string): void => {
@@ -74,6 +77,7 @@ const log = (line: string): void => {
 const engine = await CkksEngine.create(DEFAULT_PARAMETER_SET);
 const results: DatasetResult[] = [];
 const skipped: ExperimentReport["skipped"] = [];
+if (!clevelandPath) skipped.push({ id: CLEVELAND_EXPERIMENT.id, data: CLEVELAND_EXPERIMENT.data, reason: "not asked: --cleveland <csv> names UCI's Cleveland data, which is not shipped" });
 try {
   for (const { spec, path, optional } of candidates) {
     if (!existsSync(path)) {
@@ -105,8 +109,10 @@ const report = buildReport(results, {
   seconds: (Date.now() - started) / 1000,
 });
 
-mkdirSync(dirname(svgPath), { recursive: true });
-writeFileSync(svgPath, renderSvg(results));
+if (svgPath) {
+  mkdirSync(dirname(svgPath), { recursive: true });
+  writeFileSync(svgPath, renderSvg(results));
+}
 
 const verdicts = report.acceptance.checks.map((c) => `${c.pass ? "PASS" : "FAIL"} ${c.dataset}: ${c.check} (${c.detail})`);
 
@@ -141,7 +147,7 @@ if (opts.json) {
     "",
     foldTable(results),
     "",
-    `Chart: ${opts.outSvg}. Total ${report.seconds.toFixed(1)} s.`,
+    `${svgPath ? `Chart: ${opts.outSvg}.` : "No chart (--out-svg <file> writes one)."} Total ${report.seconds.toFixed(1)} s.`,
     "",
     ...verdicts,
   ];
