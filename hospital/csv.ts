@@ -1,7 +1,9 @@
 /**
  * A deliberately small CSV reader for numeric data sets: a header row of column names, then rows of numbers.
  * Quoted fields are not supported; anything that is not a plain decimal number is rejected with the row and
- * column it was found in, rather than silently becoming NaN or 0 (which `Number("")` would give).
+ * column it was found in, rather than silently becoming NaN or 0 (which `Number("")` would give). An empty cell is
+ * refused the same way, unless the caller asks for empty cells (`{ emptyCells: true }`): then it is NaN, the one
+ * way a missing value appears in the table.
  */
 
 export interface NumericTable {
@@ -26,7 +28,12 @@ export class DatasetError extends Error {
 /** Plain decimal numbers with an optional exponent: no hex, no Infinity, no NaN, no blanks. */
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
-export function parseCsv(text: string): NumericTable {
+export interface CsvOptions {
+  /** Accept empty cells as NaN (missing) instead of refusing them. Default false. */
+  emptyCells?: boolean;
+}
+
+export function parseCsv(text: string, options: CsvOptions = {}): NumericTable {
   const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
   const lines = body.split(/\r?\n/);
   // One trailing newline (or several) is normal; blank lines elsewhere are not.
@@ -58,6 +65,7 @@ export function parseCsv(text: string): NumericTable {
       cells.map((raw, c) => {
         const column = columns[c]!;
         const cell = raw.trim();
+        if (cell === "" && options.emptyCells === true) return Number.NaN;
         if (cell === "") throw new DatasetError(`${where}, column "${column}": empty cell`, { row, column });
         if (!NUMBER.test(cell)) {
           throw new DatasetError(`${where}, column "${column}": ${JSON.stringify(cell)} is not a number`, { row, column });

@@ -1,4 +1,4 @@
-import { DatasetError, parseCsv } from "./csv.js";
+import { DatasetError, parseCsv, type CsvOptions } from "./csv.js";
 
 /** A numeric CSV split into the feature columns and a 0/1 target column. */
 export interface Dataset {
@@ -15,13 +15,18 @@ export interface Dataset {
   rows: number[][];
 }
 
-export function loadDataset(csvText: string, target: string): Dataset {
-  const { columns, rows } = parseCsv(csvText);
+/**
+ * The CSV as a data set. With `{ emptyCells: true }` an empty feature cell is NaN (missing; see hospital/train.ts
+ * for the policies); an empty target cell is refused all the same.
+ */
+export function loadDataset(csvText: string, target: string, options: CsvOptions = {}): Dataset {
+  const { columns, rows } = parseCsv(csvText, options);
   const targetIndex = columns.indexOf(target);
   if (targetIndex < 0) throw new DatasetError(`target column "${target}" is not in the header (${columns.join(", ")})`, { column: target });
   if (columns.length < 2) throw new DatasetError("the CSV has no feature columns besides the target");
   const labels = rows.map((row, i) => {
     const label = row[targetIndex]!;
+    if (Number.isNaN(label)) throw new DatasetError(`row ${i + 1}, column "${target}": empty cell: the target cannot be missing`, { row: i + 1, column: target });
     if (label !== 0 && label !== 1) {
       throw new DatasetError(`row ${i + 1}, column "${target}": the target must be 0 or 1, got ${label}`, { row: i + 1, column: target });
     }

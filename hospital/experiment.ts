@@ -41,7 +41,7 @@ import { accuracy, rocAuc } from "./metrics.js";
 import { PLAINTEXT_REFERENCES } from "./references.js";
 import { stratifiedKFold, type Split } from "./split.js";
 import { SCIKIT_LEARN_REFERENCE, STATLOG_HEART } from "./statlog-heart.js";
-import { crossValidate, trainOnDatasetSplit, type TrainOptions } from "./train.js";
+import { crossValidate, medianOf, trainOnDatasetSplit, type TrainOptions } from "./train.js";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Data sets and their training options
@@ -299,13 +299,6 @@ export function parseCsvWithMissing(text: string): { columns: string[]; rows: nu
   return { columns, rows, missing };
 }
 
-/** Median of the finite values (the mean of the two middle ones for an even count). */
-export function median(values: readonly number[]): number {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (sorted.length === 0) throw new RangeError("median of no values");
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** The table as a Dataset, empty cells filled with the column's median over `train` rows. */
 export function imputeMedians(
@@ -317,7 +310,7 @@ export function imputeMedians(
   table.columns.forEach((column, j) => {
     if (!table.rows.some((row) => Number.isNaN(row[j]!))) return;
     if (column === target) throw new DatasetError(`the target column "${target}" has empty cells`, { column });
-    medians[column] = median(train.map((i) => table.rows[i]![j]!));
+    medians[column] = medianOf(train.map((i) => table.rows[i]![j]!));
   });
   const rows = table.rows.map((row) => row.map((v, j) => (Number.isNaN(v) ? medians[table.columns[j]!]! : v)));
   const text = [table.columns.join(","), ...rows.map((r) => r.join(","))].join("\n") + "\n";

@@ -1,15 +1,20 @@
 import { DEFAULT_PARAMETER_SET } from "../protocol/fhe/params.js";
 import {
   activate,
+  checkInputValue,
   MODEL_FORMAT,
   ModelFormatError,
   parseModel,
   predictPlaintext,
   type Activation,
+  ReadingError,
   type Feature,
+  type MissingPolicy,
+  type MissingValues,
   type Model,
   type ModelInput,
 } from "../protocol/model.js";
+import { DatasetError, parseCsv } from "./csv.js";
 import { loadDataset, readingFromRow, type Dataset } from "./dataset.js";
 import { planFeatures, transformRows, type FeatureDraft, type FeatureSpec, type TransformName } from "./features.js";
 import { checkRows, selectInputs } from "./inputs.js";
@@ -61,6 +66,15 @@ export interface TrainOptions {
    * as the model's `inputs`, and a row outside a declared range or choice is refused. Default: none embedded.
    */
   inputs?: readonly ModelInput[];
+  /**
+   * What to do with empty cells in the columns the model reads (recorded in the model as `missing`). Default: an
+   * empty cell anywhere is refused, naming its row and column. "drop": rows with an empty cell in a column the model
+   * reads are left out before the split. "median": after the split, each empty cell is filled with its column's
+   * median over the training rows (the mean of the two middle values for an even count); every fold of the
+   * cross-validation computes its own. Empty cells in columns the model does not read are ignored under either
+   * policy; an empty target cell is always refused.
+   */
+  missing?: MissingPolicy;
 }
 
 export const DEFAULT_FOLDS = 5;
@@ -79,13 +93,26 @@ export interface CrossValidation {
   auc: number;
 }
 
+/** What a missing-value policy did to the data. */
+export interface MissingReport {
+  policy: MissingPolicy;
+  /** Empty cells in the columns the model reads, over all rows. */
+  emptyCells: number;
+  /** "drop": the 1-based CSV data rows left out. */
+  droppedRows?: number[];
+  /** "median": the medians recorded in the model (those of the held-out split's training rows). */
+  medians?: Record<string, number>;
+}
+
 export interface TrainResult {
   model: Model;
-  /** Row indices (0-based, into the CSV's data rows) of the training and held-out rows. */
+  /** Row indices (0-based, into the CSV's data rows; under "drop", into the rows kept) of the training and held-out rows. */
   split: Split;
   /** Newton steps and final gradient norm of the final stage's logistic regression; the hidden layer's final loss. */
   fit: { iterations: number; gradientNorm: number; hiddenLoss?: number };
   crossValidation?: CrossValidation;
+  /** Present when the options give a missing-value policy. */
+  missing?: MissingReport;
 }
 
 export const SOLVER = `newton-irls; l2 on weights, intercept unpenalised; gradient norm < ${DEFAULT_TOLERANCE} * C`;
@@ -94,25 +121,149 @@ type Draft = Omit<Model, "metrics">;
 
 /** Data set, tuple plan and transformed values, shared by the held-out fit and every fold. */
 interface Prepared {
+  /** The rows training and evaluation see (under "drop", the rows kept; under "median", empty cells still NaN). */
   dataset: Dataset;
   drafts: FeatureDraft[];
   /** The embedded input descriptions, when the options give metadata. */
   inputs?: ModelInput[];
-  /** Per row, the transformed (not standardised) round-0 values. */
-  values: number[][];
+  /** Per row, the transformed (not standardised) round-0 values for a fit on `train`, and the model's `missing`. */
+  valuesFor(train: readonly number[]): { values: number[][]; missing?: MissingValues };
+  missing?: Omit<MissingReport, "medians">;
+}
+
+/** The message for an empty cell when no policy is given. */
+function emptyCellError(columns: readonly string[], rows: readonly number[][]): DatasetError | undefined {
+  for (let i = 0; i < rows.length; i++) {
+    const j = rows[i]!.findIndex(Number.isNaN);
+    if (j < 0) continue;
+    const column = columns[j]!;
+    return new DatasetError(
+      `row ${i + 1} (line ${i + 2}), column "${column}": empty cell; to train on data with empty cells choose a missing-value policy: ` +
+        `--missing drop (leave such rows out) or --missing median (fill each with its column's median over the training rows)`,
+      { row: i + 1, column },
+    );
+  }
+  return undefined;
 }
 
 function prepare(options: TrainOptions): Prepared {
-  return prepareDataset(options, loadDataset(options.csvText, options.target));
+  if (options.missing === undefined) {
+    const table = parseCsv(options.csvText, { emptyCells: true });
+    const err = emptyCellError(table.columns, table.rows);
+    if (err) throw err;
+  }
+  return prepareDataset(options, loadDataset(options.csvText, options.target, { emptyCells: options.missing !== undefined }));
+}
+
+/** Median of the values that are not NaN (the mean of the two middle ones for an even count). */
+export function medianOf(values: readonly number[]): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) throw new RangeError("median of no values");
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Each column's median over the `train` rows, for the columns the model reads. */
+export function trainingMedians(dataset: Dataset, columns: readonly string[], train: readonly number[]): Record<string, number> {
+  const medians: Record<string, number> = {};
+  for (const column of columns) {
+    const j = dataset.columns.indexOf(column);
+    const values = train.map((i) => dataset.rows[i]![j]!);
+    if (values.every(Number.isNaN)) throw new DatasetError(`column "${column}" is empty in every training row: it has no median`, { column });
+    medians[column] = medianOf(values);
+  }
+  return medians;
+}
+
+/** Like checkRows, for a table with missing (NaN) cells: the values present lie in their declared range or choices. */
+function checkPresentValues(dataset: Dataset, inputs: readonly ModelInput[]): void {
+  const columns = inputs.map((input) => dataset.columns.indexOf(input.name));
+  dataset.rows.forEach((row, i) => {
+    inputs.forEach((input, k) => {
+      const value = row[columns[k]!]!;
+      if (Number.isNaN(value)) return;
+      try {
+        checkInputValue(input, value);
+      } catch (err) {
+        if (err instanceof ReadingError) throw new DatasetError(`row ${i + 1}: ${err.message}`, { row: i + 1, column: input.name });
+        throw err;
+      }
+    });
+  });
+}
+
+function subset(dataset: Dataset, keep: readonly number[]): Dataset {
+  return {
+    ...dataset,
+    rows: keep.map((i) => dataset.rows[i]!),
+    features: keep.map((i) => dataset.features[i]!),
+    labels: keep.map((i) => dataset.labels[i]!),
+  };
 }
 
 function prepareDataset(options: TrainOptions, dataset: Dataset): Prepared {
   const spec: FeatureSpec = { columns: options.features, transforms: options.transforms, oneHot: options.oneHot };
   const drafts = planFeatures(dataset, spec);
   const inputs = options.inputs ? selectInputs(options.inputs, dataset, drafts) : undefined;
-  // Ranges before transforms: a row outside a declared range is an entry error, whatever the transform makes of it.
-  if (inputs) checkRows(dataset, inputs);
-  return { dataset, drafts, ...(inputs ? { inputs } : {}), values: transformRows(dataset, drafts) };
+  const policy = options.missing;
+  if (policy === undefined) {
+    // Ranges before transforms: a row outside a declared range is an entry error, whatever the transform makes of it.
+    if (inputs) checkRows(dataset, inputs);
+    const values = transformRows(dataset, drafts);
+    return { dataset, drafts, ...(inputs ? { inputs } : {}), valuesFor: () => ({ values }) };
+  }
+
+  if (inputs) checkPresentValues(dataset, inputs);
+  const read = [...new Set(drafts.map((d) => d.input ?? d.name))];
+  const readIndex = read.map((column) => dataset.columns.indexOf(column));
+  const incomplete = dataset.rows.map((row) => readIndex.filter((j) => Number.isNaN(row[j]!)).length);
+  const emptyCells = incomplete.reduce((a, b) => a + b, 0);
+
+  if (policy === "drop") {
+    const keep = dataset.rows.map((_, i) => i).filter((i) => incomplete[i] === 0);
+    const droppedRows = dataset.rows.map((_, i) => i).filter((i) => incomplete[i]! > 0).map((i) => i + 1);
+    const kept = subset(dataset, keep);
+    let values: number[][];
+    try {
+      values = transformRows(kept, drafts);
+    } catch (err) {
+      // transformRows numbers the kept rows: name the CSV row instead.
+      if (err instanceof DatasetError && err.row !== undefined) {
+        const row = keep[err.row - 1]! + 1;
+        throw new DatasetError(err.message.replace(/^row \d+/, `row ${row}`), { row, ...(err.column !== undefined ? { column: err.column } : {}) });
+      }
+      throw err;
+    }
+    return {
+      dataset: kept,
+      drafts,
+      ...(inputs ? { inputs } : {}),
+      valuesFor: () => ({ values, missing: { policy: "drop" } }),
+      missing: { policy, emptyCells, droppedRows },
+    };
+  }
+
+  return {
+    dataset,
+    drafts,
+    ...(inputs ? { inputs } : {}),
+    valuesFor: (train) => {
+      // Medians of the training rows only: a held-out row's value never reaches the fit.
+      const medians = trainingMedians(dataset, read, train);
+      for (const draft of drafts) {
+        if (draft.transform === "one-hot" && !draft.categories.includes(medians[draft.input!]!)) {
+          throw new DatasetError(
+            `the median of "${draft.input}" over the training rows, ${medians[draft.input!]}, is not one of its one-hot categories ` +
+              `(${draft.categories.join(", ")}): median imputation cannot fill this column; use --missing drop`,
+            { column: draft.input },
+          );
+        }
+      }
+      const rows = dataset.rows.map((row) => row.map((v, j) => (Number.isNaN(v) && medians[dataset.columns[j]!] !== undefined ? medians[dataset.columns[j]!]! : v)));
+      return { values: transformRows({ ...dataset, rows }, drafts), missing: { policy: "median", medians } };
+    },
+    missing: { policy, emptyCells },
+  };
 }
 
 function hiddenSettings(options: TrainOptions): Required<HiddenOptions> | undefined {
@@ -130,7 +281,8 @@ function hiddenSettings(options: TrainOptions): Required<HiddenOptions> | undefi
 
 /** Standardise on the training rows, fit the stages, and assemble everything but the metrics. */
 function fitDraft(options: TrainOptions, prepared: Prepared, train: readonly number[]): { draft: Draft; fit: TrainResult["fit"] } {
-  const { dataset, drafts, inputs, values } = prepared;
+  const { dataset, drafts, inputs } = prepared;
+  const { values, missing } = prepared.valuesFor(train);
   const labels = train.map((i) => dataset.labels[i]!);
   const rawTrain = train.map((i) => values[i]!);
   const standardiser = fitStandardiser(rawTrain, drafts.map((d) => d.name));
@@ -174,6 +326,7 @@ function fitDraft(options: TrainOptions, prepared: Prepared, train: readonly num
     target: { column: options.target, positiveMeans: options.positiveMeans },
     features,
     ...(inputs ? { inputs } : {}),
+    ...(missing ? { missing } : {}),
     ...(hidden ? { hidden } : {}),
     server: { stage: "linear", weights: fit.weights, bias: fit.bias },
     client: { final: "sigmoid", threshold: options.threshold ?? DEFAULT_THRESHOLD },
@@ -252,7 +405,11 @@ export function trainModel(options: TrainOptions): TrainResult {
   const k = foldCount(options);
   const prepared = prepare(options);
   const split = stratifiedSplit(prepared.dataset.labels, options.testFraction, options.seed);
-  const result = trainOnSplit(options, prepared, split);
+  const trained = trainOnSplit(options, prepared, split);
+  const recorded = trained.model.missing;
+  const result = prepared.missing
+    ? { ...trained, missing: { ...prepared.missing, ...(recorded?.policy === "median" ? { medians: recorded.medians } : {}) } }
+    : trained;
   if (k === 0) return result;
   const cv = crossValidatePrepared(options, prepared, k);
   const crossValidation = { folds: k, accuracy: cv.accuracy, auc: cv.auc, perFold: cv.folds };

@@ -28,6 +28,11 @@ import { contentHash, type Hash } from "./hash.js";
  * `inputs` (optional, pmhe-model/2) says how a person enters each input column: label, UCUM unit, kind, plausible
  * range or labelled choices. It changes nothing the server evaluates, and a document without it has the same bytes
  * and so the same hash (its on-chain identity) as before the field existed, so the format id stays pmhe-model/2.
+ *
+ * `missing` (optional, pmhe-model/2) is the model's missing-value policy, the one its training data was prepared
+ * with: "drop" (rows lacking an input the model reads were left out of training; a reading lacking one cannot be
+ * predicted) or "median" (an empty cell was filled with its column's median over the training rows; a reading
+ * lacking an input is filled with the recorded median). Like `inputs`, a document without it hashes as before.
  */
 export const MODEL_FORMAT = "pmhe-model/2";
 export const MODEL_FORMATS = ["pmhe-model/1", MODEL_FORMAT] as const;
@@ -164,6 +169,18 @@ export const ModelInputSchema = z
   });
 export type ModelInput = z.infer<typeof ModelInputSchema>;
 
+/**
+ * The missing-value policy. "median" records one median per input column the features read (the column's median
+ * over the training rows), which the client puts in place of a missing value.
+ */
+export const MISSING_POLICIES = ["drop", "median"] as const;
+export type MissingPolicy = (typeof MISSING_POLICIES)[number];
+export const MissingValuesSchema = z.discriminatedUnion("policy", [
+  z.strictObject({ policy: z.literal("drop") }),
+  z.strictObject({ policy: z.literal("median"), medians: z.record(entryName, finite) }),
+]);
+export type MissingValues = z.infer<typeof MissingValuesSchema>;
+
 /** A hidden round: the server computes h = W x + b (h rows), the client decrypts and applies the activation. */
 export const HiddenRoundSchema = z.strictObject({
   server: z.strictObject({
@@ -198,6 +215,8 @@ export const ModelSchema = z
     features: z.array(FeatureSchema).min(1).max(MAX_FEATURES),
     /** How each input column is entered and which readings are accepted, in form order (pmhe-model/2, optional). */
     inputs: z.array(ModelInputSchema).min(1).max(MAX_FEATURES).optional(),
+    /** How a missing value is handled, in training and in the client (pmhe-model/2, optional). */
+    missing: MissingValuesSchema.optional(),
     /** Rounds before the final one (absent for a one-round model such as logistic regression). */
     hidden: z.array(HiddenRoundSchema).min(1).max(MAX_HIDDEN_ROUNDS).optional(),
     /** Final server stage: T = w · x + b on the encrypted tuple of the last round. */
@@ -248,6 +267,7 @@ export const ModelSchema = z
       if (m.metrics.crossValidation !== undefined) issue(["metrics", "crossValidation"], "not part of pmhe-model/1");
       if (m.training.hiddenSolver !== undefined) issue(["training", "hiddenSolver"], "not part of pmhe-model/1");
       if (m.inputs !== undefined) issue(["inputs"], "not part of pmhe-model/1; use pmhe-model/2");
+      if (m.missing !== undefined) issue(["missing"], "not part of pmhe-model/1; use pmhe-model/2");
     } else {
       m.features.forEach((f, i) => {
         if (f.input === undefined) issue(["features", i, "input"], "pmhe-model/2 features name their input column");
@@ -271,6 +291,7 @@ export const ModelSchema = z
     });
 
     if (m.inputs !== undefined) checkInputs(m.features, m.inputs, issue);
+    if (m.missing?.policy === "median") checkMedians(m.features, m.inputs, m.missing.medians, issue);
 
     // Each round's matrix has one row per output, each row one weight per entry of that round's tuple.
     let tupleLength = m.features.length;
@@ -352,6 +373,52 @@ function checkInputs(
   inputs.forEach((input, k) => {
     if (!used.has(input.name)) issue(["inputs", k, "name"], `"${input.name}" is not the input of any feature`);
   });
+}
+
+/**
+ * Exactly one median per input column the features read; each one a value the client may put in the tuple: inside
+ * the input's range when the model declares inputs (for a choice input, the span of its values: the median of an
+ * even count of coded values may lie between two codes), and in the domain of every transform of the input (for a
+ * one-hot feature, one of its categories).
+ */
+function checkMedians(
+  features: readonly Feature[],
+  inputs: readonly ModelInput[] | undefined,
+  medians: Readonly<Record<string, number>>,
+  issue: (path: (string | number)[], message: string) => void,
+): void {
+  const read = [...new Set(features.map(featureInput))];
+  for (const name of Object.keys(medians)) {
+    if (!read.includes(name)) issue(["missing", "medians", name], `"${name}" is not the input of any feature`);
+  }
+  for (const name of read) {
+    const median = medians[name];
+    if (median === undefined) {
+      issue(["missing", "medians"], `no median for "${name}": the median policy records one for every input the features read`);
+      continue;
+    }
+    const input = inputs?.find((i) => i.name === name);
+    if (input !== undefined) {
+      const values = input.kind === "choice" ? input.choices.map((c) => c.value) : [input.min, input.max];
+      const [min, max] = [Math.min(...values), Math.max(...values)];
+      if (!(median >= min && median <= max)) issue(["missing", "medians", name], `the median ${median} of "${name}" is outside its range ${min} to ${max}`);
+    }
+    for (const f of features) {
+      if (featureInput(f) !== name) continue;
+      if (f.transform === "one-hot") {
+        if (!f.categories.includes(median)) {
+          issue(["missing", "medians", name], `the median ${median} of "${name}" is not one of the categories of feature "${f.name}" (${f.categories.join(", ")})`);
+          break;
+        }
+        continue;
+      }
+      const domain = TRANSFORM_DOMAINS[f.transform as keyof typeof TRANSFORM_DOMAINS];
+      if (domain !== undefined && !domain.admits(median)) {
+        issue(["missing", "medians", name], `the median ${median} of "${name}" leaves the domain of feature "${f.name}": ${f.transform} needs ${domain.rule(name)}`);
+        break;
+      }
+    }
+  }
 }
 
 interface Domain {
@@ -497,23 +564,55 @@ export function checkInputValue(input: ModelInput, value: unknown): number {
   return value;
 }
 
-/** Every declared input of the reading, in form order (nothing to check for a model that declares none). */
+/** A reading's value counts as missing when it is absent or NaN. */
+export function isMissingValue(value: unknown): boolean {
+  return value === undefined || (typeof value === "number" && Number.isNaN(value));
+}
+
+/**
+ * What the model's missing-value policy puts in place of a missing value of input `name`: its median under
+ * "median"; under "drop" a ReadingError naming the input (and its label, given its description) and the policy.
+ */
+function missingValue(name: string, input: ModelInput | undefined, missing: MissingValues): number {
+  if (missing.policy === "median") {
+    const median = missing.medians[name];
+    if (median !== undefined) return median;
+  }
+  const title = input !== undefined ? inputTitle(input) : `"${name}"`;
+  throw new ReadingError(
+    `reading has no value for ${title}; this model's missing-value policy is "${missing.policy}": such a reading cannot be predicted`,
+    name,
+  );
+}
+
+/**
+ * Every declared input of the reading, in form order (nothing to check for a model that declares none). A missing
+ * value is accepted when the model's policy is "median" (the median takes its place), refused under "drop".
+ */
 export function checkReading(model: Model, reading: Reading): void {
-  for (const input of model.inputs ?? []) checkInputValue(input, reading[input.name]);
+  for (const input of model.inputs ?? []) {
+    const value = reading[input.name];
+    if (model.missing !== undefined && isMissingValue(value)) missingValue(input.name, input, model.missing);
+    else checkInputValue(input, value);
+  }
 }
 
 /**
  * A feature's client transform of the raw reading, before standardisation. Throws ReadingError, naming the
  * feature and its input, when the reading is missing, not a finite number, or outside the transform's domain;
  * given the input's description (`inputOf(model, ...)`, as buildTuple passes it), also when it lies outside
- * the input's range or choices.
+ * the input's range or choices. Given the model's missing-value policy (`model.missing`), a missing (absent or NaN)
+ * value is its median (not checked against the input's description: the model's validation did that) or, under
+ * "drop", a ReadingError naming the input and the policy.
  */
-export function transformReading(feature: Feature, reading: Reading, input?: ModelInput): number {
+export function transformReading(feature: Feature, reading: Reading, input?: ModelInput, missing?: MissingValues): number {
   const name = featureInput(feature);
-  const raw: unknown = reading[name];
+  let raw: unknown = reading[name];
   const what = feature.name === name ? `feature "${name}"` : `feature "${feature.name}" (input "${name}")`;
-  if (input !== undefined) {
-    if (input.name !== name) throw new RangeError(`input "${input.name}" is not the input of ${what}`);
+  if (input !== undefined && input.name !== name) throw new RangeError(`input "${input.name}" is not the input of ${what}`);
+  const filled = missing !== undefined && isMissingValue(raw);
+  if (filled) raw = missingValue(name, input, missing);
+  if (input !== undefined && !filled) {
     if (raw === undefined) throw new ReadingError(`reading has no value for ${inputTitle(input)}, needed by ${what}`, name);
     checkInputValue(input, raw);
   }
@@ -563,13 +662,16 @@ function standardise(value: number, entry: { name: string; mean: number; std: nu
 /**
  * First client stage: raw readings -> round 0's standardised tuple, in the model's feature order.
  * Refuses missing, non-finite or out-of-domain values, and values outside the range or choices the model declares
- * for the input, rather than encrypting garbage the patient would never notice.
+ * for the input, rather than encrypting garbage the patient would never notice; a missing value is filled with the
+ * recorded median when the model's missing-value policy is "median".
  */
 export function buildTuple(model: Model, reading: Reading): number[] {
   return model.features.map((feature) => {
     const input = featureInput(feature);
-    const value = transformReading(feature, reading, inputOf(model, input));
-    const shown = feature.transform === "identity" ? String(value) : `${value} (from "${input}" = ${reading[input]})`;
+    const value = transformReading(feature, reading, inputOf(model, input), model.missing);
+    const raw = reading[input];
+    const from = model.missing?.policy === "median" && isMissingValue(raw) ? `the median ${model.missing.medians[input]}` : String(raw);
+    const shown = feature.transform === "identity" ? String(value) : `${value} (from "${input}" = ${from})`;
     return standardise(value, feature, shown);
   });
 }

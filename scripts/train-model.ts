@@ -15,6 +15,10 @@
  * --inputs file embeds the data set's input metadata (labels, UCUM units, ranges, choices) for the columns the model
  * reads, and refuses a training row outside a declared range; by default <data>.inputs.json next to the CSV when it
  * exists (data/statlog_heart.inputs.json, data/wdbc.inputs.json); --no-inputs embeds none.
+ * --missing drop|median trains on a CSV with empty cells (without it an empty cell is refused, naming its row and
+ * column): drop leaves out the rows with an empty cell in a column the model reads; median fills each such cell with
+ * its column's median over the training rows. The model records the policy (and the medians), and the patient's
+ * client applies it to a reading that lacks an input.
  *
  * See models/README.md for the commands that produce the committed models.
  */
@@ -23,7 +27,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ACTIVATIONS, modelBytes, modelHash, roundCount, tupleNames, type Activation } from "../protocol/model.js";
+import { ACTIVATIONS, MISSING_POLICIES, modelBytes, modelHash, roundCount, tupleNames, type Activation, type MissingPolicy } from "../protocol/model.js";
 import { loadDataset } from "../hospital/dataset.js";
 import { isTransformName, planFeatures, TRANSFORM_NAMES, type TransformName } from "../hospital/features.js";
 import { HIDDEN_DEFAULTS } from "../hospital/hidden-layer.js";
@@ -112,6 +116,11 @@ const program = new Command()
   )
   .option("--inputs <file>", "input metadata to embed (default: <data>.inputs.json next to the CSV, when it exists)")
   .option("--no-inputs", "embed no input metadata")
+  .addOption(
+    new Option("--missing <policy>", "empty cells in the columns the model reads: drop the rows, or fill with the training rows' median (default: refuse)").choices(
+      MISSING_POLICIES,
+    ),
+  )
   .option("--hidden <h>", "two-round model: h hidden values (1-16) before the final linear stage", hiddenUnits)
   .option("--activation <f>", `client activation of the hidden values: ${ACTIVATIONS.join(", ")}`, activation, HIDDEN_DEFAULTS.activation as Activation)
   .option("--epochs <n>", "gradient-descent epochs for the hidden layer", positiveInteger, HIDDEN_DEFAULTS.epochs)
@@ -136,6 +145,7 @@ const opts = program.opts<{
   oneHot: Record<string, number[]>;
   /** A path, false for --no-inputs, undefined for the default. */
   inputs?: string | false;
+  missing?: MissingPolicy;
   hidden?: number;
   activation: Activation;
   epochs: number;
@@ -190,6 +200,7 @@ const options: TrainOptions = {
   l2C: opts.C,
   folds: opts.folds,
   ...(inputs ? { inputs } : {}),
+  ...(opts.missing ? { missing: opts.missing } : {}),
   ...(opts.features ? { features: opts.features } : {}),
   ...(Object.keys(opts.transform).length > 0 ? { transforms: opts.transform } : {}),
   ...(Object.keys(opts.oneHot).length > 0 ? { oneHot: opts.oneHot } : {}),
@@ -200,7 +211,7 @@ const options: TrainOptions = {
 
 /** Default description: what the model is and which tuple it reads, for data sets other than the heart model's. */
 function defaultDescription(): string {
-  const entries = planFeatures(loadDataset(options.csvText, options.target), {
+  const entries = planFeatures(loadDataset(options.csvText, options.target, { emptyCells: true }), {
     columns: options.features,
     transforms: options.transforms,
     oneHot: options.oneHot,
@@ -219,7 +230,17 @@ try {
   process.stderr.write(`train-model: ${(err as Error).message}\n`);
   process.exit(1);
 }
-const { model, split, fit } = result;
+const { model, split, fit, missing } = result;
+/** What the missing-value policy did, in one line. */
+function missingSummary(): string | undefined {
+  if (missing === undefined) return undefined;
+  if (missing.policy === "drop") {
+    const dropped = missing.droppedRows?.length ?? 0;
+    return `drop: ${dropped} row(s) with an empty cell in a column the model reads left out of training (${missing.emptyCells} empty cell(s))`;
+  }
+  const medians = Object.entries(missing.medians ?? {}).map(([column, value]) => `${column} ${value}`).join(", ");
+  return `median: ${missing.emptyCells} empty cell(s) filled with the training rows' medians (${medians})`;
+}
 
 mkdirSync(dirname(outPath), { recursive: true });
 writeFileSync(outPath, modelBytes(model));
@@ -235,6 +256,14 @@ if (opts.json) {
     dataset: { path: model.training.dataset, sha256: model.training.datasetSha256 },
     inputs: inputsPath === undefined ? null : { path: displayPath(inputsPath), columns: (model.inputs ?? []).map((i) => i.name) },
     rows: { train: split.train.length, test: split.test.length },
+    missing: missing
+      ? {
+          policy: missing.policy,
+          emptyCells: missing.emptyCells,
+          ...(missing.droppedRows ? { droppedRows: missing.droppedRows.length, dropped: missing.droppedRows } : {}),
+          ...(missing.medians ? { medians: missing.medians } : {}),
+        }
+      : null,
     rounds: rounds.map((names, r) => ({ round: r, tuple: names, outputs: r + 1 < rounds.length ? rounds[r + 1]!.length : 1 })),
     solver: {
       name: model.training.solver,
@@ -279,6 +308,7 @@ if (opts.json) {
     `data    ${model.training.dataset} (sha256 ${model.training.datasetSha256})`,
     `inputs  ${inputsPath === undefined ? "none embedded" : `${displayPath(inputsPath)} (${(model.inputs ?? []).length} described)`}`,
     `rows    ${split.train.length} train / ${split.test.length} test (stratified, seed ${options.seed})`,
+    ...(missing ? [`missing ${missingSummary()}`] : []),
     ...rounds.map((names, r) => `round ${r} tuple (${names.length}): ${names.join(", ")}`),
     ...(model.training.hiddenSolver ? [`hidden  ${model.training.hiddenSolver}; final loss ${fit.hiddenLoss?.toFixed(4)}`] : []),
     `solver  Newton/IRLS, ${fit.iterations} steps, gradient norm ${fit.gradientNorm.toExponential(1)}`,

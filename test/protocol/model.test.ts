@@ -825,3 +825,80 @@ describe("protocol/model: inputs (how a reading is entered)", function () {
     });
   });
 });
+
+describe("protocol/model: missing-value policy", function () {
+  const valid: Reading = { age: 63, sex: 1, cp: 4, trestbps: 145, chol: 233, fbs: 1, restecg: 2, thalach: 150, exang: 0, oldpeak: 2.3, slope: 3, ca: 0, thal: 6 };
+  const MEDIANS = { age: 55.5, sex: 1, cp: 3, trestbps: 130, chol: 244, fbs: 0, restecg: 1.5, thalach: 154, exang: 0, oldpeak: 0.8, slope: 2, ca: 0, thal: 3 };
+  const withMissing = (missing: unknown, raw: Record<string, unknown> = committedRaw()): Record<string, unknown> => ({ ...raw, missing });
+
+  it("is optional: the committed model has none and keeps its bytes and hash", function () {
+    const model = parseModel(committedRaw());
+    expect(model.missing).to.equal(undefined);
+    expect(new TextDecoder().decode(modelBytes(model))).to.equal(committedText);
+  });
+
+  it("validates: drop takes nothing more; median one finite value per input the features read, inside the input's range", function () {
+    expect(parseModel(withMissing({ policy: "drop" })).missing).to.deep.equal({ policy: "drop" });
+    const model = parseModel(withMissing({ policy: "median", medians: MEDIANS }));
+    expect(model.missing).to.deep.equal({ policy: "median", medians: MEDIANS });
+    // The median of an even count of codes may lie between two of a choice input's values (restecg 1.5 above).
+    expect(JSON.parse(new TextDecoder().decode(modelBytes(model))).missing.medians.restecg).to.equal(1.5);
+    expectModelError(withMissing({ policy: "drop", medians: MEDIANS }), "medians");
+    expectModelError(withMissing({ policy: "mean" }), "missing");
+    expectModelError(withMissing({ policy: "median", medians: { ...MEDIANS, trestbps: 300 } }), "missing.medians.trestbps", "outside its range 60 to 260");
+    expectModelError(withMissing({ policy: "median", medians: { ...MEDIANS, thal: 8 } }), "missing.medians.thal", "outside its range 3 to 7");
+    expectModelError(withMissing({ policy: "median", medians: { ...MEDIANS, weight: 70 } }), "missing.medians.weight", '"weight" is not the input of any feature');
+    const { ca: _ca, ...noCa } = MEDIANS;
+    expectModelError(withMissing({ policy: "median", medians: noCa }), 'no median for "ca"');
+    expectModelError(withMissing({ policy: "median", medians: { ...MEDIANS, ca: Number.POSITIVE_INFINITY } }), "missing.medians.ca");
+    // Without inputs: the transforms' domains still apply (log needs > 0; a one-hot median is one of its categories).
+    const logModel = withFeatures([entry("log(v)", "v", "log"), entry("k=1", "k", "one-hot", { categories: [1, 2], category: 1 })]);
+    expect(() => parseModel(withMissing({ policy: "median", medians: { v: 2, k: 2 } }, logModel as RawModel))).to.not.throw();
+    expectModelError(withMissing({ policy: "median", medians: { v: 0, k: 2 } }, logModel as RawModel), "missing.medians.v", "log needs");
+    expectModelError(withMissing({ policy: "median", medians: { v: 2, k: 1.5 } }, logModel as RawModel), "missing.medians.k", "categories");
+    // Not part of pmhe-model/1.
+    const v1 = { ...rawModel(), format: "pmhe-model/1", features: rawModel().features.map(({ input: _i, ...f }) => f), missing: { policy: "drop" } };
+    expectModelError(v1, "missing", "pmhe-model/2");
+  });
+
+  it("median: fills a missing or NaN input with the model's median, the same tuple as the median typed in", function () {
+    const model = parseModel(withMissing({ policy: "median", medians: MEDIANS }));
+    const { ca: _ca, ...noCa } = valid;
+    const typed = buildTuple(model, { ...valid, ca: MEDIANS.ca });
+    expect(buildTuple(model, noCa)).to.deep.equal(typed);
+    expect(buildTuple(model, { ...valid, ca: Number.NaN })).to.deep.equal(typed);
+    expect(predictPlaintext(model, noCa)).to.deep.equal(predictPlaintext(model, { ...valid, ca: MEDIANS.ca }));
+    expect(() => checkReading(model, noCa)).to.not.throw();
+    // A median between two codes is put in as it is (no check against the choices: the model's validation did that).
+    const { restecg: _r, ...noRestecg } = valid;
+    expect(buildTuple(model, noRestecg)).to.deep.equal(buildTuple(parseModel(withMissing({ policy: "median", medians: MEDIANS }, rawModel())), { ...valid, restecg: 1.5 }));
+    // A present value is still checked.
+    expect(() => buildTuple(model, { ...valid, ca: 4 })).to.throw(ReadingError, /"ca"/);
+    const feature = model.features.find((f) => f.name === "chol")!;
+    expect(transformReading(feature, {}, inputOf(model, "chol"), model.missing)).to.equal(244);
+  });
+
+  it("drop: refuses a reading that lacks an input, naming the input, its label and the policy", function () {
+    const model = parseModel(withMissing({ policy: "drop" }));
+    const { ca: _ca, ...noCa } = valid;
+    const message = 'reading has no value for "ca" (Major vessels coloured by fluoroscopy); this model\'s missing-value policy is "drop": such a reading cannot be predicted';
+    for (const reading of [noCa, { ...valid, ca: Number.NaN }]) {
+      const err = errorOf(() => buildTuple(model, reading));
+      expect(err).to.be.instanceOf(ReadingError);
+      expect(err.message).to.equal(message);
+      expect((err as ReadingError).input).to.equal("ca");
+      expect(() => checkReading(model, reading)).to.throw(ReadingError, message);
+    }
+    expect(buildTuple(model, valid)).to.deep.equal(buildTuple(parseModel(committedRaw()), valid));
+    // Without inputs, the message names the input alone.
+    const bare = parseModel(withMissing({ policy: "drop" }, rawModel()));
+    expect(() => buildTuple(bare, noCa)).to.throw(ReadingError, /^reading has no value for "ca"; this model's missing-value policy is "drop"/);
+  });
+
+  it("no policy: the messages stay as they were", function () {
+    const model = parseModel(committedRaw());
+    const { ca: _ca, ...noCa } = valid;
+    expect(() => buildTuple(model, noCa)).to.throw(ReadingError, /^reading has no value for "ca" \(Major vessels coloured by fluoroscopy\), needed by feature "ca"$/);
+    expect(() => buildTuple(model, { ...valid, ca: Number.NaN })).to.throw(ReadingError, /finite number/);
+  });
+});
