@@ -106,6 +106,12 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         onProgress: (read) => options.onProgress?.(read, total, input),
       });
       mergeProfile(summary.profile);
+      // Blood pressure Apple writes twice (in a correlation and at the top level) is counted, not reported one by one.
+      const twice = summary.skipped.duplicate ?? 0;
+      if (twice) {
+        skipped.duplicate = (skipped.duplicate ?? 0) + twice;
+        current.skipped += twice;
+      }
       // Types PMHE does not take in are counted per type by the parser, not reported one by one.
       const unknown = Object.values(summary.unknownTypes).reduce((a, b) => a + b, 0);
       if (unknown) {
