@@ -64,6 +64,13 @@ describe("CKKS engine memory: the WASM heap stays flat", function () {
     const weights = [0.5, -1, 0.25, 2];
     const tuples = Array.from({ length: 20 }, (_, r) => weights.map((_, j) => Math.cos(r * 7 + j)));
     try {
+      // The damaged copies are made from records encrypted once: a damaged byte can make SEAL allocate a large buffer
+      // once (the heap's high-water mark then rises, and WASM memory never shrinks), which depends on the bytes hit.
+      // The warm-up damages exactly the bytes the measured rounds damage, so only what is not given back shows.
+      const fixed = new Map(LAYOUTS.map((layout) => {
+        const { cipher } = layout === "feature-major" ? material.featureMajor : material.rotation;
+        return [layout, cipher.encryptRecords(layout, layout === "single-record" ? tuples.slice(0, 1) : tuples)] as const;
+      }));
       const round = (i: number) => {
         for (const layout of LAYOUTS) {
           const { keys, cipher } = layout === "feature-major" ? material.featureMajor : material.rotation;
@@ -74,7 +81,7 @@ describe("CKKS engine memory: the WASM heap stays flat", function () {
           cipher.decryptBatch(linear);
           cipher.decryptBatch(sigmoid);
           // Error paths too: a damaged payload byte (refused or evaluated), a truncated result.
-          const bad = record.slice();
+          const bad = fixed.get(layout)!.slice();
           const at = bad.length - 1 - (i % 1000);
           bad[at] = bad[at]! ^ 0x55;
           try {
@@ -89,7 +96,7 @@ describe("CKKS engine memory: the WASM heap stays flat", function () {
           }
         }
       };
-      for (let i = 0; i < 5; i++) round(i);
+      for (let i = 0; i < 40; i++) round(i);
       const before = sealHeapBytes()!;
       for (let i = 0; i < 40; i++) round(i);
       const growth = sealHeapBytes()! - before;

@@ -380,6 +380,11 @@ describe("web app in Chromium: patient, hospital, auditor and error flows on the
       expect(await byTestId(record, "audit-blob-found").innerText()).to.equal(contentHash(tampered));
       await byTestId(job, "audit-blob-summary").filter({ hasText: /^1 of \d+ blobs tampered or missing/ }).waitFor();
       expect(await byTestId(record, "audit-blob-verdict").innerText()).to.match(/Tampered/);
+      // The earlier re-execution's match is no longer presented as the job's verdict.
+      const stale = byTestId(job, "audit-reexec-verdict", { "data-stale": "true" });
+      await stale.waitFor();
+      expect(await stale.innerText()).to.match(/^Earlier run, on the blobs as they were then/);
+      expect(await byTestId(job, "audit-reexecute-button").isDisabled()).to.equal(true);
       await screenshot(page, "auditor-tampered");
     } finally {
       await writeFile(file, original);

@@ -164,8 +164,15 @@ export default function Reexecution(props: { job: JobHistory; checks: BlobCheck[
       </dl>
       <div className="av-verdict-slot">
         {verdict ? (
-          <p className={`av-verdict pc-tone-${verdict.tone}`} data-testid="audit-reexec-verdict" data-verdict={verdict.code} role="status">
-            {verdict.text}
+          <p
+            className={`av-verdict pc-tone-${why !== undefined ? "neutral" : verdict.tone}`}
+            data-testid="audit-reexec-verdict"
+            data-verdict={verdict.code}
+            data-stale={why !== undefined ? "true" : undefined}
+            role="status"
+          >
+            {/* The inputs no longer pass their checks: this verdict is about the blobs as they were when it ran. */}
+            {why !== undefined ? `Earlier run, on the blobs as they were then (they no longer pass their checks): ${verdict.text}` : verdict.text}
           </p>
         ) : null}
         {detail ? <p className="av-verdict-detail">{detail}</p> : null}
