@@ -1,3 +1,4 @@
+import { abortableSleep } from "../protocol/abortable-sleep.js";
 import { BlobStoreError, type BlobClient } from "../protocol/blob-client.js";
 import { JobStatus, type PmheContract } from "../protocol/chain.js";
 import { namedContractCall } from "../protocol/contract-errors.js";
@@ -69,21 +70,6 @@ export interface WatchOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-/** Waits `ms`, or rejects when `signal` aborts. */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
 /**
  * Follows a job until it is settled, waiting between questions as long as the API's Retry-After asks; returns the

@@ -1,6 +1,7 @@
 import type { JsonRpcProvider } from "ethers";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { abortableSleep } from "../protocol/abortable-sleep.js";
 import { checkDeployment, DeploymentError } from "../protocol/chain.js";
 import { connectRpc } from "../protocol/rpc.js";
 import { redactUrl } from "./queue/connection-errors.js";
@@ -36,20 +37,6 @@ async function redisAnswers(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
 /**
  * Waits until Redis answers PING, the chain answers, and the chain holds a PMHE deployment at the configured address
@@ -96,7 +83,7 @@ export async function waitForDependencies(options: DependencyOptions): Promise<{
       { waitingFor, round, retryInMs: delayMs },
       `waiting for ${waitingFor.map((w) => `${w.what} at ${w.url}`).join(" and ")}`,
     );
-    await sleep(delayMs, options.signal);
+    await abortableSleep(delayMs, options.signal);
     delayMs = Math.min(options.maxBackoffMs, delayMs * 2);
   }
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
+import { rm } from "node:fs/promises";
 
 /** A free TCP port on the loopback interface, chosen by the kernel. */
 export function freePort(): Promise<number> {
@@ -101,4 +102,62 @@ export async function waitUntil(what: string, proc: ManagedProcess, probe: () =>
   }
   await proc.stop();
   throw new Error(`${what} did not become ready within ${timeoutMs} ms:\n${proc.output()}`);
+}
+
+/** A local server in a directory of its own, that can be restarted on the same port and directory. */
+export interface RestartableServer {
+  /**
+   * Stops the server cleanly and starts it again with the same arguments and directory, as an operator's restart
+   * does; `whileDown` runs while it is stopped. Resolves once it answers again.
+   */
+  restart(options?: { whileDown?: () => Promise<void> }): Promise<void>;
+  /** The server's current process (a restart starts a new one). */
+  process(): ManagedProcess;
+  /** Stops it and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `binary args` and waits until `answers()` (the directory is removed if it never does); restarts check a
+ * clean exit, then `afterStop` (e.g. that the server saved what it must keep).
+ */
+export async function startRestartableServer(options: {
+  name: string;
+  binary: string;
+  args: string[];
+  dir: string;
+  answers: () => Promise<boolean>;
+  afterStop?: (stopped: ManagedProcess) => Promise<void>;
+}): Promise<RestartableServer> {
+  const { name, binary, args, dir, answers } = options;
+  const launch = async (): Promise<ManagedProcess> => {
+    const started = startProcess(binary, args);
+    started.child.once("error", () => undefined);
+    await waitUntil(name, started, answers, 20_000);
+    return started;
+  };
+  let proc: ManagedProcess;
+  try {
+    proc = await launch();
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    async restart(restartOptions = {}) {
+      await proc.stop();
+      if (proc.child.exitCode !== 0) throw new Error(`${name} did not stop cleanly (exit ${proc.child.exitCode}, signal ${proc.child.signalCode}):\n${proc.output()}`);
+      await options.afterStop?.(proc);
+      try {
+        await restartOptions.whileDown?.();
+      } finally {
+        proc = await launch();
+      }
+    },
+    process: () => proc,
+    async stop() {
+      await proc.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,26 +1,20 @@
 import { accessSync, constants } from "node:fs";
-import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { access, mkdtemp, writeFile } from "node:fs/promises";
 import { createConnection } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { delimiter, join } from "node:path";
-import { freePort, startProcess, waitUntil, type ManagedProcess } from "./child-process.js";
+import { freePort, startRestartableServer, type RestartableServer } from "./child-process.js";
 
-export interface LocalMosquitto {
+/**
+ * `restart()` stops the broker cleanly (SIGTERM: mosquitto writes its persistence database, with every persistent
+ * session's subscriptions and queued QoS 1 messages, and exits) and starts it again on the same port and directory.
+ */
+export interface LocalMosquitto extends RestartableServer {
   /** `mqtt://127.0.0.1:<port>`. */
   url: string;
   port: number;
   /** The directory of the configuration file and the persistence database; removed by `stop()`. */
   dir: string;
-  /**
-   * Stops the broker cleanly (SIGTERM: mosquitto writes its persistence database, with every persistent session's
-   * subscriptions and queued QoS 1 messages, and exits) and starts it again on the same port and directory, as an
-   * operator's restart does. Resolves once it answers an MQTT CONNECT again. Clients see a dropped connection in
-   * between; `whileDown` runs while the broker is stopped (to act during the outage).
-   */
-  restart(options?: { whileDown?: () => Promise<void> }): Promise<void>;
-  /** The broker's current process (a restart starts a new one). */
-  process(): ManagedProcess;
-  stop(): Promise<void>;
 }
 
 /**
@@ -101,40 +95,17 @@ export async function startLocalMosquitto(options: MosquittoOptions = {}): Promi
       "",
     ].join("\n"),
   );
-  const launch = async (): Promise<ManagedProcess> => {
-    const started = startProcess(binary, ["-c", config]);
-    started.child.once("error", () => undefined);
-    await waitUntil("mosquitto", started, () => mqttAnswers(port), 20_000);
-    return started;
-  };
-  let proc: ManagedProcess;
-  try {
-    proc = await launch();
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    port,
+  const server = await startRestartableServer({
+    name: "mosquitto",
+    binary,
+    args: ["-c", config],
     dir,
-    async restart(restartOptions = {}) {
-      await proc.stop();
-      if (proc.child.exitCode !== 0) throw new Error(`mosquitto did not stop cleanly (exit ${proc.child.exitCode}, signal ${proc.child.signalCode}):\n${proc.output()}`);
-      // Without its database a restart would silently lose every session: say so instead.
-      await access(join(dir, "mosquitto.db")).catch(() => {
-        throw new Error(`mosquitto stopped without saving its persistence database:\n${proc.output()}`);
-      });
-      try {
-        await restartOptions.whileDown?.();
-      } finally {
-        proc = await launch();
-      }
-    },
-    process: () => proc,
-    async stop() {
-      await proc.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+    answers: () => mqttAnswers(port),
+    // Without its database a restart would silently lose every session: say so instead.
+    afterStop: (stopped) =>
+      access(join(dir, "mosquitto.db")).catch(() => {
+        throw new Error(`mosquitto stopped without saving its persistence database:\n${stopped.output()}`);
+      }),
+  });
+  return { url: `mqtt://127.0.0.1:${port}`, port, dir, ...server };
 }

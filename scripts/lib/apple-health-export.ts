@@ -1,3 +1,5 @@
+import { APPLE_TYPES } from "../../protocol/intake/apple-health.js";
+import { mulberry32 } from "./synthetic-wearable.js";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 
@@ -57,15 +59,6 @@ const CUFF = ' sourceVersion="4"';
 /** Apple's molar glucose unit, mmol<180.1558800000541>/L, escaped as it must be in an attribute. */
 const MMOL_GLUCOSE = "mmol&lt;180.1558800000541&gt;/L";
 
-const LOINC: Record<string, string> = {
-  HKQuantityTypeIdentifierHeartRate: "8867-4",
-  HKQuantityTypeIdentifierRestingHeartRate: "40443-4",
-  HKQuantityTypeIdentifierBloodPressureSystolic: "8480-6",
-  HKQuantityTypeIdentifierBloodPressureDiastolic: "8462-4",
-  HKQuantityTypeIdentifierOxygenSaturation: "59408-5",
-  HKQuantityTypeIdentifierBodyTemperature: "8310-5",
-  HKQuantityTypeIdentifierBloodGlucose: "2339-0",
-};
 
 const PROLOGUE = `<!DOCTYPE HealthData [
 <!-- HealthKit Export Version: 13 -->
@@ -122,17 +115,6 @@ const OTHER_BYTES_PER_DAY = 430_000;
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
-/** mulberry32: a small, fast, deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
 
@@ -161,7 +143,7 @@ export async function writeSyntheticAppleHealthExport(file: string, options: Syn
   const first = Math.floor(new Date(options.start ?? "2024-01-01T00:00:00Z").getTime() / MINUTE) * MINUTE;
   if (!Number.isFinite(first)) throw new Error(`start ${String(options.start)} is not a date`);
   if (!(options.targetBytes > 0)) throw new Error(`targetBytes must be positive, got ${options.targetBytes}`);
-  const random = prng(seed);
+  const random = mulberry32(seed);
   const date = appleDates(offset);
   const recordsByType: Record<string, number> = {};
   const expectedByCode: Record<string, number> = {};
@@ -196,7 +178,7 @@ export async function writeSyntheticAppleHealthExport(file: string, options: Syn
     emit(children === "" ? `${head}/>\n` : `${head}>\n${children}${indent}</Record>\n`);
   };
   const expect = (type: string) => {
-    const code = LOINC[type]!;
+    const code = APPLE_TYPES[type]!;
     expectedByCode[code] = (expectedByCode[code] ?? 0) + 1;
   };
 

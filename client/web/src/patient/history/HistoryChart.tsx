@@ -3,8 +3,19 @@ import type { ChartData } from "./draw-chart.js";
 
 const HEIGHT = 240;
 
-/** The chart's frame: its space is reserved before uPlot (a separate chunk) arrives, so nothing moves. */
-export function HistoryChart({ data }: { data: ChartData }) {
+/**
+ * The chart's frame: its space is reserved before uPlot (a separate chunk) arrives, so nothing moves. The history
+ * draws one per model; the import view draws the risk per window (its own test id and words for screen readers).
+ */
+export function HistoryChart({
+  data,
+  testId = "history-chart",
+  description = `${data.values.length} results over time; the values are listed below`,
+}: {
+  data: ChartData;
+  testId?: string;
+  description?: string;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const [failed, setFailed] = useState<string | undefined>(undefined);
   useEffect(() => {
@@ -29,8 +40,8 @@ export function HistoryChart({ data }: { data: ChartData }) {
     };
   }, [data]);
   return (
-    <figure className="chart" data-testid="history-chart">
-      <div ref={box} className="chart-box" style={{ minHeight: HEIGHT + 40 }} role="img" aria-label={`${data.label}: ${data.values.length} results over time; the values are listed below`} />
+    <figure className="chart" data-testid={testId}>
+      <div ref={box} className="chart-box" style={{ minHeight: HEIGHT + 40 }} role="img" aria-label={`${data.label}: ${description}`} />
       {failed && <figcaption className="warn-text">The chart could not be drawn ({failed}); the values are listed below.</figcaption>}
     </figure>
   );

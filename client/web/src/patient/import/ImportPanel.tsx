@@ -1,7 +1,7 @@
 import { proxy } from "comlink";
 import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import type { PredictionWindow } from "../../../../../protocol/intake/windows.js";
-import { roundCount } from "../../../../../protocol/model.js";
+import { roundCount, type ModelInput } from "../../../../../protocol/model.js";
 import { dayOf } from "../../../../window-predictions.js";
 import { useApp } from "../../app/context.js";
 import { ErrorPanel } from "../../app/ErrorPanel.js";
@@ -25,7 +25,7 @@ import { importErrorView } from "./import-errors.js";
 import type { ParsedFile, WindowAnswer } from "./intake-api.js";
 import { useIntakeWorker } from "./intake-worker.js";
 import { plannedDays, useWindowRun, WINDOWS_PER_RECORD } from "./useWindowRun.js";
-import { WindowChart } from "./WindowChart.js";
+import { HistoryChart } from "../history/HistoryChart.js";
 import { WindowTable } from "./WindowTable.js";
 import "./import.css";
 
@@ -188,6 +188,21 @@ export function ImportPanel() {
 
   const records = planned.reduce((sum, d) => sum + d.records, 0);
 
+  /** One input's field, for the values no device gives and for the optional fallbacks alike. */
+  const field = (input: ModelInput, idPrefix: string) => (
+    <ReadingField
+      key={input.name}
+      input={input}
+      idPrefix={idPrefix}
+      value={draft[input.name] ?? ""}
+      error={errors[input.name]}
+      onChange={(value) => {
+        setDraft((d) => ({ ...d, [input.name]: value }));
+        setErrors((e) => (e[input.name] ? Object.fromEntries(Object.entries(e).filter(([k]) => k !== input.name)) : e));
+      }}
+    />
+  );
+
   return (
     <div className="import">
       <h1>Import readings</h1>
@@ -256,19 +271,7 @@ export function ImportPanel() {
                   <legend>Values no device gives</legend>
                   <p className="hint">The same for every window: from your last examination, or as your doctor told you.</p>
                   <div className="field-grid">
-                    {inputs.required.map((input) => (
-                      <ReadingField
-                        key={input.name}
-                        input={input}
-                        idPrefix="given"
-                        value={draft[input.name] ?? ""}
-                        error={errors[input.name]}
-                        onChange={(value) => {
-                          setDraft((d) => ({ ...d, [input.name]: value }));
-                          setErrors((e) => (e[input.name] ? Object.fromEntries(Object.entries(e).filter(([k]) => k !== input.name)) : e));
-                        }}
-                      />
-                    ))}
+                    {inputs.required.map((input) => field(input, "given"))}
                   </div>
                 </fieldset>
               )}
@@ -279,19 +282,7 @@ export function ImportPanel() {
                   <fieldset disabled={running} className="plain-fieldset">
                     <legend className="visually-hidden">Fallback values</legend>
                     <div className="field-grid">
-                      {inputs.fallbacks.map((input) => (
-                        <ReadingField
-                          key={input.name}
-                          input={input}
-                          idPrefix="fallback"
-                          value={draft[input.name] ?? ""}
-                          error={errors[input.name]}
-                          onChange={(value) => {
-                            setDraft((d) => ({ ...d, [input.name]: value }));
-                            setErrors((e) => (e[input.name] ? Object.fromEntries(Object.entries(e).filter(([k]) => k !== input.name)) : e));
-                          }}
-                        />
-                      ))}
+                      {inputs.fallbacks.map((input) => field(input, "fallback"))}
                     </div>
                   </fieldset>
                 </details>
@@ -350,7 +341,7 @@ export function ImportPanel() {
             Each result was checked against the hash the chain committed and its votes, then decrypted on this device. They are also in{" "}
             <a href="#/patient/history">My results</a>.
           </p>
-          <WindowChart data={chart} />
+          <HistoryChart data={chart} testId="import-chart" description={`the risk of ${chart.values.length} windows over time; the values are listed in the table below`} />
           <WindowTable model={run.state.loaded.model} predictions={[...run.state.result.predictions].sort((a, b) => a.end - b.end)} windows={run.state.windows} />
           <Explanation model={run.state.loaded.model} probability={undefined} />
         </section>
