@@ -147,3 +147,11 @@ export function isUserRejection(err: unknown): boolean {
   }
   return false;
 }
+
+/** The patient's keys cannot evaluate the model: another parameter set, or rotation keys for narrower tuples. */
+export class KeysDoNotFitModelError extends Error {
+  constructor(readonly modelName: string, reason: string) {
+    super(reason);
+    this.name = "KeysDoNotFitModelError";
+  }
+}

@@ -5,7 +5,7 @@ import { checkDeployment, connectPmhe, jobIdFromReceipt, JobStatus, type PmheCon
 import { ContractCallError, JOB_STATUS_NAMES, namedContractCall } from "../protocol/contract-errors.js";
 import type { CkksEngine, KeySet } from "../protocol/fhe/engine.js";
 import { FheError } from "../protocol/fhe/errors.js";
-import { readJobResultHeader, readRecordsHeader } from "../protocol/fhe/headers.js";
+import { readJobResultHeader, readKeyBundleHeader, readRecordsHeader, type KeyBundleHeader } from "../protocol/fhe/headers.js";
 import { chooseLayout, type Layout } from "../protocol/fhe/layouts.js";
 import { contentHash, type Hash } from "../protocol/hash.js";
 import {
@@ -23,6 +23,7 @@ import {
   type Reading,
 } from "../protocol/model.js";
 import type { RecordTree } from "../protocol/merkle.js";
+import { modelKeysProblem } from "../protocol/model-keys.js";
 import { sealShare } from "../protocol/result-share.js";
 import { uploadDomainFor, type UploadDomain, type UploadPurpose } from "../protocol/upload-auth.js";
 import type { UploadSessionKeeper } from "../protocol/upload-session.js";
@@ -31,6 +32,7 @@ import {
   ForeignKeyBundleError,
   IntermediateResultError,
   KeyOwnerMismatchError,
+  KeysDoNotFitModelError,
   ModelMismatchError,
   PredictionExpiredError,
   PredictionFailedError,
@@ -144,6 +146,7 @@ export class PatientClient {
   /** The patient the key bundle was made for (lower case); the signer must be this wallet. */
   readonly keyOwner: string;
   private readonly pollIntervalMs: number;
+  private readonly keyHeader: KeyBundleHeader;
   private readonly contract: PmheContract;
   private domain: Promise<UploadDomain> | undefined;
   private checked: Promise<void> | undefined;
@@ -158,7 +161,17 @@ export class PatientClient {
     this.keyBundleHash = this.crypto.keyBundleHash;
     // Every record names its patient and key bundle: the patient is the one the bundle was made for.
     this.keyOwner = this.crypto.owner;
+    this.keyHeader = readKeyBundleHeader(this.crypto.keyBundle);
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
+  }
+
+  /**
+   * Refuses, before anything is encrypted or sent, a model these keys cannot evaluate (another parameter set, or
+   * tuples wider than the key bundle's rotation keys): the job would only fail on-chain with ParameterMismatch.
+   */
+  requireKeysFit(model: Model): void {
+    const problem = modelKeysProblem(model, this.keyHeader);
+    if (problem) throw new KeysDoNotFitModelError(model.name, problem);
   }
 
   /** Frees the secret key if this client opened it (engine and keys given); a PatientCrypto passed in stays the caller's. */
@@ -293,6 +306,7 @@ export class PatientClient {
   /** First client stage for one reading of a one-round model: tuple → CKKS ciphertext → blob store (not anchored). */
   async uploadReading(model: Model, reading: Reading): Promise<Hash> {
     if (roundCount(model) !== 1) throw new ReadingError(`model ${model.name} has ${roundCount(model)} rounds; use predict(), which drives every round`);
+    this.requireKeysFit(model);
     await this.ready();
     return this.uploadRecord(await this.crypto.encryptTuple(buildTuple(model, reading)));
   }
@@ -310,6 +324,7 @@ export class PatientClient {
   private async encryptReadings(model: Model, readings: readonly Reading[]): Promise<{ layout: Layout; record: Uint8Array }> {
     if (roundCount(model) !== 1) throw new ReadingError(`model ${model.name} has ${roundCount(model)} rounds; predict its readings one by one`);
     if (readings.length === 0) throw new ReadingError("no readings to predict");
+    this.requireKeysFit(model);
     const tuples = readings.map((reading) => buildTuple(model, reading));
     const layout = chooseLayout(tuples.length, tuples[0]!.length, this.crypto.parameterSet);
     return { layout, record: await this.crypto.encryptRecords(layout, tuples) };
@@ -461,6 +476,7 @@ export class PatientClient {
 
   /** The whole path for one reading: encrypt, upload, one transaction, wait, fetch, verify, decrypt. */
   async predict(ref: ModelRef, reading: Reading, options: PredictOptions = {}): Promise<PredictionResult> {
+    this.requireKeysFit(ref.model);
     if (roundCount(ref.model) > 1) return this.predictRounds(ref, reading, options);
     const record = await this.crypto.encryptTuple(buildTuple(ref.model, reading));
     const { recordHash, jobId } = await this.submitAndRequest(record, ref);

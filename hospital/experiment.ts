@@ -9,6 +9,10 @@
  *   non-interactive    the server also evaluates a degree-3 polynomial p(T) ≈ σ(T) (evaluateSigmoidPoly), fitted on
  *                      `logitInterval` of the fold's TRAINING rows' logits; the client decrypts p and thresholds it
  *
+ * WDBC runs twice: with the 16 columns of models/wdbc-logreg.v1.json (chosen when a tuple held at most 16 entries)
+ * and with all 30 columns (`WDBC_ALL_EXPERIMENT`, a 30-entry tuple: record stride 32, keys made for 30 values), so
+ * the report sets the two side by side. Every fold also records what its encrypted job cost (`FoldCost`).
+ *
  * Each fold is trained exactly as `hospital/train.ts` trains a fold of its cross-validation (same feature plan,
  * standardiser fitted on the training rows, Newton logistic regression, same model document); `runExperiment`
  * checks this by comparing the plaintext fold metrics with the trainer's own `crossValidate`.
@@ -16,7 +20,7 @@
  * Browser-safe: no Node imports. File reading, hashing and printing are in scripts/experiment.ts.
  */
 import { CkksEngine, type KeySet } from "../protocol/fhe/engine.js";
-import { chooseLayout, type Layout } from "../protocol/fhe/layouts.js";
+import { chooseLayout, recordStride, type Layout } from "../protocol/fhe/layouts.js";
 import {
   DEFAULT_SIGMOID_DEGREE,
   evaluateSigmoidPolynomial,
@@ -131,6 +135,29 @@ export const WDBC_EXPERIMENT: ExperimentSpec = {
   reference: { features: "all 30 columns", ...PLAINTEXT_REFERENCES[WDBC_SHA256]!.crossValidation },
 };
 
+/** Every measurement column of data/wdbc.csv, in file order: ten measurements as mean, standard error and worst. */
+export const WDBC_ALL_COLUMNS = [
+  "radius_mean", "texture_mean", "perimeter_mean", "area_mean", "smoothness_mean", "compactness_mean", "concavity_mean",
+  "concave_points_mean", "symmetry_mean", "fractal_dimension_mean",
+  "radius_se", "texture_se", "perimeter_se", "area_se", "smoothness_se", "compactness_se", "concavity_se",
+  "concave_points_se", "symmetry_se", "fractal_dimension_se",
+  "radius_worst", "texture_worst", "perimeter_worst", "area_worst", "smoothness_worst", "compactness_worst",
+  "concavity_worst", "concave_points_worst", "symmetry_worst", "fractal_dimension_worst",
+] as const;
+
+/**
+ * WDBC with all 30 columns, now that a tuple takes up to `maxTupleValues` (256 at ckks-n8192-d3) entries: otherwise
+ * as WDBC_EXPERIMENT (identity transforms, C = WDBC_LOGREG.l2C, the same seed and so the same folds), so the two
+ * rows differ only in the 14 columns models/wdbc-logreg.v1.json had to drop. The scikit-learn reference used these
+ * same 30 columns.
+ */
+export const WDBC_ALL_EXPERIMENT: ExperimentSpec = {
+  ...WDBC_EXPERIMENT,
+  id: "wdbc-30",
+  title: "WDBC, all 30 columns",
+  features: WDBC_ALL_COLUMNS,
+};
+
 /**
  * UCI Heart Disease, Cleveland (303 rows), with the heart model's choices: the 13 clinical columns as they are,
  * C as for Statlog. Not the `num` column (disease stage 0-4, from which the target is derived). Six cells are
@@ -149,6 +176,9 @@ export const CLEVELAND_EXPERIMENT: ExperimentSpec = {
   // scikit-learn LogisticRegression(C=1), StandardScaler, median imputation, stratified 5-fold, random_state 42.
   reference: { features: "13 columns, median-imputed", folds: 5, accuracy: 0.832, auc: 0.912 },
 };
+
+/** The data sets shipped in data/, in report order: what `npm run experiment` always runs (Cleveland on request). */
+export const SHIPPED_EXPERIMENTS: readonly ExperimentSpec[] = [STATLOG_HEART_EXPERIMENT, WDBC_EXPERIMENT, WDBC_ALL_EXPERIMENT];
 
 export const DEFAULT_EXPERIMENT_FOLDS = 5;
 export const DEFAULT_EXPERIMENT_SEED = STATLOG_HEART.seed;
@@ -205,12 +235,42 @@ export interface MethodSummary {
   disagreements: number;
 }
 
+/**
+ * What one fold's encrypted work cost: the patient's key set, the uploaded job, the server's two evaluations
+ * (linear and sigmoid-poly, over the same uploaded records) and the decryptions. Sums over the fold's jobs (one
+ * job per fold unless the held-out rows exceed a ciphertext). Times are wall clock on the machine that ran it.
+ */
+export interface FoldCost {
+  /** Tuple width, its record stride in the rotation layouts, and the Galois steps the key bundle holds. */
+  values: number;
+  stride: number;
+  galoisSteps: number[];
+  jobs: number;
+  /** Evaluation-key bundle (public key, Galois keys, relinearization keys) as uploaded. */
+  keyBundleBytes: number;
+  /** The encrypted records, as uploaded. */
+  recordBytes: number;
+  /** The two results the patient downloads. */
+  linearResultBytes: number;
+  sigmoidResultBytes: number;
+  /** Milliseconds: key generation; encryption; server linear and sigmoid-poly stages; decryption of both results. */
+  keygenMs: number;
+  encryptMs: number;
+  linearMs: number;
+  sigmoidMs: number;
+  decryptMs: number;
+}
+
+/** FoldCost over the folds: the median of every number (a fold's first job also pays for warm-up). */
+export type DatasetCost = FoldCost;
+
 export interface FoldResult {
   fold: number;
   trainRows: number;
   testRows: number;
   /** Layout of the fold's encrypted job (one job per fold). */
   layout: Layout;
+  cost: FoldCost;
   /** The polynomial fitted on the training rows' logits: its interval, coefficients in u and max |p − σ| there. */
   polynomial: { interval: [number, number]; coefficients: number[]; maxError: number };
   /** Held-out rows whose plaintext logit lies outside the polynomial's interval. */
@@ -250,6 +310,10 @@ export interface DatasetResult {
   };
   /** Do the plaintext fold metrics equal the trainer's crossValidate (data sets without imputation)? */
   trainerCrossValidation?: { matches: boolean; maxDifference: number };
+  /** max over rows of |decrypted T − plaintext T|: the CKKS error of the interactive variant, on the logit. */
+  maxAbsDeltaLogit: number;
+  /** The encrypted jobs' sizes and times, median over the folds. */
+  cost: DatasetCost;
   folds: FoldResult[];
   predictions: RowPrediction[];
   seconds: number;
@@ -321,7 +385,8 @@ export function imputeMedians(
 // One fold: train as the trainer does, predict three ways
 // ---------------------------------------------------------------------------------------------------------------
 
-function trainOptions(input: ExperimentInput, seed: number): TrainOptions {
+/** The trainer options of the experiment's fold models (name and description aside, as the trainer's own). */
+export function experimentTrainOptions(input: ExperimentInput, seed: number): TrainOptions {
   const { spec } = input;
   return {
     csvText: input.csvText,
@@ -365,7 +430,7 @@ function runFold(
   split: Split,
   foldIndex: number,
   degree: number,
-): Omit<FoldPredictions, "fold"> & { layout: Layout; polynomial: SigmoidPolynomial } {
+): Omit<FoldPredictions, "fold"> & { layout: Layout; polynomial: SigmoidPolynomial; cost: FoldCost } {
   const reading = (i: number) => readingFromRow(dataset.columns, dataset.rows[i]!, [dataset.target]);
   const { weights, bias } = model.server;
 
@@ -376,13 +441,37 @@ function runFold(
   const plain = split.test.map((i) => predictPlaintext(model, reading(i)));
   const tuples = split.test.map((i) => buildTuple(model, reading(i)));
 
-  // Client: one key set per fold; relinearization keys too, so the same bundle serves both variants.
+  // Client: one key set per fold, for this model's tuple width (a bundle for the default 16 values lacks the
+  // rotations of wider strides); relinearization keys too, so the same bundle serves both variants.
+  const values = model.server.weights.length;
   const chunks = jobChunks(tuples.length, engine.params.slots);
-  const layouts = chunks.map((c) => chooseLayout(c.length, tuples[0]!.length, engine.parameterSetName));
+  const layouts = chunks.map((c) => chooseLayout(c.length, values, engine.parameterSetName));
   const keyLayout: Layout = layouts.every((l) => l === "feature-major") ? "feature-major" : "packed-records";
   // A stand-in patient address: it only labels blobs that never leave this process.
   const patient = "0x0000000000000000000000000000000000000001";
-  const keySet: KeySet = engine.generateKeySetFor(keyLayout, { sigmoid: true, patient });
+  let t = performance.now();
+  const lap = (): number => {
+    const now = performance.now();
+    const ms = now - t;
+    t = now;
+    return ms;
+  };
+  const keySet: KeySet = engine.generateKeySetFor(keyLayout, { sigmoid: true, patient, maxValues: values });
+  const cost: FoldCost = {
+    values,
+    stride: recordStride(values),
+    galoisSteps: [...engine.readKeyBundleHeader(keySet.keyBundle).galoisSteps],
+    jobs: chunks.length,
+    keyBundleBytes: keySet.keyBundle.length,
+    recordBytes: 0,
+    linearResultBytes: 0,
+    sigmoidResultBytes: 0,
+    keygenMs: lap(),
+    encryptMs: 0,
+    linearMs: 0,
+    sigmoidMs: 0,
+    decryptMs: 0,
+  };
   const cipher = engine.openSecretKey(keySet.secretKey, { patient, keyBundleHash: contentHash(keySet.keyBundle) });
   // Server: loads the uploaded bundle.
   const keys = engine.openEvaluationKeys(keySet.keyBundle);
@@ -391,10 +480,21 @@ function runFold(
   try {
     const hash = modelHash(model);
     chunks.forEach((chunk, j) => {
+      lap();
       const record = cipher.encryptRecords(layouts[j]!, chunk.map((k) => tuples[k]!));
+      cost.encryptMs += lap();
       const binding = { jobId: `fold-${foldIndex}-job-${j}`, recordHash: contentHash(record), modelHash: hash };
-      const linear = cipher.decryptBatch(engine.evaluateLinearBatch(keys, record, weights, bias, binding)).values;
-      const poly = cipher.decryptBatch(engine.evaluateSigmoidPoly(keys, record, weights, bias, polynomial, binding)).values;
+      lap();
+      const linearResult = engine.evaluateLinearBatch(keys, record, weights, bias, binding);
+      cost.linearMs += lap();
+      const polyResult = engine.evaluateSigmoidPoly(keys, record, weights, bias, polynomial, binding);
+      cost.sigmoidMs += lap();
+      const linear = cipher.decryptBatch(linearResult).values;
+      const poly = cipher.decryptBatch(polyResult).values;
+      cost.decryptMs += lap();
+      cost.recordBytes += record.length;
+      cost.linearResultBytes += linearResult.length;
+      cost.sigmoidResultBytes += polyResult.length;
       chunk.forEach((k, r) => {
         decryptedLogits[k] = linear[r]!;
         decryptedP[k] = poly[r]!;
@@ -416,7 +516,7 @@ function runFold(
     nonInteractive: decryptedP[k]!,
     polynomial: evaluateSigmoidPolynomial(polynomial, plain[k]!.logit),
   }));
-  return { rows, layout: layouts[0]!, polynomial };
+  return { rows, layout: layouts[0]!, polynomial, cost };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -455,6 +555,27 @@ export function meanSd(values: readonly number[]): MeanSd {
   return { mean, sd };
 }
 
+/** The folds' costs as one: the median of every number; width, stride and Galois steps those of the widest fold. */
+export function medianCost(costs: readonly FoldCost[]): DatasetCost {
+  const widest = costs.reduce((a, b) => (b.values > a.values ? b : a));
+  const median = (key: keyof FoldCost): number => medianOf(costs.map((c) => c[key] as number));
+  return {
+    values: widest.values,
+    stride: widest.stride,
+    galoisSteps: [...widest.galoisSteps],
+    jobs: median("jobs"),
+    keyBundleBytes: median("keyBundleBytes"),
+    recordBytes: median("recordBytes"),
+    linearResultBytes: median("linearResultBytes"),
+    sigmoidResultBytes: median("sigmoidResultBytes"),
+    keygenMs: median("keygenMs"),
+    encryptMs: median("encryptMs"),
+    linearMs: median("linearMs"),
+    sigmoidMs: median("sigmoidMs"),
+    decryptMs: median("decryptMs"),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The experiment
 // ---------------------------------------------------------------------------------------------------------------
@@ -473,7 +594,7 @@ export function runDatasetExperiment(engine: CkksEngine, input: ExperimentInput,
   const targetIndex = table.columns.indexOf(spec.target);
   if (targetIndex < 0) throw new DatasetError(`target column "${spec.target}" is not in ${spec.data}`, { column: spec.target });
   const labels = table.rows.map((row) => row[targetIndex]!);
-  const options0 = trainOptions(input, seed);
+  const options0 = experimentTrainOptions(input, seed);
   const complete = table.missing === 0 ? loadDataset(input.csvText, spec.target) : undefined;
   const splits = stratifiedKFold(labels, k, seed);
 
@@ -484,7 +605,7 @@ export function runDatasetExperiment(engine: CkksEngine, input: ExperimentInput,
     const { dataset, medians } = complete ? { dataset: complete, medians: undefined } : imputeMedians(table, spec.target, split.train);
     const model = trainFoldModel({ ...options0, name: `${spec.id}-cv-fold-${f + 1}` }, dataset, split);
     model0 ??= model;
-    const { rows, layout, polynomial } = runFold(engine, dataset, model, split, f, degree);
+    const { rows, layout, polynomial, cost } = runFold(engine, dataset, model, split, f, degree);
     const threshold = model.client.threshold;
     const [a, b] = polynomial.interval;
     folds.push({
@@ -492,6 +613,7 @@ export function runDatasetExperiment(engine: CkksEngine, input: ExperimentInput,
       trainRows: split.train.length,
       testRows: split.test.length,
       layout,
+      cost,
       polynomial: { interval: [a, b], coefficients: [...polynomial.coefficients], maxError: polynomial.maxError },
       testLogitsOutsideInterval: rows.filter((r) => r.logit < a || r.logit > b).length,
       methods: Object.fromEntries(METHODS.map((m) => [m, methodMetrics(rows, m, threshold)])) as FoldResult["methods"],
@@ -553,6 +675,8 @@ export function runDatasetExperiment(engine: CkksEngine, input: ExperimentInput,
       testLogitsOutsideInterval: folds.reduce((s, f) => s + f.testLogitsOutsideInterval, 0),
     },
     ...(trainerCrossValidation ? { trainerCrossValidation } : {}),
+    maxAbsDeltaLogit: predictions.reduce((m, r) => Math.max(m, Math.abs(r.decryptedLogit - r.logit)), 0),
+    cost: medianCost(folds.map((f) => f.cost)),
     folds,
     predictions,
     seconds: (Date.now() - started) / 1000,
@@ -622,6 +746,31 @@ export function summaryTable(results: readonly DatasetResult[]): string {
         `| ${m === "plaintext" ? `${r.title} (${r.rows} rows, ${r.features.length} entries)` : ""} | ${METHOD_LABELS[m]} | ${f3(s.accuracy)} | ${f3(s.auc)} | ${pm(s.foldAccuracy)} | ${pm(s.foldAuc)} | ${m === "plaintext" ? "–" : sci(s.maxAbsDeltaP)} | ${(100 * s.classAgreement).toFixed(1)}% (${s.disagreements}) | ${ref} |`,
       );
     }
+  }
+  return lines.join("\n");
+}
+
+const kb = (bytes: number): string => `${(bytes / 1000).toFixed(1)} KB`;
+const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(2)} MB`;
+const ms = (x: number): string => x.toFixed(1);
+
+/**
+ * One row per data set, accuracy and cost side by side (WDBC with 16 and with 30 columns next to each other):
+ * accuracy / AUC per method, the interactive variant's agreement with plaintext, and the encrypted fold job's
+ * sizes and times (median over the folds).
+ */
+export function sideBySideTable(results: readonly DatasetResult[]): string {
+  const lines = [
+    "| data set | entries (stride, Galois steps) | plaintext acc / AUC | CKKS interactive acc / AUC | interactive = plaintext class | max \\|ΔT\\| / \\|Δp\\| interactive | non-interactive acc / AUC | key bundle | upload per fold job (rows) | result (linear) | server ms: linear / σ-poly | client ms: keys / encrypt / decrypt | data set total |",
+    "|---|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of results) {
+    const m = r.methods;
+    const c = r.cost;
+    const rows = medianOf(r.folds.map((f) => f.testRows));
+    lines.push(
+      `| ${r.title} | ${c.values} (${c.stride}, ${c.galoisSteps.length}) | ${f3(m.plaintext.accuracy)} / ${f3(m.plaintext.auc)} | ${f3(m.interactive.accuracy)} / ${f3(m.interactive.auc)} | ${(100 * m.interactive.classAgreement).toFixed(1)}% (${r.rows - m.interactive.disagreements}/${r.rows}) | ${sci(r.maxAbsDeltaLogit)} / ${sci(m.interactive.maxAbsDeltaP)} | ${f3(m.nonInteractive.accuracy)} / ${f3(m.nonInteractive.auc)} | ${mb(c.keyBundleBytes)} | ${kb(c.recordBytes)} (${rows}) | ${kb(c.linearResultBytes)} | ${ms(c.linearMs)} / ${ms(c.sigmoidMs)} | ${ms(c.keygenMs)} / ${ms(c.encryptMs)} / ${ms(c.decryptMs)} | ${r.seconds.toFixed(1)} s |`,
+    );
   }
   return lines.join("\n");
 }

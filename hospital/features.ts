@@ -4,7 +4,8 @@
  * The raw values are computed with the protocol's own `transformReading`, so training sees exactly what the
  * patient's client will compute.
  */
-import { MAX_FEATURES, ReadingError, transformReading, type Feature } from "../protocol/model.js";
+import { MAX_TUPLE_VALUES } from "../protocol/fhe/layouts.js";
+import { ReadingError, transformReading, type Feature } from "../protocol/model.js";
 import { DatasetError } from "./csv.js";
 import { readingFromRow, type Dataset } from "./dataset.js";
 
@@ -95,8 +96,10 @@ export function planFeatures(dataset: Pick<Dataset, "columns" | "target">, spec:
   const names = drafts.map((d) => d.name);
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
   if (duplicate !== undefined) throw new RangeError(`tuple entry "${duplicate}" appears twice`);
-  if (drafts.length > MAX_FEATURES) {
-    throw new RangeError(`the tuple has ${drafts.length} entries (${names.join(", ")}); a tuple holds at most ${MAX_FEATURES}`);
+  // The widest any parameter set takes; the model's own set is checked when the model is assembled (protocol/model.ts).
+  if (drafts.length > MAX_TUPLE_VALUES) {
+    const shown = names.length > 20 ? `${names.slice(0, 20).join(", ")}, ..` : names.join(", ");
+    throw new RangeError(`the tuple has ${drafts.length} entries (${shown}); a tuple holds at most ${MAX_TUPLE_VALUES}`);
   }
   return drafts;
 }

@@ -21,6 +21,7 @@ import { checkRows, selectInputs } from "./inputs.js";
 import { describeHiddenMethod, fitHiddenLayer, HIDDEN_DEFAULTS } from "./hidden-layer.js";
 import { DEFAULT_TOLERANCE, fitLogisticRegression } from "./logistic-regression.js";
 import { accuracy, rocAuc } from "./metrics.js";
+import { meanLogLoss, selectC, type CSelection } from "./select-c.js";
 import { stratifiedKFold, stratifiedSplit, type Split } from "./split.js";
 import { fitStandardiser, standardiseRow } from "./standardise.js";
 
@@ -48,7 +49,13 @@ export interface TrainOptions {
   description: string;
   seed: number;
   testFraction: number;
-  l2C: number;
+  /**
+   * Inverse L2 strength (scikit-learn's C), or "auto": chosen from the fixed grid in hospital/select-c.ts by
+   * stratified k-fold cross-validation on the training rows only (seeded with `seed`), lowest mean held-out-fold
+   * log-loss, ties to the smaller C. Only the chosen value reaches the model (training.l2C), so the model equals the
+   * one trained with that value. "auto" is refused with `hidden` (there C also regularises the hidden layer).
+   */
+  l2C: number | "auto";
   /** Input columns in tuple order; default every column except the target. */
   features?: readonly string[];
   /** Per column, its client transforms (one tuple entry each); default identity. */
@@ -113,11 +120,23 @@ export interface TrainResult {
   crossValidation?: CrossValidation;
   /** Present when the options give a missing-value policy. */
   missing?: MissingReport;
+  /** Present for l2C "auto": every grid value's cross-validated log-loss on the training rows, and the chosen C. */
+  cSelection?: CSelection;
 }
 
 export const SOLVER = `newton-irls; l2 on weights, intercept unpenalised; gradient norm < ${DEFAULT_TOLERANCE} * C`;
 
 type Draft = Omit<Model, "metrics">;
+
+/** Options with a numeric C: what every fit sees once "auto" is resolved. */
+type FixedC = TrainOptions & { l2C: number };
+
+export const AUTO_C_WITH_HIDDEN =
+  'C "auto" is for one-round models: with a hidden round, C also regularises the hidden layer, and choosing it would ' +
+  "refit the gradient-descent network for every grid value and fold; give a number";
+
+/** The final stage's Newton fit stopped short of the tolerance. */
+class NotConvergedError extends Error {}
 
 /** Data set, tuple plan and transformed values, shared by the held-out fit and every fold. */
 interface Prepared {
@@ -280,7 +299,7 @@ function hiddenSettings(options: TrainOptions): Required<HiddenOptions> | undefi
 }
 
 /** Standardise on the training rows, fit the stages, and assemble everything but the metrics. */
-function fitDraft(options: TrainOptions, prepared: Prepared, train: readonly number[]): { draft: Draft; fit: TrainResult["fit"] } {
+function fitDraft(options: FixedC, prepared: Prepared, train: readonly number[]): { draft: Draft; fit: TrainResult["fit"] } {
   const { dataset, drafts, inputs } = prepared;
   const { values, missing } = prepared.valuesFor(train);
   const labels = train.map((i) => dataset.labels[i]!);
@@ -316,7 +335,7 @@ function fitDraft(options: TrainOptions, prepared: Prepared, train: readonly num
 
   const fit = fitLogisticRegression(tuples, labels, { C: options.l2C });
   if (!fit.converged) {
-    throw new Error(`logistic regression did not converge: gradient norm ${fit.gradientNorm} after ${fit.iterations} Newton steps`);
+    throw new NotConvergedError(`logistic regression did not converge: gradient norm ${fit.gradientNorm} after ${fit.iterations} Newton steps`);
   }
   const draft: Draft = {
     format: MODEL_FORMAT,
@@ -375,14 +394,49 @@ function validated(value: unknown): Model {
   }
 }
 
+/**
+ * Mean log-loss on fold.test of the pipeline fitted with options.l2C on fold.train, or undefined when the final
+ * stage does not converge. Scored like evaluateModel (raw readings through predictPlaintext) but without validating
+ * the fold's model: a fold's weights may exceed the encrypted range without that making its score meaningless.
+ */
+function heldOutLogLoss(options: FixedC, prepared: Prepared, fold: Split): number | undefined {
+  let draft: Draft;
+  try {
+    draft = fitDraft(options, prepared, fold.train).draft;
+  } catch (err) {
+    if (err instanceof NotConvergedError) return undefined;
+    throw err;
+  }
+  const model: Model = { ...draft, metrics: placeholderMetrics(fold) };
+  const { dataset } = prepared;
+  const logits = fold.test.map((i) => predictPlaintext(model, readingFromRow(dataset.columns, dataset.rows[i]!, [dataset.target])).logit);
+  return meanLogLoss(fold.test.map((i) => dataset.labels[i]!), logits);
+}
+
+function selectPrepared(options: TrainOptions, prepared: Prepared, train: readonly number[]): CSelection {
+  if (options.hidden !== undefined) throw new RangeError(AUTO_C_WITH_HIDDEN);
+  return selectC(prepared.dataset.labels, train, options.seed, (C, fold) => heldOutLogLoss({ ...options, l2C: C }, prepared, fold));
+}
+
+/** The options with a numeric C: as given, or for "auto" the C chosen on the `train` rows alone. */
+function resolveC(options: TrainOptions, prepared: Prepared, train: readonly number[]): { options: FixedC; cSelection?: CSelection } {
+  const C = options.l2C;
+  if (C !== "auto") return { options: { ...options, l2C: C } };
+  const cSelection = selectPrepared(options, prepared, train);
+  return { options: { ...options, l2C: cSelection.chosen }, cSelection };
+}
+
 function trainOnSplit(options: TrainOptions, prepared: Prepared, split: Split): Omit<TrainResult, "crossValidation"> {
-  const { draft, fit } = fitDraft(options, prepared, split.train);
+  // "auto" looks at split.train only: the held-out rows never influence the choice of C.
+  const { options: fixed, cSelection } = resolveC(options, prepared, split.train);
+  const { draft, fit } = fitDraft(fixed, prepared, split.train);
   // Validate before scoring, so predictPlaintext sees a well-formed model; then again with the real metrics.
   const scored = validated({ ...draft, metrics: placeholderMetrics(split) });
   const metrics = { train: evaluateModel(scored, prepared.dataset, split.train), test: evaluateModel(scored, prepared.dataset, split.test) };
-  return { model: validated({ ...draft, metrics }), split, fit };
+  return { model: validated({ ...draft, metrics }), split, fit, ...(cSelection ? { cSelection } : {}) };
 }
 
+/** With l2C "auto", every fold chooses its own C on its own training rows (nested cross-validation). */
 function crossValidatePrepared(options: TrainOptions, prepared: Prepared, k: number): CrossValidation {
   const folds = stratifiedKFold(prepared.dataset.labels, k, options.seed).map(
     (split) => trainOnSplit(options, prepared, split).model.metrics.test,
@@ -403,15 +457,18 @@ function foldCount(options: TrainOptions): number {
  */
 export function trainModel(options: TrainOptions): TrainResult {
   const k = foldCount(options);
+  if (options.l2C === "auto" && options.hidden !== undefined) throw new RangeError(AUTO_C_WITH_HIDDEN);
   const prepared = prepare(options);
   const split = stratifiedSplit(prepared.dataset.labels, options.testFraction, options.seed);
   const trained = trainOnSplit(options, prepared, split);
+  // The recorded cross-validation uses the chosen C, exactly as a run with --C <chosen> would: same model bytes.
+  const fixed: FixedC = { ...options, l2C: trained.model.training.l2C };
   const recorded = trained.model.missing;
   const result = prepared.missing
     ? { ...trained, missing: { ...prepared.missing, ...(recorded?.policy === "median" ? { medians: recorded.medians } : {}) } }
     : trained;
   if (k === 0) return result;
-  const cv = crossValidatePrepared(options, prepared, k);
+  const cv = crossValidatePrepared(fixed, prepared, k);
   const crossValidation = { folds: k, accuracy: cv.accuracy, auc: cv.auc, perFold: cv.folds };
   const model = validated({ ...result.model, metrics: { ...result.model.metrics, crossValidation } });
   return { ...result, model, crossValidation: cv };
@@ -419,13 +476,25 @@ export function trainModel(options: TrainOptions): TrainResult {
 
 /**
  * The same pipeline on a given data set and split: for callers that prepare rows themselves (an experiment that
- * imputes missing cells per fold, say). The model's metrics are those of this split.
+ * imputes missing cells per fold, say). The model's metrics are those of this split. With l2C "auto", C is chosen on
+ * split.train alone.
  */
 export function trainOnDatasetSplit(options: TrainOptions, dataset: Dataset, split: Split): Model {
   return trainOnSplit(options, prepareDataset(options, dataset), split).model;
 }
 
-/** Stratified k-fold cross-validation with the same pipeline (standardiser fitted per fold); testFraction is ignored. */
+/**
+ * Stratified k-fold cross-validation with the same pipeline (standardiser fitted per fold); testFraction is ignored.
+ * With l2C "auto", each fold chooses its C on its own training rows (nested cross-validation).
+ */
 export function crossValidate(options: TrainOptions, k: number): CrossValidation {
   return crossValidatePrepared(options, prepare(options), k);
+}
+
+/**
+ * The `--C auto` search on its own: every grid value's cross-validated log-loss over the `train` rows (indices into
+ * the data set's rows; under missing "drop", into the rows kept) and the chosen C. No other row is read.
+ */
+export function selectL2C(options: TrainOptions, train: readonly number[]): CSelection {
+  return selectPrepared(options, prepare(options), train);
 }

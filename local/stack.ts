@@ -62,7 +62,8 @@ export interface LocalStack {
   newPatient(): Promise<Signer>;
   /** A fresh funded patient with its own CKKS key set (or `keys`), key bundle uploaded and registered on-chain. */
   /** A funded patient and its registered client; `keys` (made for the new signer unless given) name that signer. */
-  newPatientClient(engine: CkksEngine, options?: { keys?: KeySet; pollIntervalMs?: number }): Promise<{ client: PatientClient; signer: Signer; keys: KeySet }>;
+  /** A funded, registered patient; `maxValues`: the widest tuple its keys rotate (default 16), when `keys` is not given. */
+  newPatientClient(engine: CkksEngine, options?: { keys?: KeySet; maxValues?: number; pollIntervalMs?: number }): Promise<{ client: PatientClient; signer: Signer; keys: KeySet }>;
   stop(): Promise<void>;
 }
 
@@ -166,7 +167,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       newPatient,
       async newPatientClient(engine, options = {}) {
         const signer = await newPatient();
-        const keys = options.keys ?? engine.generateKeySet({ patient: await signer.getAddress() });
+        const keys = options.keys ?? engine.generateKeySet({ patient: await signer.getAddress(), maxValues: options.maxValues });
         const client = new PatientClient({
           engine,
           signer,

@@ -13,7 +13,7 @@ import {
   type KeyBundleHeader,
   type RecordsHeader,
 } from "./fhe/headers.js";
-import { layoutProblem } from "./fhe/layouts.js";
+import { layoutProblem, maxTupleValues, recordStride, strideRotationSteps } from "./fhe/layouts.js";
 import { PARAMETER_SET_NAMES, parameterSet, type ParameterSetName } from "./fhe/params.js";
 import { maxSerializedBytes, sealBytesCheck, sealSizeLimits } from "./fhe/serialized.js";
 import type { Hash } from "./hash.js";
@@ -82,10 +82,11 @@ function largestSections(purpose: Exclude<ValidatedPurpose, "model">, name: Para
   const limits = sealSizeLimits(params.polyModulusDegree, params.coeffModulusBits.length);
   switch (purpose) {
     case "key-bundle":
-      return [limits.publicKey, limits.keySwitchingKeys(4), limits.keySwitchingKeys(1)];
+      // Galois keys for the widest stride the set takes (log2 of it), and the relinearization key.
+      return [limits.publicKey, limits.keySwitchingKeys(strideRotationSteps(recordStride(maxTupleValues(name))).length), limits.keySwitchingKeys(1)];
     case "record":
-      // feature-major: one ciphertext per feature, at most 16
-      return Array.from({ length: 16 }, () => limits.ciphertext);
+      // feature-major: one ciphertext per entry of the widest tuple the set takes
+      return Array.from({ length: maxTupleValues(name) }, () => limits.ciphertext);
     case "result":
       return [limits.resultCiphertext];
   }

@@ -3,6 +3,7 @@ import { VITAL_SIGNS } from "./intake/vital-signs.js";
 import { z } from "zod";
 import { canonicalJsonBytes } from "./canonical-json.js";
 import { linearResultBound, MAX_ABS_RESULT_VALUE, MAX_ABS_TUPLE_VALUE } from "./fhe/bounds.js";
+import { layoutProblem, MAX_TUPLE_VALUES, maxTupleValues } from "./fhe/layouts.js";
 import { PARAMETER_SET_NAMES } from "./fhe/params.js";
 import { contentHash, type Hash } from "./hash.js";
 
@@ -37,8 +38,13 @@ import { contentHash, type Hash } from "./hash.js";
 export const MODEL_FORMAT = "pmhe-model/2";
 export const MODEL_FORMATS = ["pmhe-model/1", MODEL_FORMAT] as const;
 
-/** Entries per tuple: one ciphertext holds a tuple and the server sums it with log2(16) rotations. */
-export const MAX_FEATURES = 16;
+/**
+ * Entries per tuple: the widest any parameter set takes (`maxTupleValues`, protocol/fhe/layouts.ts, where it is
+ * derived from the slots); a model's own set may take fewer, which the schema checks.
+ */
+export const MAX_FEATURES = MAX_TUPLE_VALUES;
+/** Hidden values per round: a hidden round evaluates h copies of its tuple packed in one ciphertext. */
+export const MAX_HIDDEN_UNITS = 16;
 /** Hidden rounds before the final one; each costs the patient one more decrypt / re-encrypt cycle. */
 export const MAX_HIDDEN_ROUNDS = 3;
 
@@ -186,7 +192,7 @@ export const HiddenRoundSchema = z.strictObject({
   server: z.strictObject({
     stage: z.literal("linear"),
     /** One row per hidden value, each row one weight per entry of the round's tuple. */
-    weights: z.array(z.array(finite)).min(1).max(MAX_FEATURES),
+    weights: z.array(z.array(finite)).min(1).max(MAX_HIDDEN_UNITS),
     bias: z.array(finite),
   }),
   client: z.strictObject({
@@ -310,6 +316,20 @@ export const ModelSchema = z
       uniqueNames(outputs.map((o) => o.name), ["hidden", r, "client", "outputs"], "output names must be unique", issue);
       tupleLength = weights.length;
     });
+
+    // Every round's tuple must fit the model's parameter set, and hidden rounds need a level to mask their h results.
+    const set = m.fhe.parameterSet;
+    const widest = maxTupleValues(set);
+    const widths = [m.features.length, ...(m.hidden ?? []).map((round) => round.server.weights.length)];
+    widths.forEach((width, r) => {
+      if (width > widest) {
+        issue(r === 0 ? ["features"] : ["hidden", r - 1, "server", "weights"], `round ${r}'s tuple has ${width} entries; ${set} takes at most ${widest} (a set with more slots takes wider tuples)`);
+      }
+    });
+    if (m.hidden !== undefined) {
+      const problem = layoutProblem("packed-records", set);
+      if (problem) issue(["fhe", "parameterSet"], `a model with hidden rounds evaluates them packed: ${problem}`);
+    }
 
     if (m.server.weights.length !== tupleLength) {
       issue(["server", "weights"], `server.weights must have one weight per feature of the last round's tuple (${tupleLength})`);

@@ -19,6 +19,11 @@
  * column): drop leaves out the rows with an empty cell in a column the model reads; median fills each such cell with
  * its column's median over the training rows. The model records the policy (and the medians), and the patient's
  * client applies it to a reading that lacks an input.
+ * --C c|auto: the L2 strength of the final logistic regression (and of the hidden layer). auto chooses C from the fixed
+ * grid 0.001, 0.003, 0.01, ..., 300, 1000 by stratified 5-fold cross-validation on the training rows only (seeded with
+ * --seed), lowest mean held-out-fold log-loss, ties to the smaller C (hospital/select-c.ts); the model records only
+ * the chosen C, so it is byte-identical to one trained with --C <chosen>. The report lists every grid value's score.
+ * auto is refused with --hidden.
  *
  * See models/README.md for the commands that produce the committed models.
  */
@@ -34,6 +39,7 @@ import { HIDDEN_DEFAULTS } from "../hospital/hidden-layer.js";
 import { parseInputsFile } from "../hospital/inputs.js";
 import { referenceFor } from "../hospital/references.js";
 import { STATLOG_HEART } from "../hospital/statlog-heart.js";
+import { C_GRID } from "../hospital/select-c.js";
 import { DEFAULT_FOLDS, trainModel, type TrainOptions } from "../hospital/train.js";
 import { integerOption } from "./lib/cli-options.js";
 
@@ -52,6 +58,13 @@ function fraction(value: string): number {
 function positiveNumber(value: string): number {
   const n = Number(value);
   if (value.trim() === "" || !(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError("expected a positive number");
+  return n;
+}
+/** --C: a positive number, or "auto" (choose C by cross-validation on the training rows). */
+function inverseStrength(value: string): number | "auto" {
+  if (value.trim() === "auto") return "auto";
+  const n = Number(value);
+  if (value.trim() === "" || !(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError("expected a positive number or auto");
   return n;
 }
 function activation(value: string): Activation {
@@ -130,7 +143,12 @@ const program = new Command()
   .option("--description <text>", "model description (say where the data comes from and its licence)")
   .option("--seed <n>", "seed of the stratified split, the folds and the hidden layer's initial weights", integer, STATLOG_HEART.seed)
   .option("--test-fraction <f>", "held-out fraction", fraction, STATLOG_HEART.testFraction)
-  .option("--C <c>", "inverse L2 regularisation strength (scikit-learn's C)", positiveNumber, STATLOG_HEART.l2C)
+  .option(
+    "--C <c|auto>",
+    `inverse L2 regularisation strength (scikit-learn's C), or auto: chosen from ${C_GRID[0]}..${C_GRID[C_GRID.length - 1]} by 5-fold CV log-loss on the training rows`,
+    inverseStrength,
+    STATLOG_HEART.l2C as number | "auto",
+  )
   .option("--folds <k>", "stratified k-fold cross-validation recorded in the model (0: none)", folds, DEFAULT_FOLDS)
   .option("--out <file>", "model file to write (default models/<name>.v<version>.json in the project)")
   .option("--json", "print one JSON document instead of the table")
@@ -155,7 +173,7 @@ const opts = program.opts<{
   description?: string;
   seed: number;
   testFraction: number;
-  C: number;
+  C: number | "auto";
   folds: number;
   out?: string;
   json?: boolean;
@@ -167,6 +185,9 @@ const heartDefaults = !fromCommandLine("data") && !fromCommandLine("target") && 
 if (opts.name === undefined && !heartDefaults) program.error("error: --name is required unless training the default heart model");
 for (const key of ["activation", "epochs", "learningRate"]) {
   if (fromCommandLine(key) && opts.hidden === undefined) program.error(`error: --${key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())} needs --hidden`);
+}
+if (opts.C === "auto" && opts.hidden !== undefined) {
+  program.error("error: --C auto is for one-round models: with --hidden, C also regularises the hidden layer; give --C a number");
 }
 
 const name = opts.name ?? STATLOG_HEART.name;
@@ -230,7 +251,7 @@ try {
   process.stderr.write(`train-model: ${(err as Error).message}\n`);
   process.exit(1);
 }
-const { model, split, fit, missing } = result;
+const { model, split, fit, missing, cSelection } = result;
 /** What the missing-value policy did, in one line. */
 function missingSummary(): string | undefined {
   if (missing === undefined) return undefined;
@@ -265,6 +286,19 @@ if (opts.json) {
         }
       : null,
     rounds: rounds.map((names, r) => ({ round: r, tuple: names, outputs: r + 1 < rounds.length ? rounds[r + 1]!.length : 1 })),
+    l2C: {
+      value: model.training.l2C,
+      selection: cSelection
+        ? {
+            criterion: cSelection.criterion,
+            folds: cSelection.folds,
+            seed: cSelection.seed,
+            rows: cSelection.rows,
+            grid: cSelection.grid.map(({ C, logLoss, perFold }) => ({ C, logLoss, perFold })),
+            chosen: cSelection.chosen,
+          }
+        : null,
+    },
     solver: {
       name: model.training.solver,
       iterations: fit.iterations,
@@ -311,7 +345,18 @@ if (opts.json) {
     ...(missing ? [`missing ${missingSummary()}`] : []),
     ...rounds.map((names, r) => `round ${r} tuple (${names.length}): ${names.join(", ")}`),
     ...(model.training.hiddenSolver ? [`hidden  ${model.training.hiddenSolver}; final loss ${fit.hiddenLoss?.toFixed(4)}`] : []),
+    `C       ${model.training.l2C}${cSelection ? ` (auto: ${cSelection.criterion}, stratified ${cSelection.folds}-fold CV on the ${cSelection.rows} training rows, seed ${cSelection.seed})` : ""}`,
     `solver  Newton/IRLS, ${fit.iterations} steps, gradient norm ${fit.gradientNorm.toExponential(1)}`,
+    ...(cSelection
+      ? [
+          "",
+          "| C | CV log-loss | |",
+          "|---|---|---|",
+          ...cSelection.grid.map(
+            ({ C, logLoss }) => `| ${C} | ${logLoss === null ? "did not converge" : logLoss.toFixed(4)} | ${C === cSelection.chosen ? "chosen" : ""} |`,
+          ),
+        ]
+      : []),
     "",
     `| metric | ${header.join(" | ")} |`,
     `|---|${header.map(() => "---|").join("")}`,

@@ -1,5 +1,5 @@
 import type { CKKSEncoder, Ciphertext, Evaluator, GaloisKeys, Plaintext, RelinKeys, SEALContext } from "node-seal";
-import { RECORD_STRIDE, resultSlot, type Layout } from "./layouts.js";
+import { resultSlot, type Layout } from "./layouts.js";
 import type { CkksParameterSet } from "./params.js";
 import type { Seal, SealScope } from "./runtime.js";
 
@@ -111,23 +111,25 @@ export function constantFor(kit: SealKit, scope: SealScope, value: number, scale
   return encodeFor(kit, scope, () => new Float64Array(kit.params.slots).fill(value), scale, like, `c${value}`);
 }
 
-/** Sums each window of RECORD_STRIDE slots into its first slot: steps 8, 4, 2, 1. */
-export function rotateAndSum(kit: SealKit, scope: SealScope, ct: Ciphertext, galoisKeys: GaloisKeys): void {
+/** Sums each window of `stride` slots into its first slot: steps stride/2, .., 2, 1 (log2(stride) rotations). */
+export function rotateAndSum(kit: SealKit, scope: SealScope, ct: Ciphertext, galoisKeys: GaloisKeys, stride: number): void {
   const rotated = scope.track(new kit.seal.Ciphertext());
-  for (let step = RECORD_STRIDE / 2; step >= 1; step /= 2) {
+  for (let step = stride / 2; step >= 1; step /= 2) {
     kit.evaluator.rotateVector(ct, step, galoisKeys, rotated);
     kit.evaluator.addInplace(ct, rotated);
   }
 }
 
 /**
- * Which slots of a job's result carry a result, and so which slots a plaintext may leave non-zero: slot 16r
- * (packed-records) or slot r (feature-major) for each of the job's records; every slot for single-record, whose
- * tuple fills every block so that every slot holds T.
+ * Which slots of a job's result carry a result, and so which slots a plaintext may leave non-zero: slot s·r
+ * (packed-records, s the record stride) or slot r (feature-major) for each of the job's records; every slot for
+ * single-record, whose tuple fills every block so that every slot holds T.
  */
 export interface ResultSlots {
   readonly layout: Layout;
   readonly records: number;
+  /** The record stride of the rotation layouts (`recordStride` of the tuple's width). */
+  readonly stride: number;
 }
 
 /**
@@ -138,9 +140,9 @@ function resultSlotPlaintext(kit: SealKit, scope: SealScope, at: ResultSlots, va
   if (at.layout === "single-record") return constantFor(kit, scope, valueOf(0), scale, like);
   return encodeFor(kit, scope, () => {
     const v = new Float64Array(kit.params.slots);
-    for (let r = 0; r < at.records; r++) v[resultSlot(at.layout, r)] = valueOf(r);
+    for (let r = 0; r < at.records; r++) v[resultSlot(at.layout, r, at.stride)] = valueOf(r);
     return v;
-  }, scale, like, `${at.layout}:${at.records}:${key}`);
+  }, scale, like, `${at.layout}:${at.records}:${at.stride}:${key}`);
 }
 
 export interface LinearPlan {
@@ -156,6 +158,8 @@ export interface LinearPlan {
   readonly rows?: { readonly weights: readonly (readonly number[])[]; readonly biases: readonly number[] };
   /** Records in the job (1 for single-record). */
   readonly records: number;
+  /** Slots per record in the rotation layouts (`recordStride`). */
+  readonly stride: number;
   readonly bias: number;
   /**
    * Scale T should carry when the stage ends; `undefined`: ~2^scaleBits, for a polynomial stage to follow, which
@@ -184,12 +188,21 @@ export const NEGLIGIBLE_WEIGHT = 2 ** -30;
  */
 export function linearStage(kit: SealKit, scope: SealScope, plan: LinearPlan): Ciphertext {
   const { evaluator, params } = kit;
+  const rotation = plan.layout !== "feature-major";
+  // A linear-only stage ends at the last level anyway: drop the levels it will not use before any work, so the
+  // products and the rotations' key switching run on as few primes as possible (at N=8192, two instead of four).
+  // Single-record and feature-major need one rescale after the input, packed records two (the mask after the rotations).
+  if (plan.resultScale !== undefined) {
+    const primesNeeded = plan.layout === "packed-records" && !params.rotateBeforeRescale ? 3 : 2;
+    for (const input of plan.inputs) while (input.coeffModulusSize() > primesNeeded) evaluator.cipherModSwitchToNextInplace(input);
+  }
   const first = plan.inputs[0]!;
   const topPrime = nextPrimes(kit, scope, first).first;
   const inputScale = first.scale();
   const fullScale = 2 ** params.scaleBits;
-  const rotation = plan.layout !== "feature-major";
-  const rotateFirst = rotation && plan.resultScale !== undefined && params.rotateBeforeRescale;
+  // Rotating before the rescale keeps the key-switching noise against the product's scale Δx·Δw, where it vanishes;
+  // the single-record layout has every slot a result slot and so needs no level after the rotations.
+  const rotateFirst = rotation && plan.resultScale !== undefined && (params.rotateBeforeRescale || plan.layout === "single-record");
   if (rotateFirst && plan.layout !== "single-record") {
     throw new Error(`${plan.layout} needs a level after the rotations to clear the slots between results`);
   }
@@ -197,7 +210,7 @@ export function linearStage(kit: SealKit, scope: SealScope, plan: LinearPlan): C
   // Weights scale: lands the rescale on the result scale directly, or on ~2^scaleBits (the product Δx·Δ over a
   // ~2^scaleBits prime).
   const weightScale = directToResult ? (plan.resultScale! * topPrime) / inputScale : fullScale;
-  const at: ResultSlots = { layout: plan.layout, records: plan.records };
+  const at: ResultSlots = { layout: plan.layout, records: plan.records, stride: plan.stride };
 
   let acc: Ciphertext;
   if (plan.layout === "feature-major") {
@@ -217,21 +230,21 @@ export function linearStage(kit: SealKit, scope: SealScope, plan: LinearPlan): C
   } else {
     acc = first;
     // single-record: the weights in every block, like the tuple; packed-records: in the job's blocks.
-    const blocks = plan.layout === "single-record" ? params.slots / RECORD_STRIDE : plan.records;
+    const blocks = plan.layout === "single-record" ? params.slots / plan.stride : plan.records;
     const vector = () => {
       const v = new Float64Array(params.slots);
-      for (let r = 0; r < blocks; r++) v.set(plan.rows?.weights[r] ?? plan.weights, r * RECORD_STRIDE);
+      for (let r = 0; r < blocks; r++) v.set(plan.rows?.weights[r] ?? plan.weights, r * plan.stride);
       return v;
     };
-    const key = plan.rows ? `rows:${plan.rows.weights.map((row) => row.join(",")).join(";")}` : `w${blocks}:${plan.weights.join(",")}`;
+    const key = `${plan.stride}:` + (plan.rows ? `rows:${plan.rows.weights.map((row) => row.join(",")).join(";")}` : `w${blocks}:${plan.weights.join(",")}`);
     const w = encodeFor(kit, scope, vector, weightScale, acc, key);
     evaluator.multiplyPlainInplace(acc, w);
     if (rotateFirst) {
-      rotateAndSum(kit, scope, acc, plan.galoisKeys!);
+      rotateAndSum(kit, scope, acc, plan.galoisKeys!, plan.stride);
       evaluator.rescaleToNextInplace(acc);
     } else {
       evaluator.rescaleToNextInplace(acc);
-      rotateAndSum(kit, scope, acc, plan.galoisKeys!);
+      rotateAndSum(kit, scope, acc, plan.galoisKeys!, plan.stride);
       if (plan.resultScale !== undefined) {
         // Down from ~2^scaleBits to the result scale: times 1 at the result slots and 0 elsewhere, encoded so the
         // rescale lands on the result scale exactly.

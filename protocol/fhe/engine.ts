@@ -36,7 +36,7 @@ import {
   type ResultHeader,
   type ResultStage,
 } from "./headers.js";
-import { layoutCapacity, layoutProblem, layoutRotationSteps, RECORD_STRIDE, resultSlot, type Layout } from "./layouts.js";
+import { layoutCapacity, layoutProblem, layoutRotationSteps, MIN_RECORD_STRIDE, recordStride, resultSlot, tupleWidthProblem, type Layout } from "./layouts.js";
 import { parameterSet, type CkksParameterSet, type ParameterSetName } from "./params.js";
 import { loadSeal, withScope, type Seal, type SealScope } from "./runtime.js";
 import { sealBytesProblem, sealSizeLimits } from "./serialized.js";
@@ -55,10 +55,9 @@ export type {
 } from "./headers.js";
 
 /**
- * Rotation layouts: the server multiplies the tuple by the weights slot-wise and sums each window of
- * ROTATION_WINDOW slots with log2(window) rotations.
+ * Rotation layouts: the server multiplies the tuple by the weights slot-wise and sums each window of one record
+ * stride (16 slots for tuples up to 16 wide) with log2(stride) rotations. These are the steps of a default bundle.
  */
-export const ROTATION_WINDOW = RECORD_STRIDE;
 export const LINEAR_ROTATION_STEPS: readonly number[] = layoutRotationSteps("single-record");
 
 /** SEAL's Galois element for a left rotation by `step` slots: 3^step mod 2N. */
@@ -97,6 +96,12 @@ export interface KeySetOptions {
 export interface LayoutKeyOptions extends KeySetOptions {
   /** Also make relinearization keys, for the non-interactive variant that evaluates p(T) ≈ σ(T) on the server. */
   sigmoid?: boolean;
+  /**
+   * The widest tuple the keys must evaluate in the rotation layouts (default 16): the bundle holds the Galois keys
+   * of its record stride, log2(stride) of them (4 up to 16 values, 8 for 256). Keys for a stride serve every
+   * narrower tuple too.
+   */
+  maxValues?: number;
 }
 
 /**
@@ -234,8 +239,8 @@ export class CkksEngine {
    * A fresh key set for the patient `options.patient`, for the rotation layouts (single-record, packed-records):
    * the same bundle as `generateKeySetFor("single-record", options)`.
    */
-  generateKeySet(options: KeySetOptions): KeySet {
-    return this.generateKeySetFor("single-record", { patient: options?.patient });
+  generateKeySet(options: KeySetOptions & Pick<LayoutKeyOptions, "maxValues" | "sigmoid">): KeySet {
+    return this.generateKeySetFor("single-record", { patient: options?.patient, maxValues: options?.maxValues, sigmoid: options?.sigmoid });
   }
 
   /**
@@ -246,7 +251,10 @@ export class CkksEngine {
   generateKeySetFor(layout: Layout, options: LayoutKeyOptions): KeySet {
     const patient = patientAddress(options?.patient);
     if (options.sigmoid) this.requireSigmoidDepth(1);
-    const galoisSteps = layoutRotationSteps(layout);
+    const maxValues = options.maxValues ?? MIN_RECORD_STRIDE;
+    const wide = tupleWidthProblem(maxValues, this.parameterSetName);
+    if (wide) throw new FheError("ParameterMismatch", `cannot make keys for that width: ${wide}`);
+    const galoisSteps = layoutRotationSteps(layout, maxValues);
     const { seal } = this;
     return withScope((scope) => {
       const keygen = scope.track(new seal.KeyGenerator(this.context));
@@ -392,7 +400,7 @@ export class CkksEngine {
   evaluateLinear(keys: EvaluationKeys, recordBytes: Uint8Array, weights: readonly number[], bias: number, binding: ResultBinding): Uint8Array {
     const job = this.openJob(recordBytes, checkRecordHeader);
     checkModel(weights, bias, job.header.values);
-    this.requireGaloisSteps(keys, job.layout);
+    this.requireGaloisSteps(keys, job);
     return this.runJob(keys, job, weights, bias, undefined, this.resultHeader(job, "linear", binding));
   }
 
@@ -411,7 +419,7 @@ export class CkksEngine {
   ): Uint8Array {
     const job = this.openJob(recordBytes, checkRecordsHeader);
     checkModel(weights, bias, job.header.values);
-    this.requireGaloisSteps(keys, job.layout);
+    this.requireGaloisSteps(keys, job);
     return this.runJob(keys, job, weights, bias, undefined, this.resultHeader(job, "linear", binding));
   }
 
@@ -436,7 +444,7 @@ export class CkksEngine {
     const job = this.openJob(recordBytes, checkRecordsHeader);
     checkModel(weights, bias, job.header.values);
     const coefficients = this.checkPolynomial(polynomial);
-    this.requireGaloisSteps(keys, job.layout);
+    this.requireGaloisSteps(keys, job);
     if (!keys.relinKeys) throw new FheError("ParameterMismatch", "key bundle has no relinearization keys (made without { sigmoid: true })");
     const [a, b] = polynomial.interval;
     const normalisedWeights = weights.map((w) => (2 * w) / (b - a));
@@ -487,7 +495,7 @@ export class CkksEngine {
       throw new FheError("ParameterMismatch", `record holds ${job.records} copies of the tuple, the stage has ${rows.length} rows and ${biases.length} biases`);
     }
     rows.forEach((row, k) => checkModel(row, biases[k]!, job.header.values));
-    this.requireGaloisSteps(keys, job.layout);
+    this.requireGaloisSteps(keys, job);
     return this.runJob(keys, job, rows[0]!, biases[0]!, undefined, this.resultHeader(job, "linear", binding), { weights: rows, biases });
   }
 
@@ -495,7 +503,9 @@ export class CkksEngine {
   private resultHeader(job: JobInput, stage: ResultStage, binding: ResultBinding): JobResultHeader {
     const { jobId, recordHash, modelHash } = binding;
     if (job.layout === "single-record") return { parameterSet: this.parameterSetName, stage, slot: 0, jobId, recordHash, modelHash };
-    return { parameterSet: this.parameterSetName, layout: job.layout, stage, records: job.records, jobId, recordHash, modelHash };
+    const stride = recordStride(job.header.values);
+    const wide = job.layout === "packed-records" && stride !== MIN_RECORD_STRIDE ? { stride } : {};
+    return { parameterSet: this.parameterSetName, layout: job.layout, stage, records: job.records, ...wide, jobId, recordHash, modelHash };
   }
 
   /** Polynomial coefficients after validation; the parameter set must have depth for them after the linear stage. */
@@ -525,10 +535,18 @@ export class CkksEngine {
     }
   }
 
-  private requireGaloisSteps(keys: EvaluationKeyMaterial, layout: Layout): void {
-    const missing = layoutRotationSteps(layout).filter((s) => !keys.galoisSteps.includes(s));
-    if (missing.length > 0) throw new FheError("ParameterMismatch", `key bundle lacks rotation steps ${missing.join(",")} that ${layout} needs`);
-    if (missing.length === 0 && layoutRotationSteps(layout).length > 0 && !keys.galoisKeys) {
+  private requireGaloisSteps(keys: EvaluationKeyMaterial, job: JobInput): void {
+    const { layout } = job;
+    const needed = layoutRotationSteps(layout, job.header.values);
+    const missing = needed.filter((s) => !keys.galoisSteps.includes(s));
+    if (missing.length > 0) {
+      throw new FheError(
+        "ParameterMismatch",
+        `key bundle lacks rotation steps ${missing.join(",")} that ${layout} needs for tuples of ${job.header.values} values ` +
+          `(keys made for up to ${Math.max(...keys.galoisSteps, 0) * 2} values; make keys for this width)`,
+      );
+    }
+    if (missing.length === 0 && needed.length > 0 && !keys.galoisKeys) {
       throw new FheError("ParameterMismatch", `key bundle has no Galois keys, which ${layout} needs`);
     }
   }
@@ -567,7 +585,7 @@ export class CkksEngine {
     rows?: { weights: readonly (readonly number[])[]; biases: readonly number[] },
   ): Uint8Array {
     const { seal, kit } = this;
-    const at: ResultSlots = { layout: job.layout, records: job.records };
+    const at: ResultSlots = { layout: job.layout, records: job.records, stride: recordStride(job.header.values) };
     return withScope((scope) => {
       const inputs = job.sections.map((bytes, j) => {
         const ct = scope.track(new seal.Ciphertext());
@@ -583,6 +601,7 @@ export class CkksEngine {
           weights,
           rows,
           records: job.records,
+          stride: at.stride,
           bias,
           resultScale: polynomial ? undefined : 2 ** this.params.batchResultScaleBits,
           galoisKeys: keys.galoisKeys,
@@ -664,20 +683,21 @@ export class PatientCipher {
   }
 
   /**
-   * Encrypts a standardised tuple as a single-record blob. The tuple is written into every block of 16 slots, so
+   * Encrypts a standardised tuple as a single-record blob. The tuple is written into every block of one record stride
+   * (`recordStride`: 16 slots up to 16 values), so
    * the server's rotate-and-sum leaves T in every slot and nothing else (see layouts.ts). Secret-key (seeded)
    * encryption halves the upload compared with public-key encryption, and only the key owner ever encrypts their
    * own records.
    */
   encryptTuple(values: readonly number[]): Uint8Array {
-    if (!Array.isArray(values) || values.length < 1 || values.length > ROTATION_WINDOW) {
-      throw new FheError("MalformedRecord", `a single-record tuple holds 1..${ROTATION_WINDOW} values, got ${Array.isArray(values) ? values.length : "none"}`);
-    }
+    const wide = tupleWidthProblem(Array.isArray(values) ? values.length : 0, this.engine.parameterSetName);
+    if (wide) throw new FheError("MalformedRecord", `single-record: ${wide}`);
     checkTupleValues(values, "tuple");
     const { slots } = this.engine.params;
+    const stride = recordStride(values.length);
     return withScope((scope) => {
       const vector = new Float64Array(slots);
-      for (let block = 0; block < slots; block += RECORD_STRIDE) vector.set(values, block);
+      for (let block = 0; block < slots; block += stride) vector.set(values, block);
       const header: RecordHeader = { parameterSet: this.engine.parameterSetName, layout: "single-record", values: values.length, ...this.owner };
       return encodeEnvelope("record", header, [["ciphertext", this.encryptSlots(scope, vector)]]);
     });
@@ -686,20 +706,21 @@ export class PatientCipher {
   /**
    * Encrypts one patient's tuples (all of the same length) as one record blob of the given layout (see
    * `chooseLayout`). single-record takes exactly one tuple and gives `encryptTuple`'s blob; packed-records up to
-   * slots/16 tuples in one ciphertext; feature-major up to `slots` tuples in one ciphertext per feature. `round`
+   * slots/stride tuples in one ciphertext; feature-major up to `slots` tuples in one ciphertext per feature. `round`
    * (0..15) names the round of a multi-round model; round 0 is written as no round at all.
    */
   encryptRecords(layout: Layout, tuples: readonly (readonly number[])[], options: { round?: number } = {}): Uint8Array {
     const { engine } = this;
     const unsupported = layoutProblem(layout, engine.parameterSetName);
     if (unsupported) throw new FheError("ParameterMismatch", unsupported);
-    const capacity = layoutCapacity(layout, engine.parameterSetName);
+    const n = Array.isArray(tuples) && Array.isArray(tuples[0]) ? tuples[0].length : 0;
+    const wide = tupleWidthProblem(n, engine.parameterSetName);
+    if (wide) throw new FheError("MalformedRecord", wide);
+    const capacity = layoutCapacity(layout, engine.parameterSetName, n);
     if (!Array.isArray(tuples) || tuples.length < 1 || tuples.length > capacity) {
-      throw new FheError("MalformedRecord", `a ${layout} job holds 1..${capacity} records, got ${Array.isArray(tuples) ? tuples.length : "none"}`);
+      throw new FheError("MalformedRecord", `a ${layout} job of ${n}-value tuples holds 1..${capacity} records, got ${Array.isArray(tuples) ? tuples.length : "none"}`);
     }
     if (layout === "single-record") return this.encryptTuple(tuples[0]!);
-    const n = tuples[0]!.length;
-    if (n < 1 || n > ROTATION_WINDOW) throw new FheError("MalformedRecord", `a tuple holds 1..${ROTATION_WINDOW} values, got ${n}`);
     tuples.forEach((tuple, r) => {
       if (tuple.length !== n) throw new FheError("MalformedRecord", `record ${r} holds ${tuple.length} values, record 0 holds ${n}`);
       checkTupleValues(tuple, `record ${r}`);
@@ -720,7 +741,8 @@ export class PatientCipher {
       const slots = engine.params.slots;
       if (layout === "packed-records") {
         const vector = new Float64Array(slots);
-        tuples.forEach((tuple, r) => vector.set(tuple, r * RECORD_STRIDE));
+        const stride = recordStride(n);
+        tuples.forEach((tuple, r) => vector.set(tuple, r * stride));
         return encodeEnvelope("record", header, [["ciphertext", this.encryptSlots(scope, vector)]]);
       }
       const sections: [string, Uint8Array][] = [];
@@ -756,7 +778,8 @@ export class PatientCipher {
     const { header, envelope } = openEnvelope(resultBytes, "result", checkJobResultHeader, "MalformedResult");
     const layout: Layout = "layout" in header ? header.layout : "single-record";
     const records = "records" in header ? header.records : 1;
-    const slots = "slot" in header ? [header.slot] : Array.from({ length: records }, (_, r) => resultSlot(layout, r));
+    const stride = "stride" in header ? (header.stride ?? MIN_RECORD_STRIDE) : MIN_RECORD_STRIDE;
+    const slots = "slot" in header ? [header.slot] : Array.from({ length: records }, (_, r) => resultSlot(layout, r, stride));
     return { header, layout, stage: header.stage, values: this.decryptSlots(header.parameterSet, envelope, slots) };
   }
 

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { decodeEnvelope, EnvelopeError, type BlobKind, type Envelope } from "../envelope.js";
 import { contentHash } from "../hash.js";
 import { FheError, type FheErrorCode } from "./errors.js";
-import { layoutCapacity, layoutRotationSteps, RECORD_STRIDE, type Layout } from "./layouts.js";
+import { layoutCapacity, MAX_TUPLE_VALUES, MIN_RECORD_STRIDE, strideRotationSteps, strides, tupleWidthProblem, type Layout } from "./layouts.js";
 import { PARAMETER_SET_NAMES, parameterSet, type ParameterSetName } from "./params.js";
 import { sealSizeLimits } from "./serialized.js";
 
@@ -23,11 +23,11 @@ const parameterSetField = z.enum(PARAMETER_SET_NAMES);
 const patientField = z.string().regex(ADDRESS, "a lower-case 0x-prefixed 20-byte address");
 /** keccak256 of the patient's key-bundle blob, as `contentHash` writes it. */
 const keyBundleField = z.string().regex(HASH, "a lower-case 0x-prefixed 32-byte hash");
-const valuesField = z.number().int().min(1).max(RECORD_STRIDE);
+const valuesField = z.number().int().min(1).max(MAX_TUPLE_VALUES);
 
 export const KeyBundleHeaderSchema = z.strictObject({
   parameterSet: parameterSetField,
-  /** Exactly the rotation steps of one layout (see `checkKeyBundleHeader`). */
+  /** Exactly the rotation steps of one record stride, or none (see `checkKeyBundleHeader`). */
   galoisSteps: z.array(z.number().int()),
   patient: patientField,
 });
@@ -80,12 +80,14 @@ export const SingleResultHeaderSchema = z.strictObject({
   ...bindingShape,
 });
 
-/** Batch results: record r's value sits in `resultSlot(layout, r)`. */
+/** Batch results: record r's value sits in `resultSlot(layout, r, stride)`. */
 export const BatchResultHeaderSchema = z.strictObject({
   parameterSet: parameterSetField,
   layout: z.enum(["packed-records", "feature-major"]),
   stage: z.enum(RESULT_STAGES),
   records: z.number().int().min(1),
+  /** packed-records of tuples wider than 16 only: the record stride (absent means 16, so 16 is never written). */
+  stride: z.number().int().optional(),
   ...bindingShape,
 });
 
@@ -118,30 +120,31 @@ function parse<T>(what: string, schema: z.ZodType<T>, raw: Record<string, unknow
   return { ok: true, header: parsed.data };
 }
 
-/** The steps a key bundle may claim: those of the rotation layouts, or none (feature-major). */
-const ALLOWED_STEPS: readonly (readonly number[])[] = [layoutRotationSteps("packed-records"), layoutRotationSteps("feature-major")];
-
 /**
- * A key-bundle header. `galoisSteps` must be exactly one layout's steps, sorted and without repeats: the Galois-key
- * size bound grows with the number of steps claimed, so a repeated step would let a small bundle inflate into a
- * large WASM heap.
+ * A key-bundle header. `galoisSteps` must be exactly the steps of one record stride of its parameter set (1, 2, ..,
+ * stride/2: `strides`) or none, sorted and without repeats: the Galois-key size bound grows with the number of steps
+ * claimed, so a repeated step would let a small bundle inflate into a large WASM heap.
  */
 export function checkKeyBundleHeader(raw: Record<string, unknown>): HeaderCheck<KeyBundleHeader> {
   const checked = parse("key-bundle", KeyBundleHeaderSchema, raw);
   if (!checked.ok) return checked;
-  const steps = checked.header.galoisSteps;
-  if (!ALLOWED_STEPS.some((allowed) => allowed.length === steps.length && allowed.every((s, i) => s === steps[i]))) {
+  const { galoisSteps: steps, parameterSet: name } = checked.header;
+  const allowed = [[], ...strides(name).map(strideRotationSteps)];
+  if (!allowed.some((one) => one.length === steps.length && one.every((s, i) => s === steps[i]))) {
+    const widest = strides(name).at(-1)!;
     return {
       ok: false,
       problem: "bad_rotation_steps",
-      message: `key bundle claims rotation steps [${steps.join(",")}]: a bundle has [${ALLOWED_STEPS[0]!.join(",")}] (rotation layouts) or [] (feature-major)`,
+      message:
+        `key bundle claims rotation steps [${steps.join(",")}]: a ${name} bundle has [] (feature-major) or 1, 2, 4, .. up to ` +
+        `half a record stride (16 to ${widest}), e.g. [${strideRotationSteps(MIN_RECORD_STRIDE).join(",")}]`,
     };
   }
   return checked;
 }
 
-function checkRecordCount(what: string, layout: Layout, records: number, name: ParameterSetName): string | undefined {
-  const capacity = layoutCapacity(layout, name);
+function checkRecordCount(what: string, layout: Layout, records: number, name: ParameterSetName, values: number): string | undefined {
+  const capacity = layoutCapacity(layout, name, values);
   return records > capacity ? `${layout} ${what} claims ${records} records, at most ${capacity} fit ${name}` : undefined;
 }
 
@@ -151,14 +154,20 @@ export function checkRecordsHeader(raw: Record<string, unknown>): HeaderCheck<Re
   const checked: HeaderCheck<RecordsHeader> = raw.layout === "single-record"
     ? parse("record", RecordHeaderSchema, raw)
     : parse("record", BatchRecordHeaderSchema, raw);
-  if (!checked.ok || checked.header.layout === "single-record") return checked;
-  const message = checkRecordCount("record", checked.header.layout, checked.header.records, checked.header.parameterSet);
+  if (!checked.ok) return checked;
+  const wide = tupleWidthProblem(checked.header.values, checked.header.parameterSet);
+  if (wide) return { ok: false, problem: "bad_header", message: `bad record header: ${wide}` };
+  if (checked.header.layout === "single-record") return checked;
+  const message = checkRecordCount("record", checked.header.layout, checked.header.records, checked.header.parameterSet, checked.header.values);
   return message ? { ok: false, problem: "too_many_records", message } : checked;
 }
 
 /** A single-record header only (the original reader). */
 export function checkRecordHeader(raw: Record<string, unknown>): HeaderCheck<RecordHeader> {
-  return parse("record", RecordHeaderSchema, raw);
+  const checked = parse("record", RecordHeaderSchema, raw);
+  if (!checked.ok) return checked;
+  const wide = tupleWidthProblem(checked.header.values, checked.header.parameterSet);
+  return wide ? { ok: false, problem: "bad_header", message: `bad record header: ${wide}` } : checked;
 }
 
 /** The original single-record linear result header only. */
@@ -172,7 +181,15 @@ export function checkJobResultHeader(raw: Record<string, unknown>): HeaderCheck<
     ? parse("result", BatchResultHeaderSchema, raw)
     : parse("result", SingleResultHeaderSchema, raw);
   if (!checked.ok || !("layout" in checked.header)) return checked;
-  const message = checkRecordCount("result", checked.header.layout, checked.header.records, checked.header.parameterSet);
+  const { layout, stride, records, parameterSet: name } = checked.header;
+  if (stride !== undefined && (layout !== "packed-records" || stride === MIN_RECORD_STRIDE || !strides(name).includes(stride))) {
+    return {
+      ok: false,
+      problem: "bad_header",
+      message: `bad result header: stride ${stride} (written only for packed-records wider than ${MIN_RECORD_STRIDE}: one of ${strides(name).slice(1).join(", ")} under ${name})`,
+    };
+  }
+  const message = checkRecordCount("result", layout, records, name, stride ?? MIN_RECORD_STRIDE);
   return message ? { ok: false, problem: "too_many_records", message } : checked;
 }
 

@@ -1,14 +1,15 @@
 import { FheError } from "./errors.js";
-import { DEFAULT_PARAMETER_SET, parameterSet, type ParameterSetName } from "./params.js";
+import { DEFAULT_PARAMETER_SET, PARAMETER_SET_NAMES, parameterSet, type ParameterSetName } from "./params.js";
 
 /**
  * How a job's tuples sit in CKKS slots.
  *
- *   single-record   one tuple, written into every block of 16 slots (slots 16r..16r+n-1 for every r); the
- *                   rotate-and-sum over 16 slots then sums a whole period in every slot, so every slot holds T
- *                   and nothing else (slot 0 is the one the result header names).
- *   packed-records  up to slots/16 tuples of one patient in one ciphertext, record r in slots 16r..16r+n-1; the
- *                   same rotate-and-sum (same Galois keys) puts record r's T in slot 16r, and partial sums of
+ *   single-record   one tuple, written into every block of s slots (slots sr..sr+n-1 for every r), s the record
+ *                   stride (`recordStride`: n rounded up to a power of two, at least 16); the rotate-and-sum over
+ *                   s slots then sums a whole period in every slot, so every slot holds T and nothing else (slot 0
+ *                   is the one the result header names).
+ *   packed-records  up to slots/s tuples of one patient in one ciphertext, record r in slots sr..sr+n-1; the
+ *                   same rotate-and-sum (same Galois keys) puts record r's T in slot sr, and partial sums of
  *                   w_i·x_i in the slots between, which a 0/1 mask after the rotations clears (it needs a level
  *                   after the rotations: see `layoutProblem`).
  *   feature-major   one ciphertext per feature, slot r = record r (up to `slots` records); T = Σ w_j ct_j + b
@@ -18,26 +19,68 @@ import { DEFAULT_PARAMETER_SET, parameterSet, type ParameterSetName } from "./pa
 export const LAYOUTS = ["single-record", "packed-records", "feature-major"] as const;
 export type Layout = (typeof LAYOUTS)[number];
 
-/** Slots reserved per record in the rotation layouts: the rotate-and-sum window, so at most 16 features. */
-export const RECORD_STRIDE = 16;
-export const MAX_TUPLE_VALUES = RECORD_STRIDE;
+/**
+ * Slots a record takes in the rotation layouts: its tuple's width rounded up to a power of two, at least 16. The
+ * rotate-and-sum over a stride of s slots takes log2(s) rotations with the Galois keys for steps 1, 2, .., s/2; the
+ * floor of 16 keeps every tuple up to 16 wide on the same four keys, the bundle every patient starts with.
+ */
+export const MIN_RECORD_STRIDE = 16;
 
-const ROTATION_STEPS: readonly number[] = Object.freeze([1, 2, 4, 8]);
-const NO_STEPS: readonly number[] = Object.freeze([]);
-
-/** Rotation steps (Galois keys) a layout's evaluation needs. */
-export function layoutRotationSteps(layout: Layout): readonly number[] {
-  return layout === "feature-major" ? NO_STEPS : ROTATION_STEPS;
+/**
+ * The widest tuple a parameter set takes, in every layout: a sixteenth of its slots (256 at N=8192, 128 at N=4096).
+ * At that width a packed ciphertext still holds 16 records (a hidden round's 16 rows), a key bundle holds
+ * log2(width) Galois keys (8 at N=8192, about 8 MB), and a feature-major record one ciphertext per entry.
+ */
+export function maxTupleValues(name: ParameterSetName = DEFAULT_PARAMETER_SET): number {
+  return parameterSet(name).slots / 16;
 }
 
-/** Most records one job of this layout holds under a parameter set. */
-export function layoutCapacity(layout: Layout, name: ParameterSetName = DEFAULT_PARAMETER_SET): number {
+/** The widest tuple any parameter set takes: what a schema may admit before it knows the set. */
+export const MAX_TUPLE_VALUES = Math.max(...PARAMETER_SET_NAMES.map(maxTupleValues));
+
+/** The stride of a tuple of `values` entries: the next power of two, at least MIN_RECORD_STRIDE. */
+export function recordStride(values: number): number {
+  let stride = MIN_RECORD_STRIDE;
+  while (stride < values) stride *= 2;
+  return stride;
+}
+
+/** Rotation steps of the rotate-and-sum over one stride: 1, 2, .., stride/2. */
+export function strideRotationSteps(stride: number): number[] {
+  const steps: number[] = [];
+  for (let step = 1; step < stride; step *= 2) steps.push(step);
+  return steps;
+}
+
+/** Every stride a parameter set's tuples can have: 16, 32, .., recordStride(maxTupleValues(name)). */
+export function strides(name: ParameterSetName): number[] {
+  const out: number[] = [];
+  for (let stride = MIN_RECORD_STRIDE; stride <= recordStride(maxTupleValues(name)); stride *= 2) out.push(stride);
+  return out;
+}
+
+const NO_STEPS: readonly number[] = Object.freeze([]);
+
+/** Rotation steps (Galois keys) a layout's evaluation of tuples `values` wide needs (16 by default). */
+export function layoutRotationSteps(layout: Layout, values: number = MIN_RECORD_STRIDE): readonly number[] {
+  return layout === "feature-major" ? NO_STEPS : strideRotationSteps(recordStride(values));
+}
+
+/** Why a tuple of `values` entries cannot be taken under a parameter set, or undefined. */
+export function tupleWidthProblem(values: number, name: ParameterSetName = DEFAULT_PARAMETER_SET): string | undefined {
+  const max = maxTupleValues(name);
+  if (Number.isInteger(values) && values >= 1 && values <= max) return undefined;
+  return `a tuple under ${name} holds 1..${max} values, got ${values}`;
+}
+
+/** Most records one job of this layout holds under a parameter set, for tuples `values` wide (16 by default). */
+export function layoutCapacity(layout: Layout, name: ParameterSetName = DEFAULT_PARAMETER_SET, values: number = MIN_RECORD_STRIDE): number {
   const { slots } = parameterSet(name);
   switch (layout) {
     case "single-record":
       return 1;
     case "packed-records":
-      return slots / RECORD_STRIDE;
+      return slots / recordStride(values);
     case "feature-major":
       return slots;
   }
@@ -57,9 +100,9 @@ export function layoutProblem(layout: Layout, name: ParameterSetName = DEFAULT_P
   );
 }
 
-/** The slot that holds record r's result. */
-export function resultSlot(layout: Layout, record: number): number {
-  return layout === "feature-major" ? record : record * RECORD_STRIDE;
+/** The slot that holds record r's result; `stride` is the record stride of the rotation layouts. */
+export function resultSlot(layout: Layout, record: number, stride: number = MIN_RECORD_STRIDE): number {
+  return layout === "feature-major" ? record : record * stride;
 }
 
 /**
@@ -81,14 +124,13 @@ export function chooseLayout(recordCount: number, featureCount: number, name: Pa
   if (!Number.isInteger(recordCount) || recordCount < 1) {
     throw new FheError("MalformedRecord", `a job holds at least one record, got ${recordCount}`);
   }
-  if (!Number.isInteger(featureCount) || featureCount < 1 || featureCount > MAX_TUPLE_VALUES) {
-    throw new FheError("MalformedRecord", `a tuple holds 1..${MAX_TUPLE_VALUES} values, got ${featureCount}`);
-  }
+  const wrongWidth = tupleWidthProblem(featureCount, name);
+  if (wrongWidth) throw new FheError("MalformedRecord", wrongWidth);
   const { slots } = parameterSet(name);
   if (recordCount > slots) {
     throw new FheError("MalformedRecord", `${recordCount} records exceed one ${name} job (${slots}); split the job`);
   }
   if (recordCount === 1) return "single-record";
-  if (featureCount > 1 && recordCount <= layoutCapacity("packed-records", name) && !layoutProblem("packed-records", name)) return "packed-records";
+  if (featureCount > 1 && recordCount <= layoutCapacity("packed-records", name, featureCount) && !layoutProblem("packed-records", name)) return "packed-records";
   return "feature-major";
 }

@@ -6,12 +6,16 @@ import { fileURLToPath } from "node:url";
 import { CkksEngine } from "../../protocol/fhe/engine.js";
 import { DEFAULT_PARAMETER_SET } from "../../protocol/fhe/params.js";
 import { fitSigmoidPolynomial, logitInterval } from "../../protocol/fhe/sigmoid.js";
+import { recordStride, strideRotationSteps } from "../../protocol/fhe/layouts.js";
 import { parseModelBytes, predictPlaintext } from "../../protocol/model.js";
 import { DatasetError } from "../../hospital/csv.js";
-import { readingFromRow } from "../../hospital/dataset.js";
+import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
 import {
   acceptanceChecks,
   buildReport,
+  DEFAULT_EXPERIMENT_FOLDS,
+  DEFAULT_EXPERIMENT_SEED,
+  experimentTrainOptions,
   imputeMedians,
   METHODS,
   METRICS,
@@ -19,7 +23,12 @@ import {
   renderSvg,
   REPORT_KEYS,
   runDatasetExperiment,
+  SHIPPED_EXPERIMENTS,
+  sideBySideTable,
+  summaryTable,
   trainFoldModel,
+  WDBC_ALL_EXPERIMENT,
+  WDBC_EXPERIMENT,
   WDBC_LOGREG,
   type DatasetResult,
   type ExperimentInput,
@@ -242,7 +251,10 @@ describe("hospital/experiment: plaintext vs encrypted cross-validation", functio
     const datasets = json.datasets as Record<string, unknown>[];
     expect(datasets).to.have.length(2);
     expect(datasets[0]).to.include.all.keys(
-      "id", "title", "data", "sha256", "rows", "positives", "features", "l2C", "threshold", "missingCells", "methods", "polynomial", "folds", "predictions", "seconds",
+      "id", "title", "data", "sha256", "rows", "positives", "features", "l2C", "threshold", "missingCells", "methods", "polynomial", "maxAbsDeltaLogit", "cost", "folds", "predictions", "seconds",
+    );
+    expect(datasets[0]!.cost).to.have.all.keys(
+      "values", "stride", "galoisSteps", "jobs", "keyBundleBytes", "recordBytes", "linearResultBytes", "sigmoidResultBytes", "keygenMs", "encryptMs", "linearMs", "sigmoidMs", "decryptMs",
     );
     const methods = datasets[0]!.methods as Record<string, Record<string, unknown>>;
     expect(Object.keys(methods)).to.deep.equal(["plaintext", "interactive", "nonInteractive"]);
@@ -254,7 +266,7 @@ describe("hospital/experiment: plaintext vs encrypted cross-validation", functio
     expect((datasets[0]!.predictions as Record<string, unknown>[])[0]).to.have.all.keys(
       "row", "fold", "label", "logit", "plaintext", "decryptedLogit", "interactive", "nonInteractive", "polynomial",
     );
-    expect((datasets[0]!.folds as Record<string, unknown>[])[0]).to.include.all.keys("fold", "trainRows", "testRows", "layout", "polynomial", "testLogitsOutsideInterval", "methods");
+    expect((datasets[0]!.folds as Record<string, unknown>[])[0]).to.include.all.keys("fold", "trainRows", "testRows", "layout", "cost", "polynomial", "testLogitsOutsideInterval", "methods");
     expect(json.skipped).to.deep.equal([{ id: "cleveland", data: "x.csv", reason: "file not found" }]);
   });
 
@@ -277,5 +289,125 @@ describe("hospital/experiment: training options of the committed models", () => 
     expect(model.training.l2C).to.equal(WDBC_LOGREG.l2C);
     expect(model.training.seed).to.equal(WDBC_LOGREG.seed);
     expect(model.training.testFraction).to.equal(WDBC_LOGREG.testFraction);
+  });
+});
+
+describe("hospital/experiment: WDBC on all 30 columns beside the committed 16", function () {
+  // Two real 5-fold runs (569 rows each, 10 encrypted fold jobs): about 10 s on 2 cores.
+  this.timeout(120_000);
+  const csvText = readFileSync(join(root, WDBC_LOGREG.data), "utf8");
+  const header = csvText.slice(0, csvText.indexOf("\n")).trim().split(",");
+  const columns = header.filter((c) => c !== WDBC_LOGREG.target);
+  let engine: CkksEngine;
+  let narrow: DatasetResult;
+  let wide: DatasetResult;
+
+  before(async () => {
+    engine = await CkksEngine.create(DEFAULT_PARAMETER_SET);
+    const options = { folds: DEFAULT_EXPERIMENT_FOLDS, seed: DEFAULT_EXPERIMENT_SEED };
+    narrow = runDatasetExperiment(engine, input(WDBC_EXPERIMENT, csvText), options);
+    wide = runDatasetExperiment(engine, input(WDBC_ALL_EXPERIMENT, csvText), options);
+  });
+  after(() => engine?.dispose());
+
+  it("the experiment runs the 30-column spec right after the 16-column one, with the same data, target, C and seed", () => {
+    const ids = SHIPPED_EXPERIMENTS.map((s) => s.id);
+    expect(ids.indexOf(WDBC_ALL_EXPERIMENT.id)).to.equal(ids.indexOf(WDBC_EXPERIMENT.id) + 1);
+    expect(columns).to.have.length(30);
+    expect([...WDBC_ALL_EXPERIMENT.features!]).to.deep.equal(columns);
+    expect(WDBC_ALL_EXPERIMENT.id).to.not.equal(WDBC_EXPERIMENT.id);
+    for (const key of ["data", "target", "positiveMeans", "l2C", "transforms", "oneHot", "impute"] as const) {
+      expect(WDBC_ALL_EXPERIMENT[key], key).to.deep.equal(WDBC_EXPERIMENT[key]);
+    }
+    expect(WDBC_ALL_EXPERIMENT.l2C).to.equal(WDBC_LOGREG.l2C);
+    expect(DEFAULT_EXPERIMENT_SEED).to.equal(WDBC_LOGREG.seed);
+  });
+
+  it("its fold models read all 30 columns: 30 weights, and the logits the run reports are theirs", () => {
+    expect(wide.features).to.deep.equal(columns);
+    expect(narrow.features).to.deep.equal([...WDBC_LOGREG.features]);
+    const dataset = loadDataset(csvText, WDBC_LOGREG.target);
+    const options = experimentTrainOptions(input(WDBC_ALL_EXPERIMENT, csvText), DEFAULT_EXPERIMENT_SEED);
+    const splits = stratifiedKFold(dataset.labels, DEFAULT_EXPERIMENT_FOLDS, DEFAULT_EXPERIMENT_SEED);
+    const model = trainFoldModel(options, dataset, splits[0]!);
+    expect(model.features.map((f) => f.input)).to.deep.equal(columns);
+    expect(model.server.weights).to.have.length(30);
+    expect(model.server.weights.every((w) => Number.isFinite(w) && w !== 0)).to.equal(true);
+    const fold0 = wide.predictions.filter((p) => p.fold === 0);
+    expect(fold0.map((p) => p.row)).to.deep.equal(splits[0]!.test);
+    for (const p of fold0) {
+      const expected = predictPlaintext(model, readingFromRow(dataset.columns, dataset.rows[p.row]!, [WDBC_LOGREG.target])).logit;
+      expect(p.logit, `row ${p.row} plaintext T`).to.equal(expected);
+    }
+    // Trained as the trainer trains: its crossValidate gives the same fold metrics.
+    expect(wide.trainerCrossValidation).to.deep.equal({ matches: true, maxDifference: 0 });
+  });
+
+  it("its keys are made for 30 values: stride 32, five Galois steps, a larger bundle than the 16-column model's", () => {
+    for (const f of wide.folds) {
+      expect(f.layout).to.equal("packed-records");
+      expect(f.cost.values).to.equal(30);
+      expect(f.cost.stride).to.equal(recordStride(30)).and.to.equal(32);
+      expect(f.cost.galoisSteps).to.deep.equal(strideRotationSteps(32));
+      expect(f.cost.jobs).to.equal(1);
+    }
+    for (const f of narrow.folds) {
+      expect(f.cost.values).to.equal(16);
+      expect(f.cost.galoisSteps).to.deep.equal(strideRotationSteps(16));
+    }
+    expect(wide.cost.galoisSteps).to.deep.equal([1, 2, 4, 8, 16]);
+    expect(narrow.cost.galoisSteps).to.deep.equal([1, 2, 4, 8]);
+    // One more Galois key (~1 MB at N=8192) in every fold's bundle.
+    wide.folds.forEach((f, i) => expect(f.cost.keyBundleBytes).to.be.greaterThan(narrow.folds[i]!.cost.keyBundleBytes + 500_000));
+    for (const r of [narrow, wide]) {
+      expect(r.cost.recordBytes).to.be.greaterThan(0);
+      expect(r.cost.linearResultBytes).to.be.greaterThan(0);
+      expect(r.cost.sigmoidResultBytes).to.be.greaterThan(0);
+    }
+  });
+
+  it("its encrypted interactive predictions are the plaintext ones: every class, logits within 1e-4", () => {
+    expect(wide.rows).to.equal(569);
+    expect(wide.predictions.map((p) => p.row)).to.deep.equal(Array.from({ length: 569 }, (_, i) => i));
+    for (const p of wide.predictions) {
+      expectClose(p.decryptedLogit, p.logit, 1e-4, `row ${p.row} decrypted T`);
+      expectClose(p.interactive, p.plaintext, 1e-4, `row ${p.row} interactive p`);
+      expect(p.interactive >= wide.threshold, `row ${p.row} class`).to.equal(p.plaintext >= wide.threshold);
+      // The non-interactive p is the fold's polynomial at the plaintext logit, up to CKKS noise.
+      expectClose(p.nonInteractive, p.polynomial, 1e-4, `row ${p.row} non-interactive p`);
+    }
+    expect(wide.methods.interactive.classAgreement).to.equal(1);
+    expect(wide.methods.interactive.disagreements).to.equal(0);
+    expect(wide.methods.interactive.accuracy).to.equal(wide.methods.plaintext.accuracy);
+    expect(wide.methods.interactive.auc).to.equal(wide.methods.plaintext.auc);
+    expect(wide.maxAbsDeltaLogit).to.be.at.most(1e-4);
+    const checks = acceptanceChecks([narrow, wide]).filter((c) => c.dataset === WDBC_ALL_EXPERIMENT.id);
+    expect(checks).to.have.length(3);
+    expect(checks.every((c) => c.pass)).to.equal(true);
+  });
+
+  it("its numbers are its own, not copies of the 16-column row's", () => {
+    expect(wide.id).to.equal("wdbc-30");
+    expect(narrow.id).to.equal("wdbc");
+    // Same rows in the same folds (same seed), different models.
+    expect(wide.predictions.map((p) => [p.row, p.fold, p.label])).to.deep.equal(narrow.predictions.map((p) => [p.row, p.fold, p.label]));
+    const differing = wide.predictions.filter((p, i) => Math.abs(p.logit - narrow.predictions[i]!.logit) > 1e-3).length;
+    expect(differing).to.be.greaterThan(500);
+    wide.folds.forEach((f, i) => expect(f.polynomial.interval).to.not.deep.equal(narrow.folds[i]!.polynomial.interval));
+    // Pooled metrics recomputed from the wide run's own rows.
+    const correct = wide.predictions.filter((p) => (p.plaintext >= wide.threshold ? 1 : 0) === p.label).length;
+    expectClose(wide.methods.plaintext.accuracy, correct / 569, 1e-12, "wide plaintext accuracy");
+    expect(wide.methods.plaintext.auc).to.not.equal(narrow.methods.plaintext.auc);
+    // Both rows in the report, in order, with their own widths.
+    const table = summaryTable([narrow, wide]);
+    expect(table).to.include("| WDBC (569 rows, 16 entries) | plaintext |");
+    expect(table).to.include(`| ${WDBC_ALL_EXPERIMENT.title} (569 rows, 30 entries) | plaintext |`);
+    const side = sideBySideTable([narrow, wide]).split("\n");
+    expect(side).to.have.length(4);
+    expect(side[2]!.startsWith("| WDBC | 16 (16, 4) |")).to.equal(true);
+    expect(side[3]!.startsWith(`| ${WDBC_ALL_EXPERIMENT.title} | 30 (32, 5) |`)).to.equal(true);
+    const json = JSON.parse(JSON.stringify(buildReport([narrow, wide], { folds: 5, seed: 42, parameterSet: DEFAULT_PARAMETER_SET, degree: 3, seconds: 0 }))) as ReturnType<typeof buildReport>;
+    expect(json.datasets.map((d) => [d.id, d.features.length, d.cost.values])).to.deep.equal([["wdbc", 16, 16], ["wdbc-30", 30, 30]]);
+    expect(json.acceptance.pass).to.equal(true);
   });
 });

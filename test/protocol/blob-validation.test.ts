@@ -163,7 +163,7 @@ describe("protocol/blob-validation: uploads checked by purpose, without SEAL", f
   });
 
   it("refuses a key bundle that claims repeated, unsorted or foreign rotation steps", function () {
-    for (const steps of [[1, 2, 4, 8, 8], [1, 1, 2, 4, 8], [8, 4, 2, 1], [1, 2, 4], [1, 2, 4, 8, 16]]) {
+    for (const steps of [[1, 2, 4, 8, 8], [1, 1, 2, 4, 8], [8, 4, 2, 1], [1, 2, 4], [1, 2, 4, 8, 32], [1, 2, 4, 8, 16, 32, 64, 128, 256]]) {
       const bad = rewrap(rotation.keyBundle, "key-bundle", (h) => ({ ...h, galoisSteps: steps }));
       expectRefused(validateUpload("key-bundle", bad, uploader), "bad_rotation_steps", `steps ${steps}`);
     }

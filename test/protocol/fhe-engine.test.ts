@@ -220,7 +220,7 @@ describe("CkksEngine (node-seal CKKS)", function () {
       const base: Record<string, unknown> = { ...engine.readRecordHeader(record) };
       const variants: [Record<string, unknown>, [string, Uint8Array][]][] = [
         [{ ...base, values: 0 }, [["ciphertext", ct]]],
-        [{ ...base, values: 17 }, [["ciphertext", ct]]],
+        [{ ...base, values: 257 }, [["ciphertext", ct]]],
         [{ ...base, values: 12.5 }, [["ciphertext", ct]]],
         [{ ...base, layout: "batched" }, [["ciphertext", ct]]],
         [{ ...base, extra: true }, [["ciphertext", ct]]],
@@ -346,9 +346,9 @@ describe("CkksEngine (node-seal CKKS)", function () {
       }
     });
 
-    it("refuses tuples with no values, more than 16 values, or non-finite values", function () {
+    it("refuses tuples with no values, wider than the parameter set takes (256 here), or non-finite values", function () {
       expectFheError(() => cipher.encryptTuple([]), "MalformedRecord", /got 0/);
-      expectFheError(() => cipher.encryptTuple(Array.from({ length: 17 }, () => 1)), "MalformedRecord", /got 17/);
+      expectFheError(() => cipher.encryptTuple(Array.from({ length: 257 }, () => 1)), "MalformedRecord", /1\.\.256 values, got 257/);
       expectFheError(() => cipher.encryptTuple([1, Number.NaN, 3]), "MalformedRecord", /finite/);
       expectFheError(() => cipher.encryptTuple([Number.POSITIVE_INFINITY]), "MalformedRecord", /finite/);
       expectFheError(() => cipher.encryptTuple([0, Number.NEGATIVE_INFINITY]), "MalformedRecord", /finite/);

@@ -290,7 +290,13 @@ describe("CkksEngine layouts (single-record, packed-records, feature-major)", fu
       expectFheError(() => chooseLayout(0, 13), "MalformedRecord");
       expectFheError(() => chooseLayout(1.5, 13), "MalformedRecord");
       expectFheError(() => chooseLayout(10, 0), "MalformedRecord");
-      expectFheError(() => chooseLayout(10, 17), "MalformedRecord");
+      expectFheError(() => chooseLayout(10, 257), "MalformedRecord", /1\.\.256 values, got 257/);
+      expectFheError(() => chooseLayout(10, 129, "ckks-n4096-linear"), "MalformedRecord", /1\.\.128 values, got 129/);
+      // Wider tuples take a wider stride, so fewer of them share a packed ciphertext.
+      expect(layoutCapacity("packed-records", "ckks-n8192-d3", 17)).to.equal(128);
+      expect(layoutCapacity("packed-records", "ckks-n8192-d3", 256)).to.equal(16);
+      expect(chooseLayout(16, 256)).to.equal("packed-records");
+      expect(chooseLayout(17, 256)).to.equal("feature-major");
     });
   });
 
@@ -303,7 +309,8 @@ describe("CkksEngine layouts (single-record, packed-records, feature-major)", fu
       expectFheError(() => small.encryptRecords("feature-major", Array.from({ length: 2049 }, () => [1])), "MalformedRecord", /got 2049/);
       expectFheError(() => small.encryptRecords("single-record", [[1], [2]]), "MalformedRecord", /got 2/);
       expectFheError(() => cipher.encryptRecords("packed-records", [[1, 2], [3]]), "MalformedRecord", /record 1 holds 1/);
-      expectFheError(() => cipher.encryptRecords("packed-records", [Array.from({ length: 17 }, () => 0)]), "MalformedRecord", /got 17/);
+      expectFheError(() => cipher.encryptRecords("packed-records", [Array.from({ length: 257 }, () => 0)]), "MalformedRecord", /got 257/);
+      expectFheError(() => cipher.encryptRecords("packed-records", Array.from({ length: 17 }, () => Array.from({ length: 256 }, () => 0))), "MalformedRecord", /256-value tuples holds 1\.\.16 records, got 17/);
       expectFheError(() => small.encryptRecords("feature-major", [[]]), "MalformedRecord", /got 0/);
       expectFheError(() => small.encryptRecords("feature-major", [[1, 2], [3, 32.5]]), "MalformedRecord", /record 1 value 1 is 32.5/);
       expectFheError(() => cipher.encryptRecords("packed-records", [[1, Number.NaN]]), "MalformedRecord", /finite/);

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { decodeEnvelope, encodeEnvelope } from "../../protocol/envelope.js";
 import { CkksEngine, type KeySet, type LayoutEvaluationKeys, type PatientCipher, type ResultBinding } from "../../protocol/fhe/engine.js";
-import { layoutProblem, LAYOUTS, RECORD_STRIDE, resultSlot } from "../../protocol/fhe/layouts.js";
+import { layoutProblem, LAYOUTS, MIN_RECORD_STRIDE, resultSlot } from "../../protocol/fhe/layouts.js";
 import { PARAMETER_SET_NAMES, type ParameterSetName } from "../../protocol/fhe/params.js";
 import { evaluateSigmoidPolynomial, fitSigmoidPolynomial, logitInterval, type SigmoidPolynomial } from "../../protocol/fhe/sigmoid.js";
 import { mulberry32 as prng } from "../../hospital/split.js";
@@ -137,7 +137,7 @@ describe("CKKS results reveal nothing but the result (every slot decrypted)", fu
           const biases = rows.map((_, k) => (k - 4) / 3);
           const record = f.cipher.encryptRecords("packed-records", rows.map(() => tuple), { round: 1 });
           const result = f.engine.evaluateLinearRows(f.keys, record, rows, biases, binding);
-          const expected = new Map(rows.map((row, k) => [k * RECORD_STRIDE, dot(row, tuple, biases[k]!)] as const));
+          const expected = new Map(rows.map((row, k) => [k * MIN_RECORD_STRIDE, dot(row, tuple, biases[k]!)] as const));
           checkEverySlot(f.probe.decryptAllSlots(result), expected, "rows");
           expect(Buffer.from(f.engine.evaluateLinearRows(f.keys, record, rows, biases, binding)).equals(Buffer.from(result))).to.equal(true);
         });

@@ -175,8 +175,8 @@ describe("protocol/model", function () {
 
       const wide = rawModel();
       const template = wide.features[0]!;
-      wide.features = Array.from({ length: 17 }, (_, i) => ({ ...template, name: `f${i}` }));
-      wide.server.weights = Array.from({ length: 17 }, () => 0.1);
+      wide.features = Array.from({ length: 257 }, (_, i) => ({ ...template, name: `f${i}` }));
+      wide.server.weights = Array.from({ length: 257 }, () => 0.001);
       expectModelError(wide, "features");
 
       expectModelError(null);
@@ -453,10 +453,14 @@ describe("protocol/model: pmhe-model/2 pipeline", function () {
       )), "same categories");
     });
 
-    it("refuses more than 16 tuple entries and duplicate entry names", function () {
+    it("refuses tuples wider than the model's parameter set takes (256 at N=8192, 128 at N=4096) and duplicate entry names", function () {
       const wide = Array.from({ length: MAX_FEATURES + 1 }, (_, i) => entry(`v^${i}`, "v", "identity"));
+      expect(MAX_FEATURES).to.equal(256);
       expectModelError(withFeatures(wide), "features");
-      expect(parseModel(withFeatures(wide.slice(0, MAX_FEATURES))).features).to.have.length(16);
+      expect(parseModel(withFeatures(wide.slice(0, MAX_FEATURES))).features).to.have.length(256);
+      const onSmallSet = (features: RawFeature[]) => withFeatures(features, { fhe: { parameterSet: "ckks-n4096-linear" } });
+      expectModelError(onSmallSet(wide.slice(0, 129)), "ckks-n4096-linear takes at most 128");
+      expect(parseModel(onSmallSet(wide.slice(0, 128))).features).to.have.length(128);
       expectModelError(withFeatures([entry("v", "v", "identity"), entry("v", "w", "log")]), "unique");
     });
 
