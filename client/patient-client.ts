@@ -7,10 +7,12 @@ import type { CkksEngine, KeySet } from "../protocol/fhe/engine.js";
 import { FheError } from "../protocol/fhe/errors.js";
 import { readJobResultHeader, readKeyBundleHeader, readRecordsHeader, type KeyBundleHeader } from "../protocol/fhe/headers.js";
 import { chooseLayout, type Layout } from "../protocol/fhe/layouts.js";
+import { decodeEnvelope } from "../protocol/envelope.js";
 import { contentHash, type Hash } from "../protocol/hash.js";
 import {
   buildTuple,
   finalPrediction,
+  finalResultStage,
   isFinalRound,
   modelHash as hashOfModel,
   parseModelBytes,
@@ -146,7 +148,7 @@ export class PatientClient {
   /** The patient the key bundle was made for (lower case); the signer must be this wallet. */
   readonly keyOwner: string;
   private readonly pollIntervalMs: number;
-  private readonly keyHeader: KeyBundleHeader;
+  private readonly keyHeader: KeyBundleHeader & { relinKeys: boolean };
   private readonly contract: PmheContract;
   private domain: Promise<UploadDomain> | undefined;
   private checked: Promise<void> | undefined;
@@ -161,7 +163,7 @@ export class PatientClient {
     this.keyBundleHash = this.crypto.keyBundleHash;
     // Every record names its patient and key bundle: the patient is the one the bundle was made for.
     this.keyOwner = this.crypto.owner;
-    this.keyHeader = readKeyBundleHeader(this.crypto.keyBundle);
+    this.keyHeader = { ...readKeyBundleHeader(this.crypto.keyBundle), relinKeys: decodeEnvelope(this.crypto.keyBundle, "key-bundle").sections.has("relinKeys") };
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
   }
 
@@ -460,18 +462,23 @@ export class PatientClient {
     return { bytes, resultHash, verdict };
   }
 
-  /** Second client stage: decrypt T of a single-record linear result and apply the sigmoid locally. */
+  /**
+   * Second client stage: decrypt T of a single-record linear result and apply the sigmoid locally (or, for a
+   * non-interactive model, decrypt the server's p(T) directly).
+   */
   async decryptPrediction(model: Model, resultBytes: Uint8Array): Promise<Prediction> {
     const { layout, stage, values } = await this.crypto.decrypt(resultBytes);
-    if (layout !== "single-record" || stage !== "linear") {
-      throw new FheError("MalformedResult", `expected a single-record linear result, got a ${layout} ${stage} one`);
+    if (layout !== "single-record" || stage !== finalResultStage(model)) {
+      throw new FheError("MalformedResult", `expected a single-record ${finalResultStage(model)} result, got a ${layout} ${stage} one`);
     }
     return finalPrediction(model, values[0]!);
   }
 
   /** Second client stage for a result of any layout: one prediction per record, in record order. */
   async decryptPredictions(model: Model, resultBytes: Uint8Array): Promise<Prediction[]> {
-    return (await this.crypto.decrypt(resultBytes)).values.map((logit) => finalPrediction(model, logit));
+    const { stage, values } = await this.crypto.decrypt(resultBytes);
+    if (stage !== finalResultStage(model)) throw new FheError("MalformedResult", `expected a ${finalResultStage(model)} result, got a ${stage} one`);
+    return values.map((value) => finalPrediction(model, value));
   }
 
   /** The whole path for one reading: encrypt, upload, one transaction, wait, fetch, verify, decrypt. */

@@ -1,4 +1,7 @@
-import { DEFAULT_PARAMETER_SET } from "../protocol/fhe/params.js";
+import { smallestParameterSet } from "../protocol/fhe/choose-parameter-set.js";
+import { DEFAULT_PARAMETER_SET, type ParameterSetName } from "../protocol/fhe/params.js";
+import { polynomialDepth } from "../protocol/fhe/polynomial-depth.js";
+import { DEFAULT_SIGMOID_DEGREE, fitSigmoidPolynomial, logitInterval } from "../protocol/fhe/sigmoid.js";
 import {
   activate,
   checkInputValue,
@@ -13,6 +16,7 @@ import {
   type MissingValues,
   type Model,
   type ModelInput,
+  type SigmoidStage,
 } from "../protocol/model.js";
 import { DatasetError, parseCsv } from "./csv.js";
 import { loadDataset, readingFromRow, type Dataset } from "./dataset.js";
@@ -82,6 +86,29 @@ export interface TrainOptions {
    * policy; an empty target cell is always refused.
    */
   missing?: MissingPolicy;
+  /**
+   * The non-interactive variant: the model carries a sigmoid polynomial of `degree` (default 3) fitted on
+   * `interval`, by default the training logits' range widened by 10% on each side (`logitInterval`). An interval
+   * that leaves out any training logit is refused (PolynomialIntervalError): there p(T) is no probability.
+   */
+  nonInteractive?: { degree?: number; interval?: readonly [number, number] };
+  /**
+   * The model's CKKS parameter set: a name, or "smallest" for the smallest 128-bit-secure set that holds the model
+   * (its width, depth and rounds: `smallestParameterSet`). Default: DEFAULT_PARAMETER_SET, the set patients' keys are
+   * made for by default (a patient holds keys of one set).
+   */
+  parameterSet?: ParameterSetName | "smallest";
+}
+
+/** A sigmoid polynomial's interval leaves out some of the training data's logits. */
+export class PolynomialIntervalError extends RangeError {
+  constructor(readonly interval: readonly [number, number], readonly outside: number, readonly range: readonly [number, number]) {
+    super(
+      `the sigmoid polynomial's interval [${interval[0]}, ${interval[1]}] leaves out ${outside} training logit(s) (they span ` +
+        `[${range[0].toFixed(3)}, ${range[1].toFixed(3)}]); outside its interval the polynomial is no probability: widen it or omit it to fit the training range`,
+    );
+    this.name = "PolynomialIntervalError";
+  }
 }
 
 export const DEFAULT_FOLDS = 5;
@@ -337,6 +364,10 @@ function fitDraft(options: FixedC, prepared: Prepared, train: readonly number[])
   if (!fit.converged) {
     throw new NotConvergedError(`logistic regression did not converge: gradient norm ${fit.gradientNorm} after ${fit.iterations} Newton steps`);
   }
+  const sigmoid = options.nonInteractive ? sigmoidStage(options.nonInteractive, tuples.map((x) => x.reduce((t, v, i) => t + fit.weights[i]! * v, fit.bias))) : undefined;
+  const widest = Math.max(features.length, ...(hidden ?? []).map((round) => round.server.weights.length));
+  const needs = { width: widest, depth: sigmoid ? 1 + polynomialDepth(sigmoid.degree) : 1, packed: hidden !== undefined };
+  const parameterSet = options.parameterSet === "smallest" ? smallestParameterSet(needs) : (options.parameterSet ?? DEFAULT_PARAMETER_SET);
   const draft: Draft = {
     format: MODEL_FORMAT,
     name: options.name,
@@ -347,9 +378,9 @@ function fitDraft(options: FixedC, prepared: Prepared, train: readonly number[])
     ...(inputs ? { inputs } : {}),
     ...(missing ? { missing } : {}),
     ...(hidden ? { hidden } : {}),
-    server: { stage: "linear", weights: fit.weights, bias: fit.bias },
+    server: { stage: "linear", weights: fit.weights, bias: fit.bias, ...(sigmoid ? { sigmoid } : {}) },
     client: { final: "sigmoid", threshold: options.threshold ?? DEFAULT_THRESHOLD },
-    fhe: { parameterSet: DEFAULT_PARAMETER_SET },
+    fhe: { parameterSet },
     training: {
       dataset: options.datasetName,
       datasetSha256: options.datasetSha256,
@@ -362,6 +393,17 @@ function fitDraft(options: FixedC, prepared: Prepared, train: readonly number[])
     },
   };
   return { draft, fit: { iterations: fit.iterations, gradientNorm: fit.gradientNorm, hiddenLoss } };
+}
+
+/** The non-interactive stage: a polynomial fitted on an interval that holds every training logit. */
+function sigmoidStage(request: NonNullable<TrainOptions["nonInteractive"]>, logits: readonly number[]): SigmoidStage {
+  const range: [number, number] = [Math.min(...logits), Math.max(...logits)];
+  const interval = request.interval ?? logitInterval(logits);
+  const outside = logits.filter((t) => t < interval[0] || t > interval[1]).length;
+  if (outside > 0) throw new PolynomialIntervalError(interval, outside, range);
+  const degree = request.degree ?? DEFAULT_SIGMOID_DEGREE;
+  const poly = fitSigmoidPolynomial(interval, degree);
+  return { degree, interval: [poly.interval[0], poly.interval[1]], coefficients: [...poly.coefficients], maxError: poly.maxError };
 }
 
 /**

@@ -62,8 +62,11 @@ export interface LocalStack {
   newPatient(): Promise<Signer>;
   /** A fresh funded patient with its own CKKS key set (or `keys`), key bundle uploaded and registered on-chain. */
   /** A funded patient and its registered client; `keys` (made for the new signer unless given) name that signer. */
-  /** A funded, registered patient; `maxValues`: the widest tuple its keys rotate (default 16), when `keys` is not given. */
-  newPatientClient(engine: CkksEngine, options?: { keys?: KeySet; maxValues?: number; pollIntervalMs?: number }): Promise<{ client: PatientClient; signer: Signer; keys: KeySet }>;
+  /**
+   * A funded, registered patient. Unless `keys` are given they are made here: `maxValues` is the widest tuple they
+   * rotate (default 16), `sigmoid` adds relinearization keys for non-interactive models.
+   */
+  newPatientClient(engine: CkksEngine, options?: { keys?: KeySet; maxValues?: number; sigmoid?: boolean; pollIntervalMs?: number }): Promise<{ client: PatientClient; signer: Signer; keys: KeySet }>;
   stop(): Promise<void>;
 }
 
@@ -167,7 +170,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       newPatient,
       async newPatientClient(engine, options = {}) {
         const signer = await newPatient();
-        const keys = options.keys ?? engine.generateKeySet({ patient: await signer.getAddress(), maxValues: options.maxValues });
+        const keys = options.keys ?? engine.generateKeySet({ patient: await signer.getAddress(), maxValues: options.maxValues, sigmoid: options.sigmoid });
         const client = new PatientClient({
           engine,
           signer,

@@ -13,10 +13,10 @@ export function widestTuple(model: Model): number {
  * Why a patient's key bundle cannot evaluate this model, or undefined when it can: the model's parameter set must
  * be the keys' (a record is encrypted under the keys' set, and the coprocessor evaluates it under the model's), and
  * the bundle's rotation keys must cover the model's widest tuple (feature-major jobs need none, but a single reading
- * is always single-record). Checked by the client before anything is encrypted, uploaded or sent, so the mistake is
+ * is always single-record), and a non-interactive model needs the bundle's relinearization keys. Checked by the client before anything is encrypted, uploaded or sent, so the mistake is
  * refused on the device rather than failed on-chain as ParameterMismatch.
  */
-export function modelKeysProblem(model: Model, keys: Pick<KeyBundleHeader, "parameterSet" | "galoisSteps">): string | undefined {
+export function modelKeysProblem(model: Model, keys: Pick<KeyBundleHeader, "parameterSet" | "galoisSteps"> & { relinKeys: boolean }): string | undefined {
   const set = model.fhe.parameterSet;
   if (keys.parameterSet !== set) {
     return `model ${model.name} v${model.version} is evaluated under ${set}, and these keys are for ${keys.parameterSet}; make a key set for ${set}`;
@@ -29,6 +29,9 @@ export function modelKeysProblem(model: Model, keys: Pick<KeyBundleHeader, "para
       `${Math.max(0, ...keys.galoisSteps) * 2} (missing rotation steps ${missing.join(",")}); make keys for width ${width} ` +
       `(at most ${maxTupleValues(set)} under ${set})`
     );
+  }
+  if (model.server.sigmoid && !keys.relinKeys) {
+    return `model ${model.name} v${model.version} is non-interactive (the server evaluates the sigmoid polynomial), and these keys have no relinearization keys; make keys with them`;
   }
   return undefined;
 }

@@ -4,7 +4,8 @@ import { z } from "zod";
 import { canonicalJsonBytes } from "./canonical-json.js";
 import { linearResultBound, MAX_ABS_RESULT_VALUE, MAX_ABS_TUPLE_VALUE } from "./fhe/bounds.js";
 import { layoutProblem, MAX_TUPLE_VALUES, maxTupleValues } from "./fhe/layouts.js";
-import { PARAMETER_SET_NAMES } from "./fhe/params.js";
+import { PARAMETER_SET_NAMES, parameterSet } from "./fhe/params.js";
+import { polynomialDepth } from "./fhe/polynomial-depth.js";
 import { contentHash, type Hash } from "./hash.js";
 
 /**
@@ -187,6 +188,20 @@ export const MissingValuesSchema = z.discriminatedUnion("policy", [
 ]);
 export type MissingValues = z.infer<typeof MissingValuesSchema>;
 
+/**
+ * The non-interactive variant's polynomial (protocol/fhe/sigmoid.ts): p(T) = Σ coefficients[k] u^k with
+ * u = (2T − a − b)/(b − a) on the interval [a, b] of logits the fit covers, which must hold the training data's logits.
+ * The degree is at most what the parameter set's depth leaves after the linear stage (3 at ckks-n8192-d3).
+ */
+export const SigmoidStageSchema = z.strictObject({
+  degree: z.number().int().min(1).max(3),
+  interval: z.tuple([finite, finite]),
+  coefficients: z.array(finite),
+  /** max |p(T) − σ(T)| over the interval, as fitted (for the reader; the server does not use it). */
+  maxError: finite.nonnegative(),
+});
+export type SigmoidStage = z.infer<typeof SigmoidStageSchema>;
+
 /** A hidden round: the server computes h = W x + b (h rows), the client decrypts and applies the activation. */
 export const HiddenRoundSchema = z.strictObject({
   server: z.strictObject({
@@ -225,8 +240,11 @@ export const ModelSchema = z
     missing: MissingValuesSchema.optional(),
     /** Rounds before the final one (absent for a one-round model such as logistic regression). */
     hidden: z.array(HiddenRoundSchema).min(1).max(MAX_HIDDEN_ROUNDS).optional(),
-    /** Final server stage: T = w · x + b on the encrypted tuple of the last round. */
-    server: z.strictObject({ stage: z.literal("linear"), weights: z.array(finite), bias: finite }),
+    /**
+     * Final server stage: T = w · x + b on the encrypted tuple of the last round; with `sigmoid` (the non-interactive
+     * variant, one-round models only) the server goes on to p(T) ≈ σ(T) and the patient decrypts a probability.
+     */
+    server: z.strictObject({ stage: z.literal("linear"), weights: z.array(finite), bias: finite, sigmoid: SigmoidStageSchema.optional() }),
     /** Final client stage after decryption: p = sigmoid(T); class 1 when p >= threshold. */
     client: z.strictObject({ final: z.literal("sigmoid"), threshold: finite.gt(0).lt(1) }),
     fhe: z.strictObject({ parameterSet: z.enum(PARAMETER_SET_NAMES) }),
@@ -326,6 +344,17 @@ export const ModelSchema = z
         issue(r === 0 ? ["features"] : ["hidden", r - 1, "server", "weights"], `round ${r}'s tuple has ${width} entries; ${set} takes at most ${widest} (a set with more slots takes wider tuples)`);
       }
     });
+    const poly = m.server.sigmoid;
+    if (poly !== undefined) {
+      const levels = 1 + polynomialDepth(poly.degree);
+      if (m.format === "pmhe-model/1") issue(["server", "sigmoid"], "not part of pmhe-model/1; use pmhe-model/2");
+      if (m.hidden !== undefined) issue(["server", "sigmoid"], "the non-interactive variant is for one-round models (the hidden rounds' results are decrypted anyway)");
+      if (parameterSet(set).depth < levels) {
+        issue(["server", "sigmoid"], `${set} has depth ${parameterSet(set).depth}: the linear stage and a degree-${poly.degree} polynomial need ${levels} (use ckks-n8192-d3)`);
+      }
+      if (poly.coefficients.length !== poly.degree + 1) issue(["server", "sigmoid", "coefficients"], `a degree-${poly.degree} polynomial has ${poly.degree + 1} coefficients`);
+      if (!(poly.interval[0] < poly.interval[1])) issue(["server", "sigmoid", "interval"], "the interval [a, b] needs a < b");
+    }
     if (m.hidden !== undefined) {
       const problem = layoutProblem("packed-records", set);
       if (problem) issue(["fhe", "parameterSet"], `a model with hidden rounds evaluates them packed: ${problem}`);
@@ -801,10 +830,38 @@ export interface Prediction {
   predictedClass: 0 | 1;
 }
 
-/** Final client stage: the decrypted logit T -> p = sigmoid(T) -> class 1 when p >= threshold. */
-export function finalPrediction(model: Model, logit: number): Prediction {
-  const probability = sigmoid(logit);
-  return { logit, probability, predictedClass: probability >= model.client.threshold ? 1 : 0 };
+/** The stage of the final round's result: "linear" (T), or "sigmoid-poly" (p(T)) for the non-interactive variant. */
+export function finalResultStage(model: Model): "linear" | "sigmoid-poly" {
+  return model.server.sigmoid ? "sigmoid-poly" : "linear";
+}
+
+/** What the final round's result holds for a logit T: T itself, or p(T) for the non-interactive variant. */
+export function finalServerValue(model: Model, logit: number): number {
+  const poly = model.server.sigmoid;
+  if (!poly) return logit;
+  const [a, b] = poly.interval;
+  const u = (2 * logit - a - b) / (b - a);
+  let p = 0;
+  for (let k = poly.coefficients.length - 1; k >= 0; k--) p = p * u + poly.coefficients[k]!;
+  return p;
+}
+
+/** Probabilities a polynomial gives just outside [0, 1] are clamped this far inside, so their logit stays finite. */
+const PROBABILITY_FLOOR = 1e-9;
+
+/**
+ * Final client stage on the decrypted value of the final round: the logit T -> p = sigmoid(T), or for the
+ * non-interactive variant the server's p(T) itself (clamped into [0, 1]; its logit is ln(p / (1 - p))). Class 1 when
+ * p >= threshold.
+ */
+export function finalPrediction(model: Model, value: number): Prediction {
+  if (model.server.sigmoid) {
+    const probability = Math.min(1, Math.max(0, value));
+    const inside = Math.min(1 - PROBABILITY_FLOOR, Math.max(PROBABILITY_FLOOR, probability));
+    return { logit: Math.log(inside / (1 - inside)), probability, predictedClass: probability >= model.client.threshold ? 1 : 0 };
+  }
+  const probability = sigmoid(value);
+  return { logit: value, probability, predictedClass: probability >= model.client.threshold ? 1 : 0 };
 }
 
 /** Every round in plaintext: each round's tuple and server outputs, then the final prediction. */
@@ -814,7 +871,7 @@ export function forwardPlaintext(model: Model, reading: Reading): Prediction & {
   for (let round = 0; ; round++) {
     const outputs = roundOutput(model, round, tuple);
     rounds.push({ tuple, outputs });
-    if (isFinalRound(model, round)) return { ...finalPrediction(model, outputs[0]!), rounds };
+    if (isFinalRound(model, round)) return { ...finalPrediction(model, finalServerValue(model, outputs[0]!)), rounds };
     tuple = roundInput(model, round + 1, outputs);
   }
 }

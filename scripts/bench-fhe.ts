@@ -536,7 +536,7 @@ if (opts.json) {
 } else {
   const f1 = (ms: number) => ms.toFixed(ms < 10 ? 2 : 1);
   const out: string[] = [];
-  out.push(`Node ${environment.node}, ${environment.cpu}, one core; medians of ${opts.runs} runs; ${featureCount} features (heart model).`);
+  out.push(`Node ${environment.node}, ${environment.cpu} (${environment.cores} cores), one thread; medians of ${opts.runs} runs; ${featureCount} features (heart model).`);
   out.push(
     `Sigmoid polynomial: degree 3 on [${interval.map((v) => v.toFixed(2)).join(", ")}] (training logits ${environment.trainingLogitRange.map((v) => v.toFixed(2)).join("..")} + 10%), ` +
       `max |p − σ| on the interval ${polynomial.maxError.toExponential(2)}.`,

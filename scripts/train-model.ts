@@ -42,6 +42,16 @@ import { STATLOG_HEART } from "../hospital/statlog-heart.js";
 import { C_GRID } from "../hospital/select-c.js";
 import { DEFAULT_FOLDS, trainModel, type TrainOptions } from "../hospital/train.js";
 import { integerOption } from "./lib/cli-options.js";
+import { DEFAULT_PARAMETER_SET, PARAMETER_SET_NAMES, type ParameterSetName } from "../protocol/fhe/params.js";
+
+const polynomialDegree = integerOption({ min: 1, max: 3 });
+function logitRange(value: string): [number, number] {
+  const parts = value.split(",").map((v) => Number(v.trim()));
+  if (parts.length !== 2 || !parts.every(Number.isFinite) || !(parts[0]! < parts[1]!)) {
+    throw new InvalidArgumentError("two finite numbers a,b with a < b, e.g. -8,6");
+  }
+  return [parts[0]!, parts[1]!];
+}
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -150,6 +160,13 @@ const program = new Command()
     STATLOG_HEART.l2C as number | "auto",
   )
   .option("--folds <k>", "stratified k-fold cross-validation recorded in the model (0: none)", folds, DEFAULT_FOLDS)
+  .option("--non-interactive [degree]", "the server also evaluates a sigmoid polynomial (degree 1-3, default 3) and the patient decrypts a probability", polynomialDegree)
+  .option("--sigmoid-interval <a,b>", "the logit interval the polynomial is fitted on (default: the training logits' range plus 10% each side); must hold every training logit", logitRange)
+  .addOption(
+    new Option("--parameter-set <name>", "CKKS parameter set of the model, or smallest: the smallest that holds it (patients need keys of this set)")
+      .choices([...PARAMETER_SET_NAMES, "smallest"])
+      .default(DEFAULT_PARAMETER_SET),
+  )
   .option("--out <file>", "model file to write (default models/<name>.v<version>.json in the project)")
   .option("--json", "print one JSON document instead of the table")
   .parse();
@@ -164,6 +181,9 @@ const opts = program.opts<{
   /** A path, false for --no-inputs, undefined for the default. */
   inputs?: string | false;
   missing?: MissingPolicy;
+  nonInteractive?: number | true;
+  sigmoidInterval?: [number, number];
+  parameterSet: ParameterSetName | "smallest";
   hidden?: number;
   activation: Activation;
   epochs: number;
@@ -222,6 +242,10 @@ const options: TrainOptions = {
   folds: opts.folds,
   ...(inputs ? { inputs } : {}),
   ...(opts.missing ? { missing: opts.missing } : {}),
+  ...(opts.nonInteractive !== undefined
+    ? { nonInteractive: { ...(opts.nonInteractive === true ? {} : { degree: opts.nonInteractive }), ...(opts.sigmoidInterval ? { interval: opts.sigmoidInterval } : {}) } }
+    : {}),
+  parameterSet: opts.parameterSet,
   ...(opts.features ? { features: opts.features } : {}),
   ...(Object.keys(opts.transform).length > 0 ? { transforms: opts.transform } : {}),
   ...(Object.keys(opts.oneHot).length > 0 ? { oneHot: opts.oneHot } : {}),

@@ -265,10 +265,7 @@ export function linearStage(kit: SealKit, scope: SealScope, plan: LinearPlan): C
   return acc;
 }
 
-/** Levels (rescales) a polynomial of this degree takes with the evaluation below. */
-export function polynomialDepth(degree: number): number {
-  return degree <= 1 ? 1 : 2;
-}
+export { polynomialDepth } from "./polynomial-depth.js";
 
 /** Polynomial coefficients below this are dropped (they move p by < 1e-9 where |u| <= 1). */
 export const NEGLIGIBLE_POLY_COEFFICIENT = 1e-9;

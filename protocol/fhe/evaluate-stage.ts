@@ -1,11 +1,12 @@
 import type { CkksEngine, EvaluationKeyMaterial, ResultBinding } from "./engine.js";
 import { PermanentJobError } from "../failure-reasons.js";
-import { roundCount, serverStage, type Model } from "../model.js";
+import { isFinalRound, roundCount, serverStage, type Model } from "../model.js";
 
 /**
  * The server's part of one round of a model on one record blob. The record says which round it is for (its
  * header; absent means round 0) and the model says what that round computes: one dot product (the final round,
- * in any layout) or h of them over one replicated tuple (a hidden round). Throws FheError or PermanentJobError.
+ * in any layout, followed by the sigmoid polynomial for a non-interactive model) or h of them over one replicated
+ * tuple (a hidden round). Throws FheError or PermanentJobError.
  *
  * One definition for everyone who evaluates: the coprocessor's evaluation threads, and an auditor re-running a job
  * (the web app's audit worker) to compare the hash of what it gets with the hash the operators committed. CKKS
@@ -24,6 +25,8 @@ export function evaluateModelStage(
   const rounds = roundCount(model);
   if (round >= rounds) throw new PermanentJobError("MalformedRecord", `record is for round ${round}, model ${model.name} has ${rounds} round(s)`);
   const stage = serverStage(model, round);
+  const poly = model.server.sigmoid;
+  if (poly && isFinalRound(model, round)) return engine.evaluateSigmoidPoly(keys, recordBytes, stage.weights[0]!, stage.bias[0]!, poly, binding);
   if (stage.weights.length === 1) return engine.evaluateLinearBatch(keys, recordBytes, stage.weights[0]!, stage.bias[0]!, binding);
   return engine.evaluateLinearRows(keys, recordBytes, stage.weights, stage.bias, binding);
 }

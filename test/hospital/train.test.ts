@@ -10,7 +10,7 @@ import { DatasetError } from "../../hospital/csv.js";
 import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
 import { INPUTS_FILE_FORMAT, parseInputsFile } from "../../hospital/inputs.js";
 import { stratifiedKFold, stratifiedSplit } from "../../hospital/split.js";
-import { crossValidate, trainModel, type TrainOptions } from "../../hospital/train.js";
+import { crossValidate, PolynomialIntervalError, trainModel, type TrainOptions } from "../../hospital/train.js";
 import { expectClose } from "../helpers/close.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -345,5 +345,29 @@ describe("scripts/train-model.ts: generic command", function () {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("the non-interactive variant: fits the polynomial on the training logits' range and refuses an interval that leaves some out", () => {
+    const csvText = separableCsv();
+    const base = { csvText, datasetName: "data.csv", datasetSha256: "0".repeat(64), target: "y", positiveMeans: "y = 1", name: "s", version: 1, description: "", seed: 1, testFraction: 0.25, l2C: 1, folds: 0 };
+    const model = trainModel({ ...base, nonInteractive: {} }).model;
+    const poly = model.server.sigmoid!;
+    expect(poly.degree).to.equal(3);
+    const plain = trainModel(base).model;
+    // Same weights: the polynomial is added on top of the linear stage.
+    expect(model.server.weights).to.deep.equal(plain.server.weights);
+    const err = (() => {
+      try {
+        trainModel({ ...base, nonInteractive: { interval: [-0.01, 0.01] } });
+      } catch (e) {
+        return e as Error;
+      }
+      return undefined;
+    })();
+    expect(err).to.be.instanceOf(PolynomialIntervalError);
+    expect(err!.message).to.match(/leaves out \d+ training logit/);
+    expect(() => trainModel({ ...base, nonInteractive: {}, parameterSet: "ckks-n4096-linear" })).to.throw(/depth 1/);
+    expect(trainModel({ ...base, nonInteractive: {}, parameterSet: "smallest" }).model.fhe.parameterSet).to.equal("ckks-n8192-d3");
+    expect(trainModel({ ...base, parameterSet: "smallest" }).model.fhe.parameterSet).to.equal("ckks-n4096-linear");
   });
 });

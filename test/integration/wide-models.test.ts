@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { expect } from "chai";
 import { KeysDoNotFitModelError, PredictionFailedError } from "../../client/errors.js";
 import type { ModelRef } from "../../client/model-ref.js";
@@ -17,6 +19,7 @@ import { nonceOf } from "../helpers/nonce.js";
 import { rejectionOf } from "../helpers/rejection.js";
 
 const WIDTH = 256;
+const ROOT = join(import.meta.dirname, "..", "..");
 
 /**
  * Seeded synthetic data, generated here: 256 standard-normal inputs, of which the first 12 carry the label's signal
@@ -35,7 +38,7 @@ function wideCsv(rows: number, seed: number): string {
   return `${lines.join("\n")}\n`;
 }
 
-describe("wide models: a 256-input logistic model through chain, queue and worker (hardhat node, redis-server, BullMQ, node-seal)", function () {
+describe("wide and non-interactive models through chain, queue and worker (hardhat node, redis-server, BullMQ, node-seal)", function () {
   let stack: LocalStack;
   let engine: CkksEngine;
   let model: Model;
@@ -65,7 +68,7 @@ describe("wide models: a 256-input logistic model through chain, queue and worke
     engine = await CkksEngine.create(model.fhe.parameterSet);
     const { modelId } = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, model);
     ref = { model, id: modelId };
-    patient = (await stack.newPatientClient(engine, { maxValues: WIDTH })).client;
+    patient = (await stack.newPatientClient(engine, { maxValues: WIDTH, sigmoid: true })).client;
   });
 
   after(async function () {
@@ -142,5 +145,74 @@ describe("wide models: a 256-input logistic model through chain, queue and worke
     const reference = predictPlaintext(model, readings[20]!);
     const result = await patient.predict(ref, readings[20]!);
     expect(Math.abs(result.probability - reference.probability)).to.be.at.most(1e-4);
+  });
+
+  describe("the non-interactive variant: the server evaluates the sigmoid polynomial, the patient decrypts p", function () {
+    let heart: Model;
+    let heartRef: ModelRef;
+    let heartReadings: Reading[];
+
+    before(async function () {
+      const csvText = await readFile(join(ROOT, "data", "statlog_heart.csv"), "utf8");
+      const base = {
+        csvText,
+        datasetName: "data/statlog_heart.csv",
+        datasetSha256: createHash("sha256").update(csvText).digest("hex"),
+        target: "target",
+        positiveMeans: "heart disease present",
+        name: "heart-non-interactive",
+        version: 1,
+        description: "Statlog heart, non-interactive (test only).",
+        seed: 42,
+        testFraction: 0.2,
+        l2C: 1,
+        folds: 0,
+      };
+      heart = trainModel({ ...base, nonInteractive: { degree: 3 } }).model;
+      const dataset = loadDataset(csvText, "target");
+      heartReadings = dataset.rows.slice(0, 20).map((row) => readingFromRow(dataset.columns, row, ["target"]));
+      const { modelId } = await publishModel(stack.hospital, stack.contractAddress, stack.blobs, heart);
+      heartRef = { model: heart, id: modelId };
+    });
+
+    it("carries the polynomial fitted on the training logits in the model file", function () {
+      const poly = heart.server.sigmoid!;
+      expect(poly.degree).to.equal(3);
+      expect(poly.coefficients).to.have.length(4);
+      // The default interval is the training logits' range widened by 10% each side, so it holds every one of them.
+      const probe = predictPlaintext(heart, heartReadings[0]!);
+      expect(probe.probability).to.be.within(0, 1);
+    });
+
+    it("single-record and packed: the decrypted probability is the plaintext p(T) within 1e-4, with the result stage sigmoid-poly", async function () {
+      for (const reading of heartReadings.slice(0, 2)) {
+        const reference = predictPlaintext(heart, reading);
+        const result = await patient.predict(heartRef, reading);
+        expect(Math.abs(result.probability - reference.probability)).to.be.at.most(1e-4);
+        expect(result.predictedClass).to.equal(reference.predictedClass);
+        // p(T) is the polynomial's value, not σ(T): the two differ by up to the fit's error.
+        const header = readJobResultHeader((await stack.blobs.get(result.resultHash))!);
+        expect(header.stage).to.equal("sigmoid-poly");
+      }
+      const batch = heartReadings.slice(2, 14);
+      const many = await patient.predictMany(heartRef, batch);
+      expect(many.layout).to.equal("packed-records");
+      many.predictions.forEach((p, i) => {
+        const reference = predictPlaintext(heart, batch[i]!);
+        expect(Math.abs(p.probability - reference.probability), `reading ${i}`).to.be.at.most(1e-4);
+        expect(p.predictedClass, `reading ${i}`).to.equal(reference.predictedClass);
+      });
+    });
+
+    it("refuses on the device a patient whose keys have no relinearization keys", async function () {
+      const { client: linearOnly } = await stack.newPatientClient(engine);
+      try {
+        const err = await rejectionOf(linearOnly.predict(heartRef, heartReadings[0]!));
+        expect(err).to.be.instanceOf(KeysDoNotFitModelError);
+        expect(err.message).to.match(/non-interactive.*no relinearization keys/);
+      } finally {
+        linearOnly.dispose();
+      }
+    });
   });
 });

@@ -461,6 +461,17 @@ describe("protocol/model: pmhe-model/2 pipeline", function () {
       const onSmallSet = (features: RawFeature[]) => withFeatures(features, { fhe: { parameterSet: "ckks-n4096-linear" } });
       expectModelError(onSmallSet(wide.slice(0, 129)), "ckks-n4096-linear takes at most 128");
       expect(parseModel(onSmallSet(wide.slice(0, 128))).features).to.have.length(128);
+      // The non-interactive polynomial needs depth the linear set does not have.
+      const poly = { degree: 3, interval: [-4, 4], coefficients: [0.5, 0.6, 0, -0.1], maxError: 0.02 };
+      const nonInteractive = (set: string) => {
+        const raw = withFeatures(wide.slice(0, 4), { fhe: { parameterSet: set } });
+        return { ...raw, server: { ...(raw.server as object), sigmoid: poly } };
+      };
+      expect(parseModel(nonInteractive("ckks-n8192-d3")).server.sigmoid).to.deep.equal(poly);
+      expectModelError(nonInteractive("ckks-n4096-linear"), "has depth 1: the linear stage and a degree-3 polynomial need 3");
+      const wrongCount = nonInteractive("ckks-n8192-d3");
+      (wrongCount.server as { sigmoid: { coefficients: number[] } }).sigmoid = { ...poly, coefficients: [0.5, 0.6] };
+      expectModelError(wrongCount, "has 4 coefficients");
       expectModelError(withFeatures([entry("v", "v", "identity"), entry("v", "w", "log")]), "unique");
     });
 
