@@ -6,7 +6,8 @@
 import { existsSync } from "node:fs";
 import { Command, Option } from "commander";
 import { CkksEngine } from "../protocol/fhe/engine.js";
-import { DEFAULT_PARAMETER_SET } from "../protocol/fhe/params.js";
+import { MAX_TUPLE_VALUES } from "../protocol/fhe/layouts.js";
+import { DEFAULT_PARAMETER_SET, PARAMETER_SET_NAMES, type ParameterSetName } from "../protocol/fhe/params.js";
 import type { Hash } from "../protocol/hash.js";
 import { roundProbability } from "../protocol/result-share.js";
 import { restoreKeys } from "./key-backup.js";
@@ -56,13 +57,17 @@ program
   .description("create a CKKS key set for the wallet of PMHE_PATIENT_KEY in the key directory")
   .addOption(keysOption())
   .option("--force", "replace an existing key set (the old secret key is lost)")
+  .addOption(new Option("--parameter-set <name>", "CKKS parameter set: the one of the models you will use").choices(PARAMETER_SET_NAMES).default(DEFAULT_PARAMETER_SET))
+  .option("--max-width <n>", "widest model tuple the keys evaluate (16 by default; a model's file says its width; each doubling adds one Galois key, about 1 MB at N=8192)", integerOption({ min: 1, max: MAX_TUPLE_VALUES }), 16)
+  .option("--non-interactive", "add relinearization keys, for models whose server stage evaluates the sigmoid polynomial")
   .addOption(jsonOption())
-  .action(async (opts: { keys: string; force?: boolean; json?: boolean }) => {
+  .action(async (opts: { keys: string; force?: boolean; json?: boolean; parameterSet: ParameterSetName; maxWidth: number; nonInteractive?: boolean }) => {
     // The bundle names its patient: records under it are accepted only from that wallet.
     const patient = patientAddress();
-    const engine = await CkksEngine.create(DEFAULT_PARAMETER_SET);
+    const engine = await CkksEngine.create(opts.parameterSet);
     try {
-      const keys = engine.generateKeySet({ patient });
+      // A width or variant the set cannot take is an FheError naming the limit, printed by the error handler.
+      const keys = engine.generateKeySet({ patient, maxValues: opts.maxWidth, sigmoid: opts.nonInteractive === true });
       await writeKeySet(opts.keys, keys, { overwrite: opts.force });
       output(opts.json, { keys: opts.keys, patient, keyBundleBytes: keys.keyBundle.length }, [
         `key set for ${patient} written to ${opts.keys} (secret key readable by you only)`,

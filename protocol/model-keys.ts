@@ -1,5 +1,5 @@
 import type { KeyBundleHeader } from "./fhe/headers.js";
-import { layoutRotationSteps, maxTupleValues } from "./fhe/layouts.js";
+import { layoutRotationSteps, maxTupleValues, widestTupleFor } from "./fhe/layouts.js";
 import { roundCount, serverStage, type Model } from "./model.js";
 
 /** The widest tuple any round of the model encrypts: what the patient's rotation keys must cover. */
@@ -26,7 +26,7 @@ export function modelKeysProblem(model: Model, keys: Pick<KeyBundleHeader, "para
   if (missing.length > 0) {
     return (
       `model ${model.name} v${model.version} encrypts tuples of ${width} values, and these keys rotate only tuples up to ` +
-      `${Math.max(0, ...keys.galoisSteps) * 2} (missing rotation steps ${missing.join(",")}); make keys for width ${width} ` +
+      `${widestTupleFor(keys.galoisSteps, set)} (missing rotation steps ${missing.join(",")}); make keys for width ${width} ` +
       `(at most ${maxTupleValues(set)} under ${set})`
     );
   }

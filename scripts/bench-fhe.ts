@@ -266,7 +266,7 @@ interface WidthRow {
   width: number;
   /** Slots per record in the rotation layouts (`recordStride(width)`). */
   stride: number;
-  /** Galois keys in the bundle (rotation steps): log2(stride), none for feature-major. */
+  /** Galois keys in the bundle (`layoutRotationSteps(layout, width)`), none for feature-major. */
   galoisKeys: number;
   records: number;
   /** Ciphertexts in one job's record blob: 1, or `width` for feature-major. */

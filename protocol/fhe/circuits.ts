@@ -1,5 +1,5 @@
 import type { CKKSEncoder, Ciphertext, Evaluator, GaloisKeys, Plaintext, RelinKeys, SEALContext } from "node-seal";
-import { resultSlot, type Layout } from "./layouts.js";
+import { resultSlot, strideSumStages, type Layout } from "./layouts.js";
 import type { CkksParameterSet } from "./params.js";
 import type { Seal, SealScope } from "./runtime.js";
 
@@ -111,12 +111,20 @@ export function constantFor(kit: SealKit, scope: SealScope, value: number, scale
   return encodeFor(kit, scope, () => new Float64Array(kit.params.slots).fill(value), scale, like, `c${value}`);
 }
 
-/** Sums each window of `stride` slots into its first slot: steps stride/2, .., 2, 1 (log2(stride) rotations). */
+/**
+ * Sums each window of `stride` slots into its first slot, by the stages of `strideSumStages` (largest step first:
+ * up to 16 slots steps 8, 4, 2, 1, as always; wider strides add radix-4 stages on the keys 16, 64, ..).
+ */
 export function rotateAndSum(kit: SealKit, scope: SealScope, ct: Ciphertext, galoisKeys: GaloisKeys, stride: number): void {
   const rotated = scope.track(new kit.seal.Ciphertext());
-  for (let step = stride / 2; step >= 1; step /= 2) {
+  for (const { step, radix } of strideSumStages(stride).reverse()) {
+    // ct + rot(ct, s) (+ rot(ct, 2s) + rot(ct, 3s) for radix 4), each rotation one more by s from the last copy.
     kit.evaluator.rotateVector(ct, step, galoisKeys, rotated);
     kit.evaluator.addInplace(ct, rotated);
+    for (let k = 2; k < radix; k++) {
+      kit.evaluator.rotateVector(rotated, step, galoisKeys, rotated);
+      kit.evaluator.addInplace(ct, rotated);
+    }
   }
 }
 

@@ -36,7 +36,7 @@ import {
   type ResultHeader,
   type ResultStage,
 } from "./headers.js";
-import { layoutCapacity, layoutProblem, layoutRotationSteps, MIN_RECORD_STRIDE, recordStride, resultSlot, tupleWidthProblem, type Layout } from "./layouts.js";
+import { layoutCapacity, layoutProblem, layoutRotationSteps, MIN_RECORD_STRIDE, recordStride, resultSlot, tupleWidthProblem, widestTupleFor, type Layout } from "./layouts.js";
 import { parameterSet, type CkksParameterSet, type ParameterSetName } from "./params.js";
 import { loadSeal, withScope, type Seal, type SealScope } from "./runtime.js";
 import { sealBytesProblem, sealSizeLimits } from "./serialized.js";
@@ -543,7 +543,7 @@ export class CkksEngine {
       throw new FheError(
         "ParameterMismatch",
         `key bundle lacks rotation steps ${missing.join(",")} that ${layout} needs for tuples of ${job.header.values} values ` +
-          `(keys made for up to ${Math.max(...keys.galoisSteps, 0) * 2} values; make keys for this width)`,
+          `(keys made for up to ${widestTupleFor(keys.galoisSteps, this.parameterSetName)} values; make keys for this width)`,
       );
     }
     if (missing.length === 0 && needed.length > 0 && !keys.galoisKeys) {

@@ -45,11 +45,32 @@ export function recordStride(values: number): number {
   return stride;
 }
 
-/** Rotation steps of the rotate-and-sum over one stride: 1, 2, .., stride/2. */
+/**
+ * The rotate-and-sum over one stride as stages: each stage adds `radix` − 1 copies of the ciphertext rotated by
+ * step, 2·step, .., all with the one Galois key for `step` (a rotation by 2·step is two rotations by step). Up to 16
+ * slots the stages are binary (steps 8, 4, 2, 1: four keys, the bundle every patient starts with); beyond, each
+ * further factor of 4 is one radix-4 stage (3 rotations, one key: 16, then 64, ..) and a last factor of 2 a binary
+ * one. So stride 256 takes 10 rotations with 6 keys instead of 8 with 8: each key is about 1 MB at N=8192, a
+ * rotation at the level it runs about 2 ms, and the key bundle is uploaded once but held in every worker's cache.
+ */
+export function strideSumStages(stride: number): { step: number; radix: 2 | 4 }[] {
+  const stages: { step: number; radix: 2 | 4 }[] = [];
+  let covered = 1;
+  while (covered < Math.min(stride, MIN_RECORD_STRIDE)) {
+    stages.push({ step: covered, radix: 2 });
+    covered *= 2;
+  }
+  while (covered < stride) {
+    const radix = stride / covered >= 4 ? 4 : 2;
+    stages.push({ step: covered, radix });
+    covered *= radix;
+  }
+  return stages;
+}
+
+/** Rotation steps (Galois keys) of the rotate-and-sum over one stride: 1, 2, 4, 8, then 16, 64, .. below the stride. */
 export function strideRotationSteps(stride: number): number[] {
-  const steps: number[] = [];
-  for (let step = 1; step < stride; step *= 2) steps.push(step);
-  return steps;
+  return strideSumStages(stride).map((stage) => stage.step);
 }
 
 /** Every stride a parameter set's tuples can have: 16, 32, .., recordStride(maxTupleValues(name)). */
@@ -57,6 +78,12 @@ export function strides(name: ParameterSetName): number[] {
   const out: number[] = [];
   for (let stride = MIN_RECORD_STRIDE; stride <= recordStride(maxTupleValues(name)); stride *= 2) out.push(stride);
   return out;
+}
+
+/** The widest tuple a bundle with these rotation steps evaluates in the rotation layouts under a set (0: none). */
+export function widestTupleFor(galoisSteps: readonly number[], name: ParameterSetName): number {
+  const served = strides(name).filter((stride) => strideRotationSteps(stride).every((step) => galoisSteps.includes(step)));
+  return served.length === 0 ? 0 : Math.min(served.at(-1)!, maxTupleValues(name));
 }
 
 const NO_STEPS: readonly number[] = Object.freeze([]);
