@@ -36,7 +36,7 @@ import {
   type ResultHeader,
   type ResultStage,
 } from "./headers.js";
-import { layoutCapacity, layoutProblem, layoutRotationSteps, MIN_RECORD_STRIDE, recordStride, resultSlot, tupleWidthProblem, widestTupleFor, type Layout } from "./layouts.js";
+import { layoutCapacity, layoutProblem, layoutRotationSteps, maxTupleValues, MIN_RECORD_STRIDE, recordStride, resultSlot, tupleWidthProblem, widestTupleFor, type Layout } from "./layouts.js";
 import { parameterSet, type CkksParameterSet, type ParameterSetName } from "./params.js";
 import { loadSeal, withScope, type Seal, type SealScope } from "./runtime.js";
 import { sealBytesProblem, sealSizeLimits } from "./serialized.js";
@@ -193,10 +193,13 @@ export class CkksEngine {
   private readonly kit: SealKit;
   private readonly limits: ReturnType<typeof sealSizeLimits>;
   /**
-   * Encoded model constants (weights, bias, polynomial coefficients) reused across jobs of the same model: up to 64
-   * plaintexts, at most 64 x 256 KiB = 16 MiB of WASM heap at N=8192, released by `dispose`.
+   * Encoded model constants (weights, bias, polynomial coefficients) reused across jobs of the same model: 64
+   * plaintexts plus one per entry of the widest tuple (a feature-major job encodes one weight plaintext per entry; a
+   * smaller cache would evict each before its next use and re-encode them all for every job). At most
+   * (64 + 256) x 256 KiB = 80 MiB of WASM heap at N=8192 (linear stages encode at two or three primes, half that),
+   * released by `dispose`.
    */
-  private readonly plaintexts = new PlaintextCache(64);
+  private readonly plaintexts: PlaintextCache;
 
   private constructor(
     readonly seal: Seal,
@@ -206,6 +209,7 @@ export class CkksEngine {
     private readonly encoder: CKKSEncoder,
     private readonly evaluator: Evaluator,
   ) {
+    this.plaintexts = new PlaintextCache(64 + maxTupleValues(parameterSetName));
     this.kit = { seal, context, encoder, evaluator, params, plaintexts: this.plaintexts };
     this.limits = sealSizeLimits(params.polyModulusDegree, params.coeffModulusBits.length);
   }
