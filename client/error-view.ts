@@ -13,6 +13,7 @@ import {
   IntermediateResultError,
   isUserRejection,
   KeyOwnerMismatchError,
+  KeysDoNotFitModelError,
   ModelMismatchError,
   PredictionExpiredError,
   PredictionFailedError,
@@ -253,6 +254,15 @@ export function errorView(error: unknown, context: ErrorContext = {}): ErrorView
   }
   if (err instanceof ModelFormatError || err instanceof ReadingError) {
     return view("model", err instanceof ReadingError ? "Reading not usable" : "Model not usable", { cli: "check the model and reading files", app: "check the readings against what the model asks for" });
+  }
+  if (err instanceof KeysDoNotFitModelError) {
+    return view("keys", "Keys do not fit this model", {
+      cli: "make a key set for it (npm run client -- keygen --force with the --parameter-set, --max-width or --non-interactive it names), then register",
+      app: "this model needs other keys than yours: make new keys (your backup keeps the old ones for earlier results)",
+    });
+  }
+  if (err instanceof FheError && err.code === "ParameterMismatch") {
+    return view("crypto", "Keys cannot be made so", { cli: "choose a width or parameter set the message allows", app: "this deployment's models need keys the app cannot make" }, { code: err.code });
   }
   if (err instanceof FheError) {
     return view("crypto", "Encryption failed", { cli: "check that the key directory holds the key set made by keygen", app: "your stored keys look damaged: restore them from your backup" }, { code: err.code });

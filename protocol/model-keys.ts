@@ -1,5 +1,6 @@
 import type { KeyBundleHeader } from "./fhe/headers.js";
-import { layoutRotationSteps, maxTupleValues, widestTupleFor } from "./fhe/layouts.js";
+import { layoutRotationSteps, maxTupleValues, MIN_RECORD_STRIDE, widestTupleFor } from "./fhe/layouts.js";
+import type { ParameterSetName } from "./fhe/params.js";
 import { roundCount, serverStage, type Model } from "./model.js";
 
 /** The widest tuple any round of the model encrypts: what the patient's rotation keys must cover. */
@@ -34,4 +35,17 @@ export function modelKeysProblem(model: Model, keys: Pick<KeyBundleHeader, "para
     return `model ${model.name} v${model.version} is non-interactive (the server evaluates the sigmoid polynomial), and these keys have no relinearization keys; make keys with them`;
   }
   return undefined;
+}
+
+/**
+ * Key options that fit every model of one parameter set a patient may use: rotation keys for the widest tuple among
+ * them (at least 16) and relinearization keys if any is non-interactive. Models of other sets are left out (a key
+ * set is of one set).
+ */
+export function keyOptionsFor(models: readonly Model[], set: ParameterSetName): { maxValues: number; sigmoid: boolean } {
+  const ofSet = models.filter((model) => model.fhe.parameterSet === set);
+  return {
+    maxValues: Math.min(maxTupleValues(set), Math.max(MIN_RECORD_STRIDE, ...ofSet.map(widestTuple))),
+    sigmoid: ofSet.some((model) => model.server.sigmoid !== undefined),
+  };
 }

@@ -6,6 +6,7 @@
  * variant (degree-3 polynomial σ under CKKS). See hospital/experiment.ts and docs/experiments.md.
  *
  *   npx tsx scripts/experiment.ts [--folds 5] [--seed 42] [--out-svg chart.svg] [--cleveland <csv>] [--json]
+ *                                 [--chain [--chain-rows 10] [--chain-batch <n>]]
  * The chart is written only where --out-svg says (docs/experiments.svg is the committed one); Cleveland runs only when
  * --cleveland names its CSV (UCI Heart Disease, processed.cleveland.data: not shipped here, and the project reads
  * nothing outside its own tree by itself).
@@ -13,6 +14,12 @@
  * Prints Markdown tables (accuracy and encrypted cost side by side per data set, then per method, the polynomial and
  * per fold; or, with --json, one JSON document on stdout), writes the SVG chart, and prints PASS/FAIL
  * lines for the acceptance checks (to stderr with --json); exits 1 when a check fails.
+ *
+ * With --chain it also runs the chain path (hospital/experiment-chain.ts) on a local stack it starts and stops
+ * (hardhat node, redis-server, coprocessor): per data set an interactive and a non-interactive model trained on the
+ * trainer's held-out split, published, and predicted through chain, queue and worker (the first --chain-rows held-out
+ * rows one at a time, then all of them in packed batch jobs); its table follows the others, its numbers are the
+ * JSON document's `chain`, and its checks (agreement with predictPlaintext within 1e-4, no failed job) join the rest.
  */
 import { Command } from "commander";
 import { createHash } from "node:crypto";
@@ -35,15 +42,18 @@ import {
   sideBySideTable,
   summaryTable,
   type DatasetResult,
+  type ExperimentInput,
   type ExperimentReport,
   type ExperimentSpec,
 } from "../hospital/experiment.js";
+import { chainTable, DEFAULT_CHAIN_ROWS, runChainExperiment, type ChainReport } from "../hospital/experiment-chain.js";
 import { integerOption } from "./lib/cli-options.js";
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 const integer = integerOption();
 const folds = integerOption({ min: 2 });
+const positive = integerOption({ min: 1 });
 
 const program = new Command()
   .name("experiment")
@@ -58,9 +68,25 @@ const program = new Command()
   .option("--cleveland <csv>", "UCI Cleveland CSV (processed.cleveland.data with a header); without it Cleveland is skipped with a note")
   .option("--out-svg <file>", "bar chart to write (none unless asked; docs/experiments.svg is the committed one)")
   .option("--json", "print one JSON document instead of the Markdown tables")
+  .option(
+    "--chain",
+    "also predict through the real chain path on a local stack it starts (hardhat node, redis-server, coprocessor): " +
+      "per data set an interactive and a non-interactive model trained on the trainer's held-out split (slow; off by default)",
+  )
+  .option("--chain-rows <n>", "with --chain: held-out rows predicted one at a time (single-record jobs) per variant", positive, DEFAULT_CHAIN_ROWS)
+  .option("--chain-batch <n>", "with --chain: most records per packed batch job (default: what one packed ciphertext holds)", positive)
   .parse();
 
-const opts = program.opts<{ folds: number; seed: number; cleveland?: string; outSvg?: string; json?: boolean }>();
+const opts = program.opts<{
+  folds: number;
+  seed: number;
+  cleveland?: string;
+  outSvg?: string;
+  json?: boolean;
+  chain?: boolean;
+  chainRows: number;
+  chainBatch?: number;
+}>();
 const fromCommandLine = (key: string): boolean => program.getOptionValueSource(key) === "cli";
 const resolveOption = (key: string, value: string): string => resolve(fromCommandLine(key) ? process.cwd() : PROJECT_ROOT, value);
 
@@ -79,6 +105,7 @@ const log = (line: string): void => {
 
 const engine = await CkksEngine.create(DEFAULT_PARAMETER_SET);
 const results: DatasetResult[] = [];
+const inputs: ExperimentInput[] = [];
 const skipped: ExperimentReport["skipped"] = [];
 if (!clevelandPath) skipped.push({ id: CLEVELAND_EXPERIMENT.id, data: CLEVELAND_EXPERIMENT.data, reason: "not asked: --cleveland <csv> names UCI's Cleveland data, which is not shipped" });
 try {
@@ -95,12 +122,28 @@ try {
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const csvText = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     log(`${spec.title}: ${opts.folds}-fold, seed ${opts.seed} ...`);
+    inputs.push({ spec, csvText, sha256 });
     const result = runDatasetExperiment(engine, { spec, csvText, sha256 }, { folds: opts.folds, seed: opts.seed });
     log(`${spec.title}: done in ${result.seconds.toFixed(1)} s`);
     results.push(result);
   }
 } finally {
   engine.dispose();
+}
+
+let chain: ChainReport | undefined;
+if (opts.chain) {
+  try {
+    chain = await runChainExperiment(inputs, {
+      singleRows: opts.chainRows,
+      ...(opts.chainBatch !== undefined ? { batchSize: opts.chainBatch } : {}),
+      seed: opts.seed,
+      log,
+    });
+  } catch (err) {
+    log(`experiment: the chain path failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  }
 }
 
 const report = buildReport(results, {
@@ -117,10 +160,10 @@ if (svgPath) {
   writeFileSync(svgPath, renderSvg(results));
 }
 
-const verdicts = report.acceptance.checks.map((c) => `${c.pass ? "PASS" : "FAIL"} ${c.dataset}: ${c.check} (${c.detail})`);
+const verdicts = [...report.acceptance.checks, ...(chain?.checks ?? [])].map((c) => `${c.pass ? "PASS" : "FAIL"} ${c.dataset}: ${c.check} (${c.detail})`);
 
 if (opts.json) {
-  process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+  process.stdout.write(JSON.stringify(chain ? { ...report, chain } : report, null, 2) + "\n");
   for (const line of verdicts) log(line);
 } else {
   const notes = [
@@ -157,10 +200,24 @@ if (opts.json) {
     "",
     foldTable(results),
     "",
+    ...(chain
+      ? [
+          "### Chain path: hardhat node, contract, redis/BullMQ queue, coprocessor worker",
+          "",
+          `Per data set, an interactive and a non-interactive (degree-3 σ on the worker) model trained on the trainer's held-out split ` +
+            `(seed ${chain.seed}, test fraction ${chain.testFraction}); one patient with keys for both; the first ${chain.singleRows} held-out rows ` +
+            `one at a time, then every held-out row in packed batch jobs. Δp and class against predictPlaintext of the same model ` +
+            `(p(T) for the non-interactive one). Wall time: request to decrypted result, on this machine. JobFailed events on the deployment: ${chain.failedJobsOnChain}. ` +
+            `${chain.seconds.toFixed(1)} s including the stack.`,
+          "",
+          chainTable(chain.datasets),
+          "",
+        ]
+      : []),
     `${svgPath ? `Chart: ${opts.outSvg}.` : "No chart (--out-svg <file> writes one)."} Total ${report.seconds.toFixed(1)} s.`,
     "",
     ...verdicts,
   ];
   process.stdout.write(lines.join("\n") + "\n");
 }
-process.exit(report.acceptance.pass ? 0 : 1);
+process.exit(report.acceptance.pass && (chain?.pass ?? true) ? 0 : 1);

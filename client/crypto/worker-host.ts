@@ -14,7 +14,7 @@ import { keyInfoOf, type DecryptedResult, type KeyBackupSealRequest, type KeyInf
  */
 export interface CryptoWorkerHost {
   /** A fresh key set for `patient` (the page stores it: the secret key must outlive the worker). */
-  generateKeys(request: { patient: string; parameterSet?: ParameterSetName }): Promise<KeySet>;
+  generateKeys(request: { patient: string; parameterSet?: ParameterSetName; maxValues?: number; sigmoid?: boolean }): Promise<KeySet>;
   /** Opens `keys` for the calls below, closing any key set opened before; answers what the key set is. */
   open(keys: KeySet): Promise<KeyInfo>;
   encryptTuple(values: readonly number[]): Promise<Uint8Array>;
@@ -44,8 +44,8 @@ export function createCryptoWorkerHost(): CryptoWorkerHost {
   };
 
   return {
-    async generateKeys({ patient, parameterSet = DEFAULT_PARAMETER_SET }) {
-      return (await engineFor(parameterSet)).generateKeySet({ patient });
+    async generateKeys({ patient, parameterSet = DEFAULT_PARAMETER_SET, maxValues, sigmoid }) {
+      return (await engineFor(parameterSet)).generateKeySet({ patient, maxValues, sigmoid });
     },
     async open(keys) {
       const next = new CipherCrypto(await engineFor(keyInfoOf(keys.keyBundle).parameterSet), keys);

@@ -73,6 +73,9 @@ export interface FlowOptions {
  */
 export async function runPrediction(options: FlowOptions): Promise<PredictionOutcome> {
   const { client, ref, readings } = options;
+  // Keys that cannot evaluate the model (another set, narrower tuples, no relinearization keys) are refused here,
+  // before anything is encrypted or sent: the job would only fail on-chain with ParameterMismatch.
+  client.requireKeysFit(ref.model);
   const rounds = roundCount(ref.model);
   if (rounds > 1 && readings.length !== 1) throw new Error(`${ref.model.name} has ${rounds} rounds: predict its readings one at a time`);
   const outcomes: RoundOutcome[] = [];

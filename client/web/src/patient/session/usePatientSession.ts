@@ -8,6 +8,9 @@ import { forgetStoredKeys, loadStoredKeys, openStoredKeys, type StoredKeySet } f
 import { backupSignature, openKeys, type OpenedKeys } from "./open-session.js";
 import { forgetSessionSignatures, SessionSigner, type WalletPrompt } from "./session-signer.js";
 import { VaultKey } from "./vault-key.js";
+import { DEFAULT_PARAMETER_SET } from "../../../../../protocol/fhe/params.js";
+import { keyOptionsFor } from "../../../../../protocol/model-keys.js";
+import { loadModel } from "../predict/model-file.js";
 
 /** Where the patient's keys are, on this device. */
 export type KeysState =
@@ -157,10 +160,14 @@ export function usePatientSession(wallet: ConnectedWallet): PatientSession {
       act("Making your keys in the encryption worker…", async () => {
         const signature = await backupSignature(signer, config);
         const host = await worker();
-        const fresh = await host.generateKeys({ patient: address });
+        // Keys that fit every model this deployment offers (its widest tuple, relinearization keys for a
+        // non-interactive one); a model that cannot be fetched now is left out, and the flow refuses it by name later.
+        const offered = await Promise.allSettled(config.models.map((m) => loadModel(m, blobs, contract)));
+        const models = offered.flatMap((r) => (r.status === "fulfilled" ? [r.value.model] : []));
+        const fresh = await host.generateKeys({ patient: address, ...keyOptionsFor(models, DEFAULT_PARAMETER_SET) });
         adopt(await openKeys({ worker: host, keys: fresh, signer, config, blobs, address, signature }));
       }),
-    [act, signer, config, worker, address, adopt, blobs],
+    [act, signer, config, worker, address, adopt, blobs, contract],
   );
 
   const restore = useCallback(
