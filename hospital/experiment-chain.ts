@@ -527,7 +527,7 @@ const tx = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(3
 /** One line per data set × variant × mode. */
 export function chainTable(datasets: readonly ChainDatasetResult[]): string {
   const lines = [
-    "| data set | variant | mode | rows | jobs | accuracy / AUC (chain) | plaintext, same rows | class = plaintext | max \\|Δp\\| vs plaintext | tx / prediction (per job) | wall ms median / p95 | failed jobs |",
+    "| data set | variant | mode | rows | jobs | accuracy / AUC (chain) | predictPlaintext, same rows | class = plaintext | max \\|Δp\\| vs plaintext | tx / prediction (per job) | wall ms median / p95 | failed jobs |",
     "|---|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|",
   ];
   for (const d of datasets) {

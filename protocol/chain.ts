@@ -2,6 +2,7 @@ import { AbiCoder, isError, keccak256, type ContractRunner, type Provider, type 
 import { PMHE__factory } from "../types/ethers-contracts/factories/PMHE__factory.js";
 import type { PMHE } from "../types/ethers-contracts/PMHE.js";
 import { decodeContractError } from "./contract-errors.js";
+import { EventDecoder } from "./event-decoder.js";
 import type { Hash } from "./hash.js";
 
 /**
@@ -34,8 +35,9 @@ export function modelIdOf(publisher: string, modelHash: Hash): Hash {
 
 /** The job id from a receipt's PredictionRequested event (requestPrediction, anchorAndRequest, batch requests). */
 export function jobIdFromReceipt(contract: PmheContract, receipt: TransactionReceipt): Hash {
+  const events = new EventDecoder(contract.interface);
   for (const log of receipt.logs) {
-    const parsed = contract.interface.parseLog(log);
+    const parsed = events.decode(log);
     if (parsed?.name === "PredictionRequested") return (parsed.args.jobId as string).toLowerCase() as Hash;
   }
   throw new Error(`transaction ${receipt.hash} emitted no PredictionRequested event`);

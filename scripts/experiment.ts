@@ -64,7 +64,7 @@ const program = new Command()
       "each encrypted fold job's key, upload and result sizes and times.",
   )
   .option("--folds <k>", "stratified folds", folds, DEFAULT_EXPERIMENT_FOLDS)
-  .option("--seed <n>", "seed of the stratified folds", integer, DEFAULT_EXPERIMENT_SEED)
+  .option("--seed <n>", "seed of the stratified folds (and, with --chain, of the trainer's held-out split)", integer, DEFAULT_EXPERIMENT_SEED)
   .option("--cleveland <csv>", "UCI Cleveland CSV (processed.cleveland.data with a header); without it Cleveland is skipped with a note")
   .option("--out-svg <file>", "bar chart to write (none unless asked; docs/experiments.svg is the committed one)")
   .option("--json", "print one JSON document instead of the Markdown tables")

@@ -2,6 +2,7 @@ import { isError, JsonRpcApiProvider, type TransactionReceipt, type TransactionR
 import type { Logger } from "pino";
 import { connectPmhe, type PmheContract } from "../../protocol/chain.js";
 import { decodeContractError } from "../../protocol/contract-errors.js";
+import { EventDecoder } from "../../protocol/event-decoder.js";
 import { parseHash, type Hash } from "../../protocol/hash.js";
 import type { ExpireResult, JobChain, SettleResult } from "../jobs/job-chain.js";
 
@@ -84,6 +85,7 @@ const keyOf = (entry: Entry): string => (entry.kind === "expire" ? `expire:${ent
  */
 export class Committer implements Pick<JobChain, "commitResult" | "reportFailure" | "expireJob"> {
   private readonly contract: PmheContract;
+  private readonly events: EventDecoder;
   private readonly wallet: Wallet;
   private readonly rpc: JsonRpcApiProvider;
   private readonly logger: Logger | undefined;
@@ -121,6 +123,7 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
     this.wallet = options.wallet;
     this.rpc = options.wallet.provider;
     this.contract = connectPmhe(options.contractAddress, options.wallet);
+    this.events = new EventDecoder(this.contract.interface);
     this.logger = options.logger;
     this.lingerMs = options.lingerMs ?? 5;
     this.replaceAfterMs = options.replaceAfterMs ?? 60_000;
@@ -385,7 +388,7 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
     const expired = new Set<Hash>();
     for (const log of receipt.logs) {
       if (log.address.toLowerCase() !== contract) continue;
-      const event = this.contract.interface.parseLog(log);
+      const event = this.events.decode(log);
       if (!event) continue;
       const jobId = String(event.args.jobId ?? "").toLowerCase() as Hash;
       const byMe = () => String(event.args.coprocessor).toLowerCase() === me;

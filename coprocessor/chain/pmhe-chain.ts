@@ -1,10 +1,11 @@
 import type { Log } from "ethers";
 import type { JobStatusCode, PmheContract } from "../../protocol/chain.js";
+import { EventDecoder } from "../../protocol/event-decoder.js";
 import type { Hash } from "../../protocol/hash.js";
 import type { JobChain, OnChainJob } from "../jobs/job-chain.js";
 import type { ChainEvent, ChainSource } from "./request-listener.js";
 
-const lower = (value: string) => value.toLowerCase() as Hash;
+const lower = (value: unknown) => String(value).toLowerCase() as Hash;
 const ZERO_HASH = `0x${"0".repeat(64)}` as Hash;
 const TIMESTAMP_REUSE_MS = 1_000;
 
@@ -27,10 +28,12 @@ const FOLLOWED_EVENTS = [
  */
 export class PmheChain implements Pick<JobChain, "readJob" | "recordErased" | "now">, ChainSource {
   private readonly topics: string[];
+  private readonly decoder: EventDecoder;
   private timestamp: { at: number; value: Promise<number> } | undefined;
 
   constructor(private readonly contract: PmheContract) {
     this.topics = FOLLOWED_EVENTS.map((name) => contract.interface.getEvent(name)!.topicHash);
+    this.decoder = new EventDecoder(contract.interface);
   }
 
   private get provider() {
@@ -105,7 +108,7 @@ export class PmheChain implements Pick<JobChain, "readJob" | "recordErased" | "n
 
   /** One log as the listener's events; logs this contract did not emit (or cannot parse) give none. */
   private translate(log: Log): ChainEvent[] {
-    const event = this.contract.interface.parseLog(log);
+    const event = this.decoder.decode(log);
     if (!event) return [];
     const a = event.args;
     switch (event.name) {
