@@ -70,6 +70,8 @@ const REFUSALS = new Set(["AlreadyVoted", "JobNotPending", "VotingClosed"]);
 const EXPIRY_REFUSALS = new Set(["JobNotPending", "JobNotExpirable"]);
 
 const MIN_FEE_BUMP_PERCENT = 10;
+/** How long a fee suggestion is reused for first sends (see `recentFees`). */
+const FEE_REUSE_MS = 1_000;
 
 /** The key under which an entry is joined by later callers: a job has one vote and one expiry per operator. */
 const keyOf = (entry: Entry): string => (entry.kind === "expire" ? `expire:${entry.jobId}` : entry.jobId);
@@ -103,6 +105,7 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
   /** The nonce of the next transaction, once known; unset whenever the chain may disagree. */
   private nextNonce: number | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
+  private fees: { at: number; fees: Promise<Fees> } | undefined;
   private sending: Promise<void> | undefined;
   private closed = false;
 
@@ -469,7 +472,7 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
   ): Promise<{ tx: PreparedTx; fees: Fees; response: TransactionResponse }> {
     for (let attempt = 0; ; attempt++) {
       const tx: PreparedTx = { to: String(this.contract.target), data, gasLimit, nonce: await this.takeNonce() };
-      const fees = await this.currentFees();
+      const fees = await this.recentFees();
       try {
         const response = await this.wallet.sendTransaction({ ...tx, ...fees });
         this.logger?.info({ jobIds, txHash: response.hash }, `${what} sent`);
@@ -553,6 +556,21 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
   private async takeNonce(): Promise<number> {
     this.nextNonce ??= Number(await this.rpc.send("eth_getTransactionCount", [this.wallet.address, "pending"]));
     return this.nextNonce;
+  }
+
+  /**
+   * The node's suggested fees, asked at most once a second for first sends: a suggestion is three requests (the
+   * latest block, the gas price, the priority fee), the base fee moves at most 12.5% a block, and ethers' suggestion
+   * is twice the base fee plus the tip. A replacement asks afresh (`currentFees`).
+   */
+  private recentFees(): Promise<Fees> {
+    const now = Date.now();
+    if (!this.fees || now - this.fees.at > FEE_REUSE_MS) {
+      const fees = this.currentFees();
+      this.fees = { at: now, fees };
+      fees.catch(() => (this.fees = undefined));
+    }
+    return this.fees.fees;
   }
 
   private async currentFees(): Promise<Fees> {

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { JsonRpcProvider, Log, NonceManager } from "ethers";
 import { jobIdFromReceipt, type PmheContract } from "../../protocol/chain.js";
 import { decodeContractError } from "../../protocol/contract-errors.js";
+import { EventDecoder } from "../../protocol/event-decoder.js";
 import type { Hash } from "../../protocol/hash.js";
 
 /** A prepared job to request: its record is uploaded by `patient`; the request anchors it (anchorAndRequest). */
@@ -77,6 +78,7 @@ class SettlementObserver {
   readonly jobByTx = new Map<string, Hash>();
   readonly settlements = new Map<Hash, Settlement>();
   private readonly topics: string[];
+  private readonly events: EventDecoder;
 
   constructor(
     private readonly provider: JsonRpcProvider,
@@ -85,6 +87,7 @@ class SettlementObserver {
     private readonly onSettled: (settlement: Settlement) => void,
   ) {
     this.topics = SETTLEMENT_EVENTS.map((name) => contract.interface.getEvent(name).topicHash);
+    this.events = new EventDecoder(contract.interface);
   }
 
   /** Highest block scanned so far. */
@@ -107,7 +110,7 @@ class SettlementObserver {
   }
 
   private note(log: Log, observedAt: number): void {
-    const parsed = this.contract.interface.parseLog(log);
+    const parsed = this.events.decode(log);
     if (!parsed) return;
     const jobId = (parsed.args.jobId as string).toLowerCase() as Hash;
     if (parsed.name === "PredictionRequested") {
