@@ -19,6 +19,7 @@ import {
   ReadingError,
   roundCount,
   roundInput,
+  roundResultStage,
   serverStage,
   type Model,
   type Prediction,
@@ -310,7 +311,7 @@ export class PatientClient {
     if (roundCount(model) !== 1) throw new ReadingError(`model ${model.name} has ${roundCount(model)} rounds; use predict(), which drives every round`);
     this.requireKeysFit(model);
     await this.ready();
-    return this.uploadRecord(await this.crypto.encryptTuple(buildTuple(model, reading)));
+    return this.uploadRecord(await this.crypto.encryptTuple(buildTuple(model, reading), { stage: finalResultStage(model) }));
   }
 
   /**
@@ -329,7 +330,7 @@ export class PatientClient {
     this.requireKeysFit(model);
     const tuples = readings.map((reading) => buildTuple(model, reading));
     const layout = chooseLayout(tuples.length, tuples[0]!.length, this.crypto.parameterSet);
-    return { layout, record: await this.crypto.encryptRecords(layout, tuples) };
+    return { layout, record: await this.crypto.encryptRecords(layout, tuples, { stage: finalResultStage(model) }) };
   }
 
   /**
@@ -485,7 +486,7 @@ export class PatientClient {
   async predict(ref: ModelRef, reading: Reading, options: PredictOptions = {}): Promise<PredictionResult> {
     this.requireKeysFit(ref.model);
     if (roundCount(ref.model) > 1) return this.predictRounds(ref, reading, options);
-    const record = await this.crypto.encryptTuple(buildTuple(ref.model, reading));
+    const record = await this.crypto.encryptTuple(buildTuple(ref.model, reading), { stage: finalResultStage(ref.model) });
     const { recordHash, jobId } = await this.submitAndRequest(record, ref);
     await this.waitForResult(jobId, options.timeoutMs);
     const { bytes, resultHash, verdict } = await this.fetchVerifiedResult(jobId, options);
@@ -505,7 +506,7 @@ export class PatientClient {
     let tuple = roundInput(model, 0, reading);
     for (let round = 0; ; round++) {
       const rows = serverStage(model, round).weights.length;
-      const record = await this.crypto.encryptRecords("packed-records", Array.from({ length: rows }, () => tuple), { round });
+      const record = await this.crypto.encryptRecords("packed-records", Array.from({ length: rows }, () => tuple), { round, stage: roundResultStage(model, round) });
       const { recordHash, jobId } = await this.submitAndRequest(record, ref);
       await this.waitForResult(jobId, options.timeoutMs);
       const { bytes, resultHash, verdict } = await this.fetchVerifiedResult(jobId, options);

@@ -1,6 +1,6 @@
 import { chooseLayout, type Layout } from "../protocol/fhe/layouts.js";
 import { contentHash, type Hash } from "../protocol/hash.js";
-import { buildTuple, roundCount, type Prediction } from "../protocol/model.js";
+import { buildTuple, finalResultStage, roundCount, type Prediction } from "../protocol/model.js";
 import type { PredictionWindow } from "../protocol/intake/windows.js";
 import { ResultVerificationError } from "./errors.js";
 import type { ModelRef } from "./model-ref.js";
@@ -85,7 +85,7 @@ export async function predictWindows(client: PatientClient, ref: ModelRef, windo
     const layout = chooseLayout(Math.max(...groups.map((g) => g.length)), width, client.crypto.parameterSet);
     const records: Array<{ hash: Hash; windows: PredictionWindow[] }> = [];
     for (const group of groups) {
-      const bytes = await client.crypto.encryptRecords(layout, group.map((w) => buildTuple(ref.model, w.reading)));
+      const bytes = await client.crypto.encryptRecords(layout, group.map((w) => buildTuple(ref.model, w.reading)), { stage: finalResultStage(ref.model) });
       const hash = contentHash(bytes);
       if (records.some((r) => r.hash === hash)) continue; // cannot happen with fresh encryption randomness; a batch anchors each record once
       await client.uploadRecord(bytes);

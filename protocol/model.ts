@@ -835,6 +835,11 @@ export function finalResultStage(model: Model): "linear" | "sigmoid-poly" {
   return model.server.sigmoid ? "sigmoid-poly" : "linear";
 }
 
+/** The stage of round `round`'s result: hidden rounds are linear, the final one `finalResultStage`. */
+export function roundResultStage(model: Model, round: number): "linear" | "sigmoid-poly" {
+  return isFinalRound(model, round) ? finalResultStage(model) : "linear";
+}
+
 /** What the final round's result holds for a logit T: T itself, or p(T) for the non-interactive variant. */
 export function finalServerValue(model: Model, logit: number): number {
   const poly = model.server.sigmoid;

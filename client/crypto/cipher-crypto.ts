@@ -1,4 +1,4 @@
-import type { CkksEngine, KeySet, PatientCipher } from "../../protocol/fhe/engine.js";
+import type { CkksEngine, KeySet, PatientCipher, RecordEncryptionOptions } from "../../protocol/fhe/engine.js";
 import { FheError } from "../../protocol/fhe/errors.js";
 import type { Layout } from "../../protocol/fhe/layouts.js";
 import type { ParameterSetName } from "../../protocol/fhe/params.js";
@@ -31,11 +31,11 @@ export class CipherCrypto implements PatientCrypto {
     this.secretKey = keys.secretKey;
   }
 
-  async encryptTuple(values: readonly number[]): Promise<Uint8Array> {
-    return this.cipher.encryptTuple(values);
+  async encryptTuple(values: readonly number[], options: RecordEncryptionOptions = {}): Promise<Uint8Array> {
+    return this.cipher.encryptTuple(values, options);
   }
 
-  async encryptRecords(layout: Layout, tuples: readonly (readonly number[])[], options: { round?: number } = {}): Promise<Uint8Array> {
+  async encryptRecords(layout: Layout, tuples: readonly (readonly number[])[], options: { round?: number } & RecordEncryptionOptions = {}): Promise<Uint8Array> {
     return this.cipher.encryptRecords(layout, tuples, options);
   }
 

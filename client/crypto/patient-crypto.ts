@@ -1,3 +1,4 @@
+import type { RecordEncryptionOptions } from "../../protocol/fhe/engine.js";
 import type { ResultStage } from "../../protocol/fhe/headers.js";
 import { readKeyBundleHeader } from "../../protocol/fhe/headers.js";
 import type { Layout } from "../../protocol/fhe/layouts.js";
@@ -13,10 +14,14 @@ import { contentHash, type Hash } from "../../protocol/hash.js";
 export interface PatientCrypto extends KeyInfo {
   /** The public key bundle (uploaded and registered as is). */
   readonly keyBundle: Uint8Array;
-  /** A standardised tuple as a single-record record blob, naming this patient and key bundle. */
-  encryptTuple(values: readonly number[]): Promise<Uint8Array>;
+  /**
+   * A standardised tuple as a single-record record blob, naming this patient and key bundle. `stage`: the stage of
+   * the job's result (`finalResultStage` of the model): a "linear" record keeps only the primes a linear stage
+   * needs, half the upload at N=8192; without it the record keeps every prime.
+   */
+  encryptTuple(values: readonly number[], options?: RecordEncryptionOptions): Promise<Uint8Array>;
   /** One patient's tuples as one record blob of `layout` (see `chooseLayout`); `round` for multi-round models. */
-  encryptRecords(layout: Layout, tuples: readonly (readonly number[])[], options?: { round?: number }): Promise<Uint8Array>;
+  encryptRecords(layout: Layout, tuples: readonly (readonly number[])[], options?: { round?: number } & RecordEncryptionOptions): Promise<Uint8Array>;
   /** A result blob of any layout and stage, decrypted: one value per record (T, or p for "sigmoid-poly"). */
   decrypt(result: Uint8Array): Promise<DecryptedResult>;
   /**

@@ -17,8 +17,8 @@ export async function remotePatientCrypto(host: CryptoWorkerHost, keys: KeySet):
   return {
     ...info,
     keyBundle: keys.keyBundle,
-    encryptTuple: (values) => call(() => host.encryptTuple([...values])),
-    encryptRecords: (layout, tuples, options = {}) => call(() => host.encryptRecords(layout, tuples.map((t) => [...t]), options.round)),
+    encryptTuple: (values, options = {}) => call(() => host.encryptTuple([...values], options.stage)),
+    encryptRecords: (layout, tuples, options = {}) => call(() => host.encryptRecords(layout, tuples.map((t) => [...t]), options.round, options.stage)),
     decrypt: (result) => call(() => host.decrypt(result)),
     sealKeyBackup: (request) => call(() => host.sealKeyBackup(request)),
     dispose: () => call(() => host.close()),

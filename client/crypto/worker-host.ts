@@ -1,4 +1,5 @@
 import { CkksEngine, type KeySet } from "../../protocol/fhe/engine.js";
+import type { ResultStage } from "../../protocol/fhe/headers.js";
 import type { Layout } from "../../protocol/fhe/layouts.js";
 import { DEFAULT_PARAMETER_SET, type ParameterSetName } from "../../protocol/fhe/params.js";
 import { CipherCrypto } from "./cipher-crypto.js";
@@ -17,8 +18,8 @@ export interface CryptoWorkerHost {
   generateKeys(request: { patient: string; parameterSet?: ParameterSetName; maxValues?: number; sigmoid?: boolean }): Promise<KeySet>;
   /** Opens `keys` for the calls below, closing any key set opened before; answers what the key set is. */
   open(keys: KeySet): Promise<KeyInfo>;
-  encryptTuple(values: readonly number[]): Promise<Uint8Array>;
-  encryptRecords(layout: Layout, tuples: readonly (readonly number[])[], round?: number): Promise<Uint8Array>;
+  encryptTuple(values: readonly number[], stage?: ResultStage): Promise<Uint8Array>;
+  encryptRecords(layout: Layout, tuples: readonly (readonly number[])[], round?: number, stage?: ResultStage): Promise<Uint8Array>;
   decrypt(result: Uint8Array): Promise<DecryptedResult>;
   sealKeyBackup(request: KeyBackupSealRequest): Promise<Uint8Array>;
   /** Frees the open key set; with `engines`, the SEAL contexts too (the worker is about to end). */
@@ -53,8 +54,9 @@ export function createCryptoWorkerHost(): CryptoWorkerHost {
       session = next;
       return { parameterSet: next.parameterSet, keyBundleHash: next.keyBundleHash, owner: next.owner };
     },
-    encryptTuple: async (values) => current().encryptTuple(values),
-    encryptRecords: async (layout, tuples, round) => current().encryptRecords(layout, tuples, round === undefined ? {} : { round }),
+    encryptTuple: async (values, stage) => current().encryptTuple(values, stage === undefined ? {} : { stage }),
+    encryptRecords: async (layout, tuples, round, stage) =>
+      current().encryptRecords(layout, tuples, { ...(round === undefined ? {} : { round }), ...(stage === undefined ? {} : { stage }) }),
     decrypt: async (result) => current().decrypt(result),
     sealKeyBackup: async (request) => current().sealKeyBackup(request),
     async close(options = {}) {

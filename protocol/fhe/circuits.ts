@@ -1,5 +1,5 @@
 import type { CKKSEncoder, Ciphertext, Evaluator, GaloisKeys, Plaintext, RelinKeys, SEALContext } from "node-seal";
-import { resultSlot, strideSumStages, type Layout } from "./layouts.js";
+import { recordPrimes, resultSlot, strideSumStages, type Layout } from "./layouts.js";
 import type { CkksParameterSet } from "./params.js";
 import type { Seal, SealScope } from "./runtime.js";
 
@@ -201,7 +201,7 @@ export function linearStage(kit: SealKit, scope: SealScope, plan: LinearPlan): C
   // products and the rotations' key switching run on as few primes as possible (at N=8192, two instead of four).
   // Single-record and feature-major need one rescale after the input, packed records two (the mask after the rotations).
   if (plan.resultScale !== undefined) {
-    const primesNeeded = plan.layout === "packed-records" && !params.rotateBeforeRescale ? 3 : 2;
+    const primesNeeded = recordPrimes(plan.layout, "linear", params);
     for (const input of plan.inputs) while (input.coeffModulusSize() > primesNeeded) evaluator.cipherModSwitchToNextInplace(input);
   }
   const first = plan.inputs[0]!;

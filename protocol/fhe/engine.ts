@@ -6,6 +6,7 @@ import type {
   Encryptor,
   Evaluator,
   GaloisKeys,
+  Plaintext,
   RelinKeys,
   SEALContext,
   SecretKey,
@@ -36,7 +37,7 @@ import {
   type ResultHeader,
   type ResultStage,
 } from "./headers.js";
-import { layoutCapacity, layoutProblem, layoutRotationSteps, maxTupleValues, MIN_RECORD_STRIDE, recordStride, resultSlot, tupleWidthProblem, widestTupleFor, type Layout } from "./layouts.js";
+import { layoutCapacity, layoutProblem, layoutRotationSteps, maxTupleValues, MIN_RECORD_STRIDE, recordPrimes, recordStride, resultSlot, tupleWidthProblem, widestTupleFor, type Layout } from "./layouts.js";
 import { parameterSet, type CkksParameterSet, type ParameterSetName } from "./params.js";
 import { loadSeal, withScope, type Seal, type SealScope } from "./runtime.js";
 import { sealBytesProblem, sealSizeLimits } from "./serialized.js";
@@ -595,7 +596,7 @@ export class CkksEngine {
         const ct = scope.track(new seal.Ciphertext());
         const what = job.layout === "feature-major" ? `cannot load record ciphertext ${featureSectionName(j)}` : "cannot load record ciphertext";
         sealStep(seal, "MalformedRecord", what, () => ct.loadFromArray(this.context, bytes));
-        this.checkFreshCiphertext(ct, scope, "MalformedRecord");
+        this.checkFreshCiphertext(ct, scope, "MalformedRecord", recordPrimes(job.layout, polynomial ? "sigmoid-poly" : "linear", this.params));
         return ct;
       });
       return sealStep(seal, "EvaluationError", polynomial ? "sigmoid-poly stage failed" : "linear stage failed", () => {
@@ -619,17 +620,38 @@ export class CkksEngine {
     });
   }
 
-  /** A record must be a fresh, degree-1 ciphertext at the top level; anything else was not made by a client. */
-  checkFreshCiphertext(ct: Ciphertext, scope: SealScope, code: FheErrorCode): void {
-    const first = scope.track(this.context.firstParmsId());
-    const own = scope.track(ct.parmsId());
-    const same = (first.values() as BigUint64Array).every((v, i) => v === (own.values() as BigUint64Array)[i]);
-    if (!same) throw new FheError(code, "ciphertext is not at the first level of the parameter set");
+  /**
+   * Mod-switches a freshly encoded plaintext down to the level that keeps `primes` primes (a no-op at the top), so
+   * that what is encrypted from it keeps only those. For the patient's cipher.
+   */
+  lowerPlaintext(scope: SealScope, pt: Plaintext, primes: number): void {
+    let data = scope.track(this.context.firstContextData());
+    const top = scope.track(scope.track(data.parms()).coeffModulus()).size();
+    if (!(Number.isInteger(primes) && primes >= 1 && primes <= top)) throw new FheError("MalformedRecord", `a record keeps 1..${top} primes, not ${primes}`);
+    for (let size = top; size > primes; size--) data = scope.track(data.nextContextData()!);
+    this.evaluator.plainModSwitchToInplace(pt, scope.track(data.parmsId()));
+  }
+
+  /**
+   * A record must be a fresh, degree-1 ciphertext at the scale of the parameter set, keeping at least the `minPrimes`
+   * primes its job needs (`recordPrimes`: the top level for the sigmoid polynomial); anything else was not made by a
+   * client for this job.
+   */
+  checkFreshCiphertext(ct: Ciphertext, scope: SealScope, code: FheErrorCode, minPrimes: number): void {
+    const primes = ct.coeffModulusSize();
+    if (primes < minPrimes) {
+      throw new FheError(code, `ciphertext keeps ${primes} of the parameter set's primes, and this job needs at least ${minPrimes} (encrypt it for the model's stage)`);
+    }
     if (ct.size() !== 2) throw new FheError(code, `ciphertext has ${ct.size()} polynomials, expected 2`);
     if (Math.abs(Math.log2(ct.scale()) - this.params.scaleBits) > 1e-9) {
       throw new FheError(code, `ciphertext scale 2^${Math.log2(ct.scale()).toFixed(3)}, expected 2^${this.params.scaleBits}`);
     }
   }
+}
+
+/** How a record is encrypted: for which stage of the server (see `PatientCipher.encryptTuple`). */
+export interface RecordEncryptionOptions {
+  stage?: ResultStage;
 }
 
 /** Galois keys of one patient's bundle, loaded into SEAL. */
@@ -691,9 +713,10 @@ export class PatientCipher {
    * (`recordStride`: 16 slots up to 16 values), so
    * the server's rotate-and-sum leaves T in every slot and nothing else (see layouts.ts). Secret-key (seeded)
    * encryption halves the upload compared with public-key encryption, and only the key owner ever encrypts their
-   * own records.
+   * own records. `stage`: what the job will compute; "linear" keeps only the primes a linear stage needs
+   * (`recordPrimes`: half the upload at N=8192), the default keeps every prime (a record for any stage).
    */
-  encryptTuple(values: readonly number[]): Uint8Array {
+  encryptTuple(values: readonly number[], options: RecordEncryptionOptions = {}): Uint8Array {
     const wide = tupleWidthProblem(Array.isArray(values) ? values.length : 0, this.engine.parameterSetName);
     if (wide) throw new FheError("MalformedRecord", `single-record: ${wide}`);
     checkTupleValues(values, "tuple");
@@ -703,7 +726,7 @@ export class PatientCipher {
       const vector = new Float64Array(slots);
       for (let block = 0; block < slots; block += stride) vector.set(values, block);
       const header: RecordHeader = { parameterSet: this.engine.parameterSetName, layout: "single-record", values: values.length, ...this.owner };
-      return encodeEnvelope("record", header, [["ciphertext", this.encryptSlots(scope, vector)]]);
+      return encodeEnvelope("record", header, [["ciphertext", this.encryptSlots(scope, vector, this.primesFor("single-record", options))]]);
     });
   }
 
@@ -711,9 +734,10 @@ export class PatientCipher {
    * Encrypts one patient's tuples (all of the same length) as one record blob of the given layout (see
    * `chooseLayout`). single-record takes exactly one tuple and gives `encryptTuple`'s blob; packed-records up to
    * slots/stride tuples in one ciphertext; feature-major up to `slots` tuples in one ciphertext per feature. `round`
-   * (0..15) names the round of a multi-round model; round 0 is written as no round at all.
+   * (0..15) names the round of a multi-round model; round 0 is written as no round at all. `stage` as for
+   * `encryptTuple`.
    */
-  encryptRecords(layout: Layout, tuples: readonly (readonly number[])[], options: { round?: number } = {}): Uint8Array {
+  encryptRecords(layout: Layout, tuples: readonly (readonly number[])[], options: { round?: number } & RecordEncryptionOptions = {}): Uint8Array {
     const { engine } = this;
     const unsupported = layoutProblem(layout, engine.parameterSetName);
     if (unsupported) throw new FheError("ParameterMismatch", unsupported);
@@ -724,7 +748,7 @@ export class PatientCipher {
     if (!Array.isArray(tuples) || tuples.length < 1 || tuples.length > capacity) {
       throw new FheError("MalformedRecord", `a ${layout} job of ${n}-value tuples holds 1..${capacity} records, got ${Array.isArray(tuples) ? tuples.length : "none"}`);
     }
-    if (layout === "single-record") return this.encryptTuple(tuples[0]!);
+    if (layout === "single-record") return this.encryptTuple(tuples[0]!, options);
     tuples.forEach((tuple, r) => {
       if (tuple.length !== n) throw new FheError("MalformedRecord", `record ${r} holds ${tuple.length} values, record 0 holds ${n}`);
       checkTupleValues(tuple, `record ${r}`);
@@ -741,29 +765,37 @@ export class PatientCipher {
       ...(round ? { round } : {}),
       ...this.owner,
     };
+    const primes = this.primesFor(layout, options);
     return withScope((scope) => {
       const slots = engine.params.slots;
       if (layout === "packed-records") {
         const vector = new Float64Array(slots);
         const stride = recordStride(n);
         tuples.forEach((tuple, r) => vector.set(tuple, r * stride));
-        return encodeEnvelope("record", header, [["ciphertext", this.encryptSlots(scope, vector)]]);
+        return encodeEnvelope("record", header, [["ciphertext", this.encryptSlots(scope, vector, primes)]]);
       }
       const sections: [string, Uint8Array][] = [];
       for (let j = 0; j < n; j++) {
         const vector = new Float64Array(slots);
         tuples.forEach((tuple, r) => (vector[r] = tuple[j]!));
-        sections.push([featureSectionName(j), this.encryptSlots(scope, vector)]);
+        sections.push([featureSectionName(j), this.encryptSlots(scope, vector, primes)]);
       }
       return encodeEnvelope("record", header, sections);
     });
   }
 
   /** Seeded symmetric encryption of one slot vector at the parameter set's scale, serialised with zstd. */
-  private encryptSlots(scope: SealScope, vector: Float64Array): Uint8Array {
+  private primesFor(layout: Layout, options: RecordEncryptionOptions): number {
+    const stage = options.stage ?? "sigmoid-poly";
+    if (stage !== "linear" && stage !== "sigmoid-poly") throw new FheError("MalformedRecord", `stage must be linear or sigmoid-poly, got ${String(stage)}`);
+    return recordPrimes(layout, stage, this.engine.params);
+  }
+
+  private encryptSlots(scope: SealScope, vector: Float64Array, primes: number): Uint8Array {
     const { seal } = this.engine;
     const pt = scope.track(new seal.Plaintext());
     this.encoder.encode(vector, this.engine.scale, pt);
+    this.engine.lowerPlaintext(scope, pt, primes);
     return scope.track(this.encryptor.encryptSymmetricSerializable(pt)).saveToArray(seal.ComprModeType.zstd) as Uint8Array;
   }
 

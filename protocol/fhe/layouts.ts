@@ -1,5 +1,5 @@
 import { FheError } from "./errors.js";
-import { DEFAULT_PARAMETER_SET, PARAMETER_SET_NAMES, parameterSet, type ParameterSetName } from "./params.js";
+import { DEFAULT_PARAMETER_SET, PARAMETER_SET_NAMES, parameterSet, type CkksParameterSet, type ParameterSetName } from "./params.js";
 
 /**
  * How a job's tuples sit in CKKS slots.
@@ -91,6 +91,19 @@ const NO_STEPS: readonly number[] = Object.freeze([]);
 /** Rotation steps (Galois keys) a layout's evaluation of tuples `values` wide needs (16 by default). */
 export function layoutRotationSteps(layout: Layout, values: number = MIN_RECORD_STRIDE): readonly number[] {
   return layout === "feature-major" ? NO_STEPS : strideRotationSteps(recordStride(values));
+}
+
+/**
+ * The coefficient-modulus primes (the special prime not counted) a record must keep for a job of `layout` whose
+ * result is `stage`: everything for the sigmoid polynomial; for a linear stage one rescale after the input, two for
+ * packed records on sets that rescale before their rotations (the mask after them). A client encrypts at that level
+ * (the upload is proportional to the primes: half at N=8192 for a linear single-record job), and the server drops
+ * any level above it before it computes.
+ */
+export function recordPrimes(layout: Layout, stage: "linear" | "sigmoid-poly", params: CkksParameterSet): number {
+  const all = params.coeffModulusBits.length - 1;
+  if (stage === "sigmoid-poly") return all;
+  return Math.min(all, layout === "packed-records" && !params.rotateBeforeRescale ? 3 : 2);
 }
 
 /** Why a tuple of `values` entries cannot be taken under a parameter set, or undefined. */

@@ -239,10 +239,10 @@ describe("CkksEngine (node-seal CKKS)", function () {
       }
     });
 
-    it("refuses a record whose ciphertext is not a fresh top-level ciphertext (a result's ciphertext)", function () {
+    it("refuses a record whose ciphertext keeps fewer primes than the job needs (a result's ciphertext, at the last level)", function () {
       const resultCt = decodeEnvelope(result, "result").sections.get("ciphertext")!;
       const bad = encodeEnvelope("record", engine.readRecordHeader(record), [["ciphertext", resultCt]]);
-      expectFheError(() => engine.evaluateLinear(keys, bad, weights, bias, binding), "MalformedRecord", /first level/);
+      expectFheError(() => engine.evaluateLinear(keys, bad, weights, bias, binding), "MalformedRecord", /keeps 1 of the parameter set's primes, and this job needs at least 2/);
     });
 
     it("refuses blobs of the wrong kind with a message naming both kinds", function () {

@@ -3,7 +3,7 @@ import type { PmheContract } from "../../../../../protocol/chain.js";
 import { namedContractCall } from "../../../../../protocol/contract-errors.js";
 import { chooseLayout, type Layout } from "../../../../../protocol/fhe/layouts.js";
 import { contentHash, type Hash } from "../../../../../protocol/hash.js";
-import { buildTuple, finalPrediction, isFinalRound, roundCount, roundInput, serverStage, type Prediction, type Reading } from "../../../../../protocol/model.js";
+import { buildTuple, finalPrediction, isFinalRound, roundCount, roundInput, roundResultStage, serverStage, type Prediction, type Reading } from "../../../../../protocol/model.js";
 import { PredictionExpiredError, PredictionFailedError, ResultVerificationError } from "../../../../errors.js";
 import type { JobState } from "../../../../job-status.js";
 import type { ModelRef } from "../../../../model-ref.js";
@@ -96,13 +96,13 @@ export async function runPrediction(options: FlowOptions): Promise<PredictionOut
     if (rounds > 1) {
       const rows = serverStage(ref.model, round).weights.length;
       layout = "packed-records";
-      record = await client.crypto.encryptRecords(layout, Array.from({ length: rows }, () => tuples[0]!), { round });
+      record = await client.crypto.encryptRecords(layout, Array.from({ length: rows }, () => tuples[0]!), { round, stage: roundResultStage(ref.model, round) });
     } else if (tuples.length === 1) {
       layout = "single-record";
-      record = await client.crypto.encryptTuple(tuples[0]!);
+      record = await client.crypto.encryptTuple(tuples[0]!, { stage: roundResultStage(ref.model, round) });
     } else {
       layout = chooseLayout(tuples.length, tuples[0]!.length, client.crypto.parameterSet);
-      record = await client.crypto.encryptRecords(layout, tuples);
+      record = await client.crypto.encryptRecords(layout, tuples, { stage: roundResultStage(ref.model, round) });
     }
     const recordHash = contentHash(record);
     options.signal.throwIfAborted();
