@@ -155,6 +155,8 @@ interface StageRow {
   maxErrorVsSigmoid?: number;
   bundleBytes: number;
   keyGenerationMs: number;
+  /** The job's record as the client uploads it for this stage (a linear one keeps fewer primes: `recordPrimes`). */
+  uploadBytes: number;
 }
 
 interface LayoutRow {
@@ -184,7 +186,7 @@ function benchLayout(engine: CkksEngine, layout: Layout): LayoutRow {
     const keys = engine.openEvaluationKeys(keySet.keyBundle);
     const cipher = engine.openSecretKey(keySet.secretKey, keyBinding(keySet));
     try {
-      const record = cipher.encryptRecords(layout, tuples);
+      const record = cipher.encryptRecords(layout, tuples, { stage: sigmoid ? "sigmoid-poly" : "linear" });
       progress(`  ${name} ${layout} ${sigmoid ? "sigmoid-poly" : "linear"}: evaluation`);
       const evaluation = time(opts.runs, () =>
         sigmoid
@@ -202,6 +204,7 @@ function benchLayout(engine: CkksEngine, layout: Layout): LayoutRow {
         maxError: Math.max(...values.map((v, r) => Math.abs(v - expected[r]!))),
         bundleBytes: keySet.keyBundle.length,
         keyGenerationMs: keyGen.ms,
+        uploadBytes: record.length,
       };
       if (sigmoid) row.maxErrorVsSigmoid = Math.max(...values.map((v, r) => Math.abs(v - logistic(expectedT[r]!))));
       return row;
@@ -217,7 +220,7 @@ function benchLayout(engine: CkksEngine, layout: Layout): LayoutRow {
   let encrypt: { ms: number; out: Uint8Array };
   try {
     progress(`  ${name} ${layout}: encryption`);
-    encrypt = time(opts.runs, () => cipher.encryptRecords(layout, tuples));
+    encrypt = time(opts.runs, () => cipher.encryptRecords(layout, tuples, { stage: "linear" }));
   } finally {
     cipher.dispose();
   }
@@ -312,7 +315,7 @@ function benchWidth(engine: CkksEngine, layout: Layout, model: WidthModel): Widt
   const cipher = engine.openSecretKey(keySet.secretKey, keyBinding(keySet));
   try {
     progress(`  ${name} ${layout}, ${width} values: encryption`);
-    const encrypt = time(runs, () => cipher.encryptRecords(layout, tuples));
+    const encrypt = time(runs, () => cipher.encryptRecords(layout, tuples, { stage: "linear" }));
     progress(`  ${name} ${layout}, ${width} values: evaluation`);
     const evaluation = time(runs, () => engine.evaluateLinearBatch(keys, encrypt.out, model.weights, model.bias, binding));
     const decrypt = time(runs, () => cipher.decryptBatch(evaluation.out));
@@ -466,7 +469,11 @@ const defaultLayout = chooseLayout(1, featureCount, DEFAULT_PARAMETER_SET);
 for (const row of rows) {
   const id = `${row.parameterSet} ${row.layout}`;
   if (row.layout === "single-record") {
-    checks.push({ target: `${id}: upload per record <= 220 KB`, measured: kb(row.uploadBytesPerRecord), pass: row.uploadBytesPerRecord <= TARGETS.uploadPerRecordSingle });
+    checks.push({ target: `${id}: upload per record (linear) <= 220 KB`, measured: kb(row.uploadBytesPerRecord), pass: row.uploadBytesPerRecord <= TARGETS.uploadPerRecordSingle });
+    if (row.sigmoidPoly) {
+      const upload = row.sigmoidPoly.uploadBytes;
+      checks.push({ target: `${id}: upload per record (sigmoid-poly, every prime) <= 220 KB`, measured: kb(upload), pass: upload <= TARGETS.uploadPerRecordSingle });
+    }
     checks.push({ target: `${id}: server evaluation (linear) <= 35 ms`, measured: `${row.linear.evaluationMs.toFixed(1)} ms`, pass: row.linear.evaluationMs <= TARGETS.singleEvaluationMs });
     if (row.sigmoidPoly) {
       checks.push({ target: `${id}: server evaluation (linear+sigmoid-poly) <= 35 ms`, measured: `${row.sigmoidPoly.evaluationMs.toFixed(1)} ms`, pass: row.sigmoidPoly.evaluationMs <= TARGETS.singleEvaluationMs });
@@ -555,8 +562,8 @@ if (opts.json) {
           ? `${stage.maxError.toExponential(1)} (T)`
           : `${stage.maxError.toExponential(1)} (poly), ${stage.maxErrorVsSigmoid!.toExponential(1)} (σ)`;
         out.push(
-          `| ${row.layout} | ${row.records} | ${stageName} | ${f1(stage.keyGenerationMs)} | ${mb(stage.bundleBytes)} | ${f1(row.encryptMs)} | ${kb(row.uploadBytes)} | ` +
-            `${row.uploadBytesPerRecord >= 10_000 ? kb(row.uploadBytesPerRecord) : `${Math.round(row.uploadBytesPerRecord)} B`} | ${f1(stage.evaluationMs)} | ` +
+          `| ${row.layout} | ${row.records} | ${stageName} | ${f1(stage.keyGenerationMs)} | ${mb(stage.bundleBytes)} | ${f1(row.encryptMs)} | ${kb(stage.uploadBytes)} | ` +
+            `${stage.uploadBytes / row.records >= 10_000 ? kb(stage.uploadBytes / row.records) : `${Math.round(stage.uploadBytes / row.records)} B`} | ${f1(stage.evaluationMs)} | ` +
             `${Math.round(stage.recordsPerSecond).toLocaleString("en-US")} | ${kb(stage.resultBytes)} | ${f1(stage.decryptMs)} | ${error} |`,
         );
       }

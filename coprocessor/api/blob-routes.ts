@@ -144,7 +144,9 @@ export function blobRoutes(options: BlobRouteOptions): Router {
     if (!req.is("application/octet-stream")) {
       throw new HttpError(415, "unsupported_media_type", "send the blob as application/octet-stream");
     }
-    const limit = Math.min(purposeLimit(purpose), options.maxBlobBytes ?? Number.POSITIVE_INFINITY);
+    // A blob larger than one signer's quota of pending bytes could never be stored: the quota caps the body too, so
+    // a body sent without a length reserves at most that and is cut (413) once it passes it.
+    const limit = Math.min(purposeLimit(purpose), options.maxBlobBytes ?? Number.POSITIVE_INFINITY, keeper.ledger.quotaBytes);
     const declared = declaredLength(req);
     if (declared === 0) throw new HttpError(400, "empty_body", "blob body is empty");
     if (declared !== undefined && declared > limit) throw tooLarge(limit, purpose);

@@ -75,8 +75,9 @@ describe("patient cryptography in a worker behind a message port (comlink; the w
     const err = await rejectionOf(crypto.decrypt(new Uint8Array([1, 2, 3])));
     expect(err).to.be.instanceOf(FheError);
     expect((err as FheError).code).to.equal("MalformedResult");
-    const tooLong = await rejectionOf(crypto.encryptTuple(Array.from({ length: 17 }, () => 1)));
+    const tooLong = await rejectionOf(crypto.encryptTuple(Array.from({ length: 257 }, () => 1)));
     expect((tooLong as FheError).code).to.equal("MalformedRecord");
+    expect(tooLong.message).to.match(/1\.\.256 values, got 257/);
   });
 
   it("seals the key backup inside the worker: the page gets ciphertext that the wallet's signature opens to the worker's secret key", async function () {
