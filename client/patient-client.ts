@@ -5,9 +5,8 @@ import { checkDeployment, connectPmhe, jobIdFromReceipt, JobStatus, type PmheCon
 import { ContractCallError, JOB_STATUS_NAMES, namedContractCall } from "../protocol/contract-errors.js";
 import type { CkksEngine, KeySet } from "../protocol/fhe/engine.js";
 import { FheError } from "../protocol/fhe/errors.js";
-import { readJobResultHeader, readKeyBundleHeader, readRecordsHeader, type KeyBundleHeader } from "../protocol/fhe/headers.js";
+import { openKeyBundle, readJobResultHeader, readRecordsHeader, type KeyBundleHeader } from "../protocol/fhe/headers.js";
 import { chooseLayout, type Layout } from "../protocol/fhe/layouts.js";
-import { decodeEnvelope } from "../protocol/envelope.js";
 import { contentHash, type Hash } from "../protocol/hash.js";
 import {
   buildTuple,
@@ -164,7 +163,8 @@ export class PatientClient {
     this.keyBundleHash = this.crypto.keyBundleHash;
     // Every record names its patient and key bundle: the patient is the one the bundle was made for.
     this.keyOwner = this.crypto.owner;
-    this.keyHeader = { ...readKeyBundleHeader(this.crypto.keyBundle), relinKeys: decodeEnvelope(this.crypto.keyBundle, "key-bundle").sections.has("relinKeys") };
+    const bundle = openKeyBundle(this.crypto.keyBundle);
+    this.keyHeader = { ...bundle.header, relinKeys: bundle.envelope.sections.has("relinKeys") };
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
   }
 

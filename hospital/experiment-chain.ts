@@ -30,7 +30,7 @@ import type { Hash } from "../protocol/hash.js";
 import { predictPlaintext, type Model, type Prediction, type Reading } from "../protocol/model.js";
 import { loadDataset, readingFromRow } from "./dataset.js";
 import { ACCEPTANCE, DEFAULT_EXPERIMENT_SEED, experimentTrainOptions, type ExperimentInput } from "./experiment.js";
-import { accuracy, rocAuc } from "./metrics.js";
+import { accuracy, percentile, rocAuc } from "./metrics.js";
 import { publishModel } from "./publish-model.js";
 import { medianOf, trainModel } from "./train.js";
 
@@ -177,12 +177,7 @@ export interface ChainReport {
 // Numbers
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Nearest-rank percentile: an observed value. */
-export function percentile(values: readonly number[], q: number): number {
-  if (values.length === 0) throw new RangeError("percentile of no values");
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length))) - 1]!;
-}
+export { percentile };
 
 function wallTime(values: readonly number[]): WallTime {
   if (values.length === 0) return { median: 0, p95: 0, max: 0 };

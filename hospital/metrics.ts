@@ -48,3 +48,10 @@ export function rocAuc(labels: readonly number[], scores: readonly number[]): nu
   const u = positiveRankSum - (positives * (positives + 1)) / 2;
   return u / (positives * negatives);
 }
+
+/** Nearest-rank percentile (q in (0, 1]): always an observed value, so p50 <= p95 <= max. */
+export function percentile(values: readonly number[], q: number): number {
+  if (values.length === 0) throw new RangeError("percentile of no values");
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length))) - 1]!;
+}

@@ -35,7 +35,7 @@ export function modelIdOf(publisher: string, modelHash: Hash): Hash {
 
 /** The job id from a receipt's PredictionRequested event (requestPrediction, anchorAndRequest, batch requests). */
 export function jobIdFromReceipt(contract: PmheContract, receipt: TransactionReceipt): Hash {
-  const events = new EventDecoder(contract.interface);
+  const events = EventDecoder.of(contract.interface);
   for (const log of receipt.logs) {
     const parsed = events.decode(log);
     if (parsed?.name === "PredictionRequested") return (parsed.args.jobId as string).toLowerCase() as Hash;

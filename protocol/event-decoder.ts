@@ -22,7 +22,15 @@ const coder = AbiCoder.defaultAbiCoder();
  * thread. The arguments come out as a plain object, and a log no event of the interface matches gives undefined.
  */
 export class EventDecoder {
+  private static readonly shared = new WeakMap<Interface, EventDecoder>();
   private readonly byTopic = new Map<string, EventLayout>();
+
+  /** One decoder per interface object: building one hashes every event signature of the contract once. */
+  static of(iface: Interface): EventDecoder {
+    let decoder = EventDecoder.shared.get(iface);
+    if (!decoder) EventDecoder.shared.set(iface, (decoder = new EventDecoder(iface)));
+    return decoder;
+  }
 
   constructor(iface: Interface) {
     iface.forEachEvent((fragment) => {

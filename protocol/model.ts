@@ -6,6 +6,7 @@ import { linearResultBound, MAX_ABS_RESULT_VALUE, MAX_ABS_TUPLE_VALUE } from "./
 import { layoutProblem, MAX_TUPLE_VALUES, maxTupleValues } from "./fhe/layouts.js";
 import { PARAMETER_SET_NAMES, parameterSet } from "./fhe/params.js";
 import { polynomialDepth } from "./fhe/polynomial-depth.js";
+import { evaluateSigmoidPolynomial } from "./fhe/sigmoid.js";
 import { contentHash, type Hash } from "./hash.js";
 
 /**
@@ -843,12 +844,7 @@ export function roundResultStage(model: Model, round: number): "linear" | "sigmo
 /** What the final round's result holds for a logit T: T itself, or p(T) for the non-interactive variant. */
 export function finalServerValue(model: Model, logit: number): number {
   const poly = model.server.sigmoid;
-  if (!poly) return logit;
-  const [a, b] = poly.interval;
-  const u = (2 * logit - a - b) / (b - a);
-  let p = 0;
-  for (let k = poly.coefficients.length - 1; k >= 0; k--) p = p * u + poly.coefficients[k]!;
-  return p;
+  return poly ? evaluateSigmoidPolynomial(poly, logit) : logit;
 }
 
 /** Probabilities a polynomial gives just outside [0, 1] are clamped this far inside, so their logit stays finite. */

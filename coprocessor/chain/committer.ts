@@ -126,7 +126,7 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
     this.wallet = options.wallet;
     this.rpc = options.wallet.provider;
     this.contract = connectPmhe(options.contractAddress, options.wallet);
-    this.events = new EventDecoder(this.contract.interface);
+    this.events = EventDecoder.of(this.contract.interface);
     this.logger = options.logger;
     this.lingerMs = options.lingerMs ?? 5;
     this.replaceAfterMs = options.replaceAfterMs ?? 60_000;

@@ -33,7 +33,7 @@ export class PmheChain implements Pick<JobChain, "readJob" | "recordErased" | "n
 
   constructor(private readonly contract: PmheContract) {
     this.topics = FOLLOWED_EVENTS.map((name) => contract.interface.getEvent(name)!.topicHash);
-    this.decoder = new EventDecoder(contract.interface);
+    this.decoder = EventDecoder.of(contract.interface);
   }
 
   private get provider() {

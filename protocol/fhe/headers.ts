@@ -155,8 +155,8 @@ export function checkRecordsHeader(raw: Record<string, unknown>): HeaderCheck<Re
     ? parse("record", RecordHeaderSchema, raw)
     : parse("record", BatchRecordHeaderSchema, raw);
   if (!checked.ok) return checked;
-  const wide = tupleWidthProblem(checked.header.values, checked.header.parameterSet);
-  if (wide) return { ok: false, problem: "bad_header", message: `bad record header: ${wide}` };
+  const wide = widthRefusal(checked.header);
+  if (wide) return wide;
   if (checked.header.layout === "single-record") return checked;
   const message = checkRecordCount("record", checked.header.layout, checked.header.records, checked.header.parameterSet, checked.header.values);
   return message ? { ok: false, problem: "too_many_records", message } : checked;
@@ -166,8 +166,13 @@ export function checkRecordsHeader(raw: Record<string, unknown>): HeaderCheck<Re
 export function checkRecordHeader(raw: Record<string, unknown>): HeaderCheck<RecordHeader> {
   const checked = parse("record", RecordHeaderSchema, raw);
   if (!checked.ok) return checked;
-  const wide = tupleWidthProblem(checked.header.values, checked.header.parameterSet);
-  return wide ? { ok: false, problem: "bad_header", message: `bad record header: ${wide}` } : checked;
+  return widthRefusal(checked.header) ?? checked;
+}
+
+/** A record header whose tuple is wider than its parameter set takes (the schema admits the widest of any set). */
+function widthRefusal(header: RecordsHeader): HeaderCheck<never> | undefined {
+  const wide = tupleWidthProblem(header.values, header.parameterSet);
+  return wide ? { ok: false, problem: "bad_header", message: `bad record header: ${wide}` } : undefined;
 }
 
 /** The original single-record linear result header only. */

@@ -1,5 +1,6 @@
 import { readdir, readFile } from "node:fs/promises";
 import { Redis } from "ioredis";
+import { percentile } from "../../hospital/metrics.js";
 
 export interface Percentiles {
   p50: number;
@@ -12,14 +13,12 @@ export interface Percentiles {
 /** Nearest-rank percentiles (each one an observed value, so p50 <= p95 <= p99 <= max); undefined for no values. */
 export function percentiles(values: readonly number[]): Percentiles | undefined {
   if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
   return {
-    p50: rank(50),
-    p95: rank(95),
-    p99: rank(99),
-    max: sorted.at(-1)!,
-    mean: sorted.reduce((sum, v) => sum + v, 0) / sorted.length,
+    p50: percentile(values, 0.5),
+    p95: percentile(values, 0.95),
+    p99: percentile(values, 0.99),
+    max: Math.max(...values),
+    mean: values.reduce((sum, v) => sum + v, 0) / values.length,
   };
 }
 

@@ -87,7 +87,7 @@ class SettlementObserver {
     private readonly onSettled: (settlement: Settlement) => void,
   ) {
     this.topics = SETTLEMENT_EVENTS.map((name) => contract.interface.getEvent(name).topicHash);
-    this.events = new EventDecoder(contract.interface);
+    this.events = EventDecoder.of(contract.interface);
   }
 
   /** Highest block scanned so far. */
