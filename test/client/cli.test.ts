@@ -12,6 +12,8 @@ import { stratifiedSplit } from "../../hospital/split.js";
 import { freePort } from "../../local/child-process.js";
 import { startLocalStack, type LocalStack } from "../../local/stack.js";
 import { JobStatus } from "../../protocol/chain.js";
+import { decodeEnvelope } from "../../protocol/envelope.js";
+import { readKeyBundleHeader } from "../../protocol/fhe/headers.js";
 import { contentHash, type Hash } from "../../protocol/hash.js";
 import { parseModelBytes, predictPlaintext, type Model, type Reading } from "../../protocol/model.js";
 import { nonceOf } from "../helpers/nonce.js";
@@ -98,6 +100,19 @@ describe("patient CLI as a child process (hardhat node, redis-server, coprocesso
     expect((await stat(join(keys, "secret-key.bin"))).mode & 0o777).to.equal(0o600);
     expect((await stat(keys)).mode & 0o777).to.equal(0o700);
     expectFailure(await cli(["keygen", "--keys", keys], env), "refusing to overwrite a secret key");
+  });
+
+  it("makes keys for a width and the non-interactive variant, and refuses a width the parameter set cannot take, naming its limit", async function () {
+    const wide = join(dir, "wide-keys");
+    const made = await cli(["keygen", "--keys", wide, "--max-width", "200", "--non-interactive", "--json"], env);
+    expect(made.code, made.stderr).to.equal(0);
+    const bundle = new Uint8Array(await readFile(join(wide, "key-bundle.bin")));
+    expect(readKeyBundleHeader(bundle).galoisSteps).to.deep.equal([1, 2, 4, 8, 16, 64]);
+    expect(decodeEnvelope(bundle, "key-bundle").sections.has("relinKeys")).to.equal(true);
+    expectFailure(await cli(["keygen", "--keys", join(dir, "too-wide"), "--parameter-set", "ckks-n4096-linear", "--max-width", "200"], env), "holds 1..128 values, got 200");
+    const beyond = await cli(["keygen", "--keys", join(dir, "too-wide"), "--max-width", "300"], env);
+    expect(beyond.code).to.not.equal(0);
+    expect(beyond.stderr).to.contain("--max-width");
   });
 
   it("refuses a contract address with no contract: exit non-zero, the address named, nothing uploaded or sent", async function () {
