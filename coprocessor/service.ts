@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { JsonRpcProvider, Network, Wallet } from "ethers";
+import { Network, Wallet } from "ethers";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { BlobClient, type UploadAuth } from "../protocol/blob-client.js";
@@ -37,6 +37,7 @@ import { RedisCrashLedger } from "./queue/crash-ledger.js";
 import { PredictionQueue } from "./queue/prediction-queue.js";
 import { startPredictionWorker } from "./queue/prediction-worker.js";
 import { waitForDependencies } from "./startup.js";
+import { NativeJsonRpcProvider } from "../protocol/rpc.js";
 
 /**
  * Fault-injection hooks, for tests only: production code never passes them, and without them the coprocessor
@@ -204,7 +205,7 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
     // The store's registration checks read through a provider without ethers' 250 ms answer cache: a "fresh" read
     // right after a patient registers must see the registration, not a cached "none" (KeyBundleCache does the caching).
     const network = Network.from(chainId);
-    const uncached = new JsonRpcProvider(config.PMHE_RPC_URL, network, { staticNetwork: network, cacheTimeout: -1 });
+    const uncached = new NativeJsonRpcProvider(config.PMHE_RPC_URL, network, { staticNetwork: network, cacheTimeout: -1 });
     stack.push(() => uncached.destroy());
     const keyBundles = new KeyBundleCache(contractKeyBundleReader(connectPmhe(config.PMHE_CONTRACT_ADDRESS, uncached)), { ttlMs: config.PMHE_KEY_BUNDLE_CACHE_MS });
     const api = createApiApp({

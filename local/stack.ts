@@ -15,6 +15,7 @@ import { startLocalChain, type LocalChain } from "./hardhat-node.js";
 import { startLocalRedis, type LocalRedis } from "./redis-server.js";
 import { PatientClient } from "../client/patient-client.js";
 import type { CkksEngine, KeySet } from "../protocol/fhe/engine.js";
+import { NativeJsonRpcProvider } from "../protocol/rpc.js";
 
 /** Hardhat's public development mnemonic: its accounts are funded on every local Hardhat chain. Never use elsewhere. */
 export const HARDHAT_MNEMONIC = "test test test test test test test test test test test junk";
@@ -103,7 +104,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cleanup.push(() => rm(blobDir, { recursive: true, force: true }));
 
     // No answer cache: tests read block numbers and nonces right after transactions.
-    const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100, cacheTimeout: -1 });
+    const provider = new NativeJsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100, cacheTimeout: -1 });
     cleanup.push(() => provider.destroy());
     const admin = new NonceManager(hardhatAccount(0, provider));
     const hospitalWallet = hardhatAccount(1, provider);

@@ -1,4 +1,4 @@
-import { JsonRpcProvider, Network } from "ethers";
+import { JsonRpcProvider, Network, type JsonRpcPayload, type JsonRpcResult } from "ethers";
 
 /**
  * Connecting to a chain's JSON-RPC endpoint so that failures name it. ethers' JsonRpcProvider, left to detect the
@@ -22,6 +22,33 @@ export function networkReason(err: unknown): string {
     if ((e as { name?: unknown }).name === "TimeoutError" || (e as { name?: unknown }).name === "AbortError") return "no answer in time";
   }
   return err instanceof Error ? err.message : String(err);
+}
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * ethers' JsonRpcProvider with requests and answers converted by the platform's TextEncoder, TextDecoder and
+ * JSON.parse. ethers converts UTF-8 in JavaScript, about 23 ns a byte: 0.3 ms for a 13 KB log query, which a
+ * coprocessor polling logs and reading jobs dozens of times a second pays on its main thread. Same transport, same
+ * errors: an answer that is not JSON is left to ethers to report.
+ */
+export class NativeJsonRpcProvider extends JsonRpcProvider {
+  override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
+    const request = this._getConnection();
+    request.body = utf8Encoder.encode(JSON.stringify(payload));
+    request.setHeader("content-type", "application/json");
+    const response = await request.send();
+    response.assertOk();
+    let answer: unknown;
+    try {
+      answer = JSON.parse(utf8Decoder.decode(response.body ?? new Uint8Array()));
+    } catch {
+      answer = response.bodyJson;
+    }
+    // Errors too, typed as ethers types its own _send: the caller tells them apart.
+    return (Array.isArray(answer) ? answer : [answer]) as JsonRpcResult[];
+  }
 }
 
 /** The chain id the endpoint reports, asked with a plain JSON-RPC request. */
@@ -62,6 +89,6 @@ export async function connectRpc(
     throw new NetworkError(url, "the configured chain", `it has chain id ${chainId}, not the ${options.expectedChainId} configured`);
   }
   const network = Network.from(chainId);
-  const provider = new JsonRpcProvider(url, network, { staticNetwork: network, pollingInterval: options.pollingIntervalMs ?? 4_000 });
+  const provider = new NativeJsonRpcProvider(url, network, { staticNetwork: network, pollingInterval: options.pollingIntervalMs ?? 4_000 });
   return { provider, chainId };
 }

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
-import { JsonRpcProvider, NonceManager } from "ethers";
+import { NonceManager } from "ethers";
 import { publishModel } from "../hospital/publish-model.js";
 import { freePort, type ManagedProcess } from "../local/child-process.js";
 import { startCoprocessorProcess, type CoprocessorProcess } from "../local/coprocessor-process.js";
@@ -28,6 +28,7 @@ import { checkPorts, ROLES, startSettings, StartError, testAccount } from "./lib
 import { API_PREFIX, startWebServer } from "./lib/start-server.js";
 import { summaryLines, type StartSummary } from "./lib/start-summary.js";
 import { buildWebApp, findWebApp, staleReason } from "./lib/start-web.js";
+import { NativeJsonRpcProvider } from "../protocol/rpc.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 /** Everything has this long to stop after a signal before what is left is killed. */
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
   watch("redis-server", redis.process());
   checkpoint();
 
-  const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100, cacheTimeout: -1 });
+  const provider = new NativeJsonRpcProvider(chain.rpcUrl, undefined, { pollingInterval: 100, cacheTimeout: -1 });
   parts.push({ name: "closing the chain connection", stop: async () => provider.destroy() });
   const admin = new NonceManager(hardhatAccount(ROLES.admin, provider));
   const hospitalWallet = hardhatAccount(ROLES.hospital, provider);

@@ -4,6 +4,7 @@ import { connectPmhe, type PmheContract } from "../../protocol/chain.js";
 import { decodeContractError } from "../../protocol/contract-errors.js";
 import { EventDecoder } from "../../protocol/event-decoder.js";
 import { parseHash, type Hash } from "../../protocol/hash.js";
+import { broadcastSigned, pendingResponse, signComplete } from "../../protocol/raw-transaction.js";
 import type { ExpireResult, JobChain, SettleResult } from "../jobs/job-chain.js";
 
 export interface CommitterOptions {
@@ -107,6 +108,7 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
   private lingerTimer: NodeJS.Timeout | undefined;
   private fees: { at: number; fees: Promise<Fees> } | undefined;
   private sending: Promise<void> | undefined;
+  private chainId: bigint | undefined;
   private closed = false;
 
   constructor(options: CommitterOptions) {
@@ -474,7 +476,7 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
       const tx: PreparedTx = { to: String(this.contract.target), data, gasLimit, nonce: await this.takeNonce() };
       const fees = await this.recentFees();
       try {
-        const response = await this.wallet.sendTransaction({ ...tx, ...fees });
+        const response = await this.sendAttempt(tx, fees);
         this.logger?.info({ jobIds, txHash: response.hash }, `${what} sent`);
         return { tx, fees, response };
       } catch (err) {
@@ -509,7 +511,7 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
       }
       fees = this.bumped(fees, await this.currentFees());
       try {
-        latest = await this.wallet.sendTransaction({ ...tx, ...fees });
+        latest = await this.sendAttempt(tx, fees);
       } catch (err) {
         // The nonce may have been used up by an attempt mined in the meantime.
         const mined = await this.minedAttempt(attempts);
@@ -520,6 +522,20 @@ export class Committer implements Pick<JobChain, "commitResult" | "reportFailure
       const replaces = attempts[attempts.length - 2];
       this.logger?.warn({ jobIds, txHash: latest.hash, replaces }, `${what} re-sent`);
     }
+  }
+
+  /**
+   * One attempt of `tx` at `fees`, signed here and sent as is (`protocol/raw-transaction.ts`: one request, no
+   * recovery of our own address); legacy fees (a chain without EIP-1559) go through ethers' sendTransaction.
+   */
+  private async sendAttempt(tx: PreparedTx, fees: Fees): Promise<TransactionResponse> {
+    if ("gasPrice" in fees) return this.wallet.sendTransaction({ ...tx, ...fees });
+    this.chainId ??= (await this.rpc.getNetwork()).chainId;
+    const signed = await signComplete(this.wallet, { ...tx, ...fees, chainId: this.chainId });
+    // Replacements are looked for from the block before the send on, as ethers does.
+    const startBlock = await this.rpc.getBlockNumber();
+    await broadcastSigned(this.rpc, signed);
+    return pendingResponse(this.rpc, signed, startBlock);
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { ParameterSetName } from "../../protocol/fhe/params.js";
 import type { Hash } from "../../protocol/hash.js";
 import { EvaluationThreadDiedError, type StageEvaluator, type StageOutput, type StageTask } from "./stage-evaluator.js";
+import { pickJob } from "./key-affinity.js";
 import { fromThreadError, type FromThread, type ThreadSettings, type ToThread } from "./thread-messages.js";
 
 /** The thread entry next to this file, with whatever extension this file has (.ts under tsx, .js when built). */
@@ -24,6 +25,8 @@ export { EvaluationThreadDiedError };
 interface Pending {
   id: number;
   task: StageTask;
+  /** Times a later job was handed to a thread before this one (see `pickJob`). */
+  passedOver: number;
   resolve: (output: StageOutput) => void;
   reject: (err: unknown) => void;
 }
@@ -56,8 +59,8 @@ export interface ThreadPoolOptions {
 
 /**
  * Evaluates jobs on a fixed set of worker threads, each with its own SEAL contexts and key caches, one job per
- * thread at a time. A job goes to an idle thread that already holds its patient's keys when there is one, so a
- * returning patient's bundle is neither fetched nor opened again. A thread that dies fails only its own job (with
+ * thread at a time. A job goes to the thread that already holds its patient's keys where it can (`pickJob`), so a
+ * returning patient's bundle is neither fetched nor opened again, and each patient's keys are open in one thread. A thread that dies fails only its own job (with
  * EvaluationThreadDiedError, which the worker retries and counts) and is replaced; a thread whose SEAL heap has
  * grown past `heapLimitBytes` is replaced after the job that grew it.
  */
@@ -89,7 +92,7 @@ export class ThreadPoolEvaluator implements StageEvaluator {
   evaluate(task: StageTask): Promise<StageOutput> {
     if (this.closed) return Promise.reject(new Error("evaluation pool is closed"));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ id: this.nextId++, task, resolve, reject });
+      this.waiting.push({ id: this.nextId++, task, passedOver: 0, resolve, reject });
       this.dispatch();
     });
   }
@@ -104,13 +107,15 @@ export class ThreadPoolEvaluator implements StageEvaluator {
     return thread;
   }
 
+  /** Hands waiting jobs to idle threads, each to the thread that holds its keys where it can (`pickJob`). */
   private dispatch(): void {
     while (this.waiting.length > 0) {
       const idle = this.threads.filter((thread) => !thread.current);
       if (idle.length === 0) return;
-      const next = this.waiting.shift()!;
-      const thread = idle.find((t) => t.keys.includes(next.task.keyBundleHash)) ?? idle[0]!;
-      this.assign(thread, next);
+      const { thread, index } = pickJob(this.waiting.map(({ task, passedOver }) => ({ keyBundleHash: task.keyBundleHash, passedOver })), idle, this.threads);
+      const [next] = this.waiting.splice(index, 1);
+      for (const earlier of this.waiting.slice(0, index)) earlier.passedOver++;
+      this.assign(thread, next!);
     }
   }
 

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { NonceManager, parseEther, Wallet, type Provider } from "ethers";
+import { NonceManager, parseEther, Wallet, type BaseWallet, type Provider } from "ethers";
 import { PatientClient } from "../../client/patient-client.js";
 import { loadDataset, readingFromRow } from "../../hospital/dataset.js";
 import type { CkksEngine } from "../../protocol/fhe/engine.js";
@@ -12,8 +12,10 @@ const PATIENT_FUNDING = parseEther("10");
 
 export interface LoadPatient {
   client: PatientClient;
-  /** The patient's wallet; its NonceManager numbers every transaction the patient sends, in preparation and after. */
+  /** The patient's wallet under a NonceManager, for the preparation's transactions. */
   signer: NonceManager;
+  /** The wallet itself: the timed phase numbers its requests on its own, from the chain's count. */
+  wallet: BaseWallet;
   address: string;
 }
 
@@ -57,7 +59,7 @@ export async function createPatients(stack: LoadStack, engine: CkksEngine, provi
   const patients = wallets.map((wallet, i) => {
     const signer = new NonceManager(wallet);
     const client = new PatientClient({ engine, signer, contractAddress: stack.contractAddress, blobs: stack.blobs, keys: keySets[i]!, pollIntervalMs: 100 });
-    return { client, signer, address: wallet.address };
+    return { client, signer, wallet, address: wallet.address };
   });
   try {
     await Promise.all(patients.map((p) => p.client.register()));

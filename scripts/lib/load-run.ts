@@ -257,7 +257,7 @@ async function measure(
   const timed = await runTimedPhase({
     contract: stack.contract,
     observer: stack.newProvider(OBSERVER_POLL_INTERVAL_MS),
-    senders: patients.map((p) => p.signer),
+    senders: patients.map((p) => p.wallet),
     requests: preparation.prepared,
     modelId: preparation.modelId,
     tx: preparation.tx,

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { JsonRpcProvider, Network, NonceManager } from "ethers";
+import { Network, NonceManager, type JsonRpcProvider } from "ethers";
 import { freePort } from "../../local/child-process.js";
 import { startCoprocessorProcess, type CoprocessorProcess } from "../../local/coprocessor-process.js";
 import { deployPmhe } from "../../local/deploy.js";
@@ -10,6 +10,7 @@ import { startLocalRedis } from "../../local/redis-server.js";
 import { hardhatAccount, LOCAL_HOSPITAL_NAME, localHospitalKeys } from "../../local/stack.js";
 import { BlobClient } from "../../protocol/blob-client.js";
 import type { PmheContract } from "../../protocol/chain.js";
+import { NativeJsonRpcProvider } from "../../protocol/rpc.js";
 
 /** Hardhat's chain id: the local node always runs it. */
 const HARDHAT_CHAIN_ID = 31337;
@@ -46,7 +47,7 @@ export interface LoadStackOptions {
  * from ethers' 250 ms cache, and requests are not held back to be batched.
  */
 function freshProvider(rpcUrl: string, pollingInterval: number): JsonRpcProvider {
-  return new JsonRpcProvider(rpcUrl, undefined, {
+  return new NativeJsonRpcProvider(rpcUrl, undefined, {
     staticNetwork: Network.from(HARDHAT_CHAIN_ID),
     cacheTimeout: -1,
     batchMaxCount: 1,

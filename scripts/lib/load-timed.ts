@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { JsonRpcProvider, Log, NonceManager } from "ethers";
+import type { BaseWallet, JsonRpcProvider, Log } from "ethers";
 import { jobIdFromReceipt, type PmheContract } from "../../protocol/chain.js";
 import { decodeContractError } from "../../protocol/contract-errors.js";
 import { EventDecoder } from "../../protocol/event-decoder.js";
 import type { Hash } from "../../protocol/hash.js";
+import { broadcastSigned, signComplete } from "../../protocol/raw-transaction.js";
 
 /** A prepared job to request: its record is uploaded by `patient`; the request anchors it (anchorAndRequest). */
 export interface TimedRequest {
@@ -30,7 +31,10 @@ export type Settlement =
   | { status: "Failed"; observedAt: number; reason: number }
   | { status: "Expired"; observedAt: number };
 
-/** Fixed transaction fields, so a send is one signature and one RPC call (no estimate, no fee or chain-id lookup). */
+/**
+ * Fixed transaction fields, so a send is one signature and one RPC call (no estimate, no fee, nonce or chain-id
+ * lookup, no recovery of the sender: a patient's device would not spend the machine's CPU on those either).
+ */
 export interface RequestTxFields {
   gasLimit: bigint;
   maxFeePerGas: bigint;
@@ -42,8 +46,8 @@ export interface TimedPhaseOptions {
   contract: PmheContract;
   /** A provider of its own for the settlement observer. */
   observer: JsonRpcProvider;
-  /** One signer per patient; a request goes out from its job's patient. */
-  senders: readonly NonceManager[];
+  /** One wallet per patient; a request goes out from its job's patient. */
+  senders: readonly BaseWallet[];
   requests: readonly TimedRequest[];
   /** The published model's on-chain id. */
   modelId: Hash;
@@ -133,24 +137,26 @@ class SettlementObserver {
  * Sends every request at the offered rate. Each patient's requests go out one after the other (the node mines on
  * arrival and refuses a nonce from the future), the patients side by side. Stops dispatching once `stopped()`.
  */
-async function sendRequests(options: TimedPhaseOptions, records: RequestRecord[], stopped: () => boolean): Promise<void> {
-  const { contract, senders, requests, rate, tx } = options;
+async function sendRequests(options: TimedPhaseOptions, records: RequestRecord[], nonces: number[], stopped: () => boolean): Promise<void> {
+  const { contract, senders, requests, rate, tx, observer: provider } = options;
   const to = await contract.getAddress();
   const lanes = senders.map(() => Promise.resolve());
   const send = async (request: TimedRequest, record: RequestRecord) => {
     if (stopped()) return;
-    const signer = senders[request.patient]!;
+    const wallet = senders[request.patient]!;
     // One transaction per prediction, as a patient sends it: anchor the record and request the job together.
     const data = contract.interface.encodeFunctionData("anchorAndRequest", [request.recordHash, options.modelId]);
     record.sentAt = performance.now();
     try {
-      record.txHash = (await signer.sendTransaction({ to, data, type: 2, ...tx })).hash;
+      const signed = await signComplete(wallet, { to, data, nonce: nonces[request.patient]!, ...tx });
+      record.txHash = await broadcastSigned(provider, signed);
+      nonces[request.patient]!++;
     } catch (err) {
       // A refusal the node reports at send time is told by the contract error's name and sentence, not as hex.
       const decoded = decodeContractError(err);
       record.error = decoded ? `${decoded.name}: ${decoded.sentence}` : (err as Error).message;
-      // The nonce this send took may not have been used: ask the node again before the next one.
-      signer.reset();
+      // Whether the nonce was used is unknown: ask the node again before the next one.
+      nonces[request.patient] = await provider.getTransactionCount(wallet.address, "pending");
     }
     record.sendMs = performance.now() - record.sentAt;
   };
@@ -195,12 +201,13 @@ export async function runTimedPhase(options: TimedPhaseOptions): Promise<TimedPh
   const records: RequestRecord[] = options.requests.map(({ index }) => ({ index }));
   const firstBlock = (await provider.getBlockNumber()) + 1;
   const observer = new SettlementObserver(provider, options.contract, firstBlock, options.onSettled ?? (() => undefined));
+  const nonces = await Promise.all(options.senders.map((wallet) => provider.getTransactionCount(wallet.address, "pending")));
 
   const startedAt = performance.now();
   const deadline = startedAt + options.timeoutMs;
   let stop = false;
   let sendsDone = false;
-  const sending = sendRequests(options, records, () => stop || signal?.aborted === true).finally(() => (sendsDone = true));
+  const sending = sendRequests(options, records, nonces, () => stop || signal?.aborted === true).finally(() => (sendsDone = true));
   let timedOut = false;
   try {
     for (;;) {

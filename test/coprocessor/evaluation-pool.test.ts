@@ -21,7 +21,7 @@ interface Patient {
 }
 
 const tuple = (seed: number) => Array.from({ length: 13 }, (_, i) => Math.sin(seed * 13 + i));
-const ADDRESSES = ["0x1000000000000000000000000000000000000001", "0x2000000000000000000000000000000000000002", "0x3000000000000000000000000000000000000003"];
+const ADDRESSES = [1, 2, 3, 4].map((n) => `0x${String(n).repeat(40)}`);
 
 describe("evaluation thread pool (worker_threads, node-seal in each thread)", function () {
   let engine: CkksEngine;
@@ -96,6 +96,26 @@ describe("evaluation thread pool (worker_threads, node-seal in each thread)", fu
       expect(loads.get(b.bundleHash)).to.equal(1);
     } finally {
       await fresh.close();
+    }
+  });
+
+  it("under a backlog keeps each patient's jobs on one thread, so bundles are not opened in both threads", async function () {
+    const fresh = new ThreadPoolEvaluator({ threads: 2, keyCacheSize: 4 });
+    const more = ADDRESSES.slice(2).map(newPatient);
+    try {
+      const four = [...patients, ...more];
+      const records = four.map((p, i) => p.cipher.encryptTuple(tuple(20 + i)));
+      // Submitted at once, patients in turn: taking jobs in arrival order opens most bundles in both threads.
+      const jobs = Array.from({ length: 16 }, (_, n) => fresh.evaluate(task(four[n % 4]!, records[n % 4]!, 200 + n)));
+      const results = await Promise.all(jobs);
+      expect(results).to.have.length(16);
+      const opened = four.map((p) => loads.get(p.bundleHash) ?? 0);
+      // Once per patient, and once more at most as the backlog drains (a thread left without its own patients'
+      // jobs takes another's rather than stay idle).
+      expect(opened.every((n) => n >= 1) && opened.reduce((a, b) => a + b) <= four.length + 1, `bundle openings ${opened.join(", ")}`).to.equal(true);
+    } finally {
+      await fresh.close();
+      for (const p of more) p.cipher.dispose();
     }
   });
 

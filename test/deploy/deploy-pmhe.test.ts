@@ -6,6 +6,15 @@ import { hardhatAccount, localHospitalKeys } from "../../local/stack.js";
 import { connectPmhe } from "../../protocol/chain.js";
 import type { Hash } from "../../protocol/hash.js";
 
+/** The node prints on its own schedule: wait (up to 10 s) for a line naming `method`. */
+async function waitForLine(chain: LocalChain, method: string): Promise<void> {
+  for (let waited = 0; waited < 10_000; waited += 100) {
+    if (chain.process.output().includes(method)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the node never logged ${method}; its output:\n${chain.process.output()}`);
+}
+
 const COPROCESSOR_ROLE = id("COPROCESSOR_ROLE");
 const HOSPITAL_ROLE = id("HOSPITAL_ROLE");
 
@@ -99,5 +108,22 @@ describe("deployPmhe: the Ignition module against an external hardhat node", fun
       expect(refused?.message, JSON.stringify(settings)).to.contain(fragment);
     }
     expect(await provider.getBlockNumber()).to.equal(before);
+  });
+
+  it("starts the node with its per-request log off, and keeps it when asked (the log costs the node as much as the answers)", async function () {
+    expect(await provider.send("eth_getBlockByNumber", ["latest", false]), "the quiet node answers").to.have.property("number");
+    const loud = await startLocalChain({ logRequests: true });
+    try {
+      const loudProvider = new JsonRpcProvider(loud.rpcUrl, undefined, { cacheTimeout: -1 });
+      await loudProvider.send("eth_getBlockByNumber", ["latest", false]);
+      loudProvider.destroy();
+      await waitForLine(loud, "eth_getBlockByNumber");
+    } finally {
+      await loud.stop();
+    }
+    // By now the quiet node had as long to print as the loud one needed, after the deployments of the tests above
+    // (only the eth_chainId that told the node was up came before its log was turned off).
+    const logged = chain.process.output().match(/eth_[A-Za-z]+/g) ?? [];
+    expect([...new Set(logged)], "JSON-RPC calls the quiet node logged").to.deep.equal(["eth_chainId"]);
   });
 });

@@ -1,4 +1,4 @@
-import { JsonRpcProvider, Network } from "ethers";
+import { Network } from "ethers";
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import type { AppConfig } from "../../../../protocol/app-config.js";
 import { BlobClient } from "../../../../protocol/blob-client.js";
@@ -7,6 +7,7 @@ import { AppContext, type AppContextValue, type AppWorker } from "./context.js";
 import { spawnFheWorker } from "./fhe-worker.js";
 import { useHealth, type Health } from "./useHealth.js";
 import { useWallet, type WalletState } from "./wallet/useWallet.js";
+import { NativeJsonRpcProvider } from "../../../../protocol/rpc.js";
 
 /** What the shell's own parts need beyond the views' context: wallet status, health, the error it shows. */
 export interface ShellState {
@@ -25,7 +26,7 @@ export function AppProvider({ config, children }: { config: AppConfig; children:
     const network = Network.from(config.chainId);
     // No answer cache (ethers keeps identical answers 250 ms by default): a view that reads the chain right after
     // the wallet's transaction was mined must see that block, or it shows the state from before it.
-    return new JsonRpcProvider(config.rpcUrl, network, { staticNetwork: network, pollingInterval: 2000, cacheTimeout: -1 });
+    return new NativeJsonRpcProvider(config.rpcUrl, network, { staticNetwork: network, pollingInterval: 2000, cacheTimeout: -1 });
   }, [config]);
   const contract = useMemo(() => connectPmhe(config.contractAddress, readProvider), [config, readProvider]);
   const blobs = useMemo(() => new BlobClient(config.apiUrl), [config]);
