@@ -143,7 +143,6 @@ export async function startCoprocessor(config: CoprocessorConfig, logger: Logger
     stack.push(() => committer.close());
     const chain: JobChain = {
       readJob: (jobId) => pmhe.readJob(jobId),
-      recordErased: (job) => pmhe.recordErased(job),
       now: () => pmhe.now(),
       commitResult: (jobId, resultHash) => committer.commitResult(jobId, resultHash),
       reportFailure: (jobId, reason) => committer.reportFailure(jobId, reason),

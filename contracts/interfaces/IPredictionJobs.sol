@@ -78,6 +78,8 @@ interface IPredictionJobs is IPMHEErrors {
      * @param resultHash The agreed result hash if `Finalized`, 0 otherwise.
      * @param failureReason The agreed failure reason if `Failed`, 0 otherwise.
      * @param votes For a settled job, the votes its outcome has from operators in office now; 0 otherwise.
+     * @param recordErased Whether the patient has erased the record since (or the batch holding it): no operator may
+     * evaluate it any more. Read with the job, so a coprocessor checks it without a second call.
      */
     // solhint-disable-next-line gas-struct-packing
     struct Job {
@@ -94,6 +96,7 @@ interface IPredictionJobs is IPMHEErrors {
         bytes32 resultHash;
         uint16 failureReason;
         uint8 votes;
+        bool recordErased;
     }
 
     /**

@@ -195,6 +195,7 @@ abstract contract PredictionJobs is PMHERoles, RecordRegistry, ModelRegistry, Co
         job.modelHash = _modelHash(data.modelId);
         job.keyVersion = _anchorKeyVersion(header.patient, data.recordHash, job.batchRoot);
         job.keyBundleHash = _keyBundle(header.patient, job.keyVersion);
+        job.recordErased = _anchorErased(header.patient, data.recordHash, job.batchRoot);
         job.status = header.status;
         job.quorum = header.quorum;
         job.deadline = header.deadline;

@@ -181,6 +181,11 @@ abstract contract RecordRegistry is PatientRegistry, IRecordRegistry {
         return root == bytes32(0) ? _records[patient][recordHash].keyVersion : _batches[patient][root].keyVersion;
     }
 
+    /// @dev Whether the patient erased the record, or the batch `root` holding it (0 for a record on its own).
+    function _anchorErased(address patient, bytes32 recordHash, bytes32 root) internal view virtual returns (bool) {
+        return _records[patient][recordHash].erased || (root != bytes32(0) && _batches[patient][root].erased);
+    }
+
     /// @dev Checks `proof` for the leaf of `recordHash` under `root` (see the interface for the tree format).
     function _batchIncludes(bytes32 root, bytes32 recordHash, bytes32[] calldata proof)
         internal

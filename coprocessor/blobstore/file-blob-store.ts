@@ -61,11 +61,15 @@ export class FileBlobStore {
   private async write(hash: Hash, bytes: Uint8Array): Promise<{ created: boolean }> {
     if (await this.has(hash)) return { created: false };
     const temporary = await this.temporaryPath();
+    let committed = false;
     try {
       await writeFile(temporary, bytes, { flag: "wx" });
-      return await this.commit(temporary, hash);
+      const result = await this.commit(temporary, hash);
+      committed = true;
+      return result;
     } finally {
-      await rm(temporary, { force: true });
+      // `commit` renamed or removed it; anything else leaves it to remove here.
+      if (!committed) await rm(temporary, { force: true });
     }
   }
 

@@ -6,7 +6,6 @@ import type { JobChain, OnChainJob } from "../jobs/job-chain.js";
 import type { ChainEvent, ChainSource } from "./request-listener.js";
 
 const lower = (value: unknown) => String(value).toLowerCase() as Hash;
-const ZERO_HASH = `0x${"0".repeat(64)}` as Hash;
 const TIMESTAMP_REUSE_MS = 1_000;
 
 /** The events the listener follows: job requests, and every event that makes a blob referenced or erased. */
@@ -26,7 +25,7 @@ const FOLLOWED_EVENTS = [
  * What the coprocessor reads from the PMHE contract: job inputs for the worker, and the events the listener
  * follows (one log query per block range for all of them, so the chain is read once).
  */
-export class PmheChain implements Pick<JobChain, "readJob" | "recordErased" | "now">, ChainSource {
+export class PmheChain implements Pick<JobChain, "readJob" | "now">, ChainSource {
   private readonly topics: string[];
   private readonly decoder: EventDecoder;
   private timestamp: { at: number; value: Promise<number> } | undefined;
@@ -54,15 +53,8 @@ export class PmheChain implements Pick<JobChain, "readJob" | "recordErased" | "n
       failureReason: Number(job.failureReason),
       deadline: Number(job.deadline),
       quorum: Number(job.quorum),
+      recordErased: job.recordErased,
     };
-  }
-
-  async recordErased(job: Pick<OnChainJob, "patient" | "recordHash" | "batchRoot">): Promise<boolean> {
-    const [record, batch] = await Promise.all([
-      this.contract.isErased(job.patient, job.recordHash),
-      job.batchRoot === ZERO_HASH ? undefined : this.contract.batchOf(job.patient, job.batchRoot),
-    ]);
-    return record || (batch?.erased ?? false);
   }
 
   async now(): Promise<number> {

@@ -22,6 +22,8 @@ export interface OnChainJob {
   deadline: number;
   /** Agreeing operator votes that settle the job. */
   quorum: number;
+  /** The patient erased the record (or, for a batch job, the record or its whole batch): it must not be evaluated. */
+  recordErased: boolean;
 }
 
 /**
@@ -37,9 +39,8 @@ export type ExpireResult = { expired: true; txHash: string } | { expired: false;
 
 /** What the worker needs from the chain: the authoritative inputs of a job, and a way to vote on its outcome. */
 export interface JobChain {
+  /** The job as the chain has it now, erasure of its record included (one read). */
   readJob(jobId: Hash): Promise<OnChainJob>;
-  /** Whether the patient has erased the job's record (or, for a batch job, the record or its whole batch). */
-  recordErased(job: Pick<OnChainJob, "patient" | "recordHash" | "batchRoot">): Promise<boolean>;
   /**
    * The chain's idea of now, unix seconds: the latest block's timestamp, or this machine's clock when that is
    * later (a chain that mines only on demand keeps an old timestamp until the next transaction).

@@ -116,7 +116,7 @@ export async function evaluatePrediction(
   key: string,
 ): Promise<{ resultBytes: Uint8Array; evaluationMs: number }> {
   const { jobId } = job;
-  if (await deps.chain.recordErased(job)) {
+  if (job.recordErased) {
     throw new PermanentJobError("RecordErased", `patient ${job.patient} erased record ${job.recordHash} after the request`);
   }
   const model = deps.models?.get(job.modelHash) ?? (await loadModel(deps.blobs, job.modelHash, deps.models));

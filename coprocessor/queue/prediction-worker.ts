@@ -53,8 +53,7 @@ export function startPredictionWorker(
 
   /** A job's last word: its crash count and its weight on the patient's priority are dropped. */
   const done = async (job: Job<PredictionJobData>, queueId: string): Promise<void> => {
-    await deps.crashes?.clear(queueId);
-    await queue.release(job.data.patient, queueId);
+    await Promise.all([deps.crashes?.clear(queueId), queue.release(job.data.patient, queueId)]);
   };
 
   const predict = async (job: Job<PredictionJobData>): Promise<PredictionOutcome> => {

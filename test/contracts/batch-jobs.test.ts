@@ -263,7 +263,19 @@ describe("PMHE: batch prediction requests", function () {
       await pmhe.connect(patient).requestBatchPrediction(patient.address, tree.root, b, tree.proofOf(b), model1);
       await pmhe.connect(patient).eraseBatchRecord(tree.root, b, tree.proofOf(b));
       const job = await pmhe.jobOf(jobId);
-      expect([job.status, job.batchRoot, job.keyBundleHash]).to.deep.equal([JobStatus.Requested, tree.root, KEYS_1]);
+      expect([job.status, job.batchRoot, job.keyBundleHash, job.recordErased]).to.deep.equal([JobStatus.Requested, tree.root, KEYS_1, true]);
+    });
+
+    it("jobOf reports recordErased for every job of a batch erased whole, and not for a job on another batch", async function () {
+      const { pmhe, patient, tree, model1 } = await loadFixture(batchFixture);
+      const [a, b] = [BATCH_RECORDS[0], BATCH_RECORDS[2]];
+      const jobA = await pmhe.nextJobId(patient.address);
+      await pmhe.connect(patient).requestBatchPrediction(patient.address, tree.root, a, tree.proofOf(a), model1);
+      const jobB = await pmhe.nextJobId(patient.address);
+      await pmhe.connect(patient).requestBatchPrediction(patient.address, tree.root, b, tree.proofOf(b), model1);
+      expect((await pmhe.jobOf(jobA)).recordErased, "before the erasure").to.equal(false);
+      await pmhe.connect(patient).eraseBatch(tree.root);
+      expect([(await pmhe.jobOf(jobA)).recordErased, (await pmhe.jobOf(jobB)).recordErased]).to.deep.equal([true, true]);
     });
   });
 });

@@ -58,6 +58,20 @@ describe("PMHE: prediction requests", function () {
       expect(job.resultHash).to.equal(ethers.ZeroHash);
       expect(job.failureReason).to.equal(0n);
       expect(job.votes).to.equal(0n);
+      expect(job.recordErased).to.equal(false);
+    });
+
+    it("jobOf tells that the patient erased the record after the request (recordErased), for this job only", async function () {
+      const { pmhe, patient, model1 } = await loadFixture(recordAndModelFixture);
+      const first = await pmhe.nextJobId(patient.address);
+      await pmhe.connect(patient).requestPrediction(patient.address, RECORD_1, model1);
+      await pmhe.connect(patient).anchorRecord(RECORD_2);
+      const second = await pmhe.nextJobId(patient.address);
+      await pmhe.connect(patient).requestPrediction(patient.address, RECORD_2, model1);
+      await pmhe.connect(patient).eraseRecord(RECORD_1);
+      const [erased, kept] = [await pmhe.jobOf(first), await pmhe.jobOf(second)];
+      expect([erased.recordErased, erased.status]).to.deep.equal([true, JobStatus.Requested]);
+      expect(kept.recordErased).to.equal(false);
     });
 
     it("the Job struct has exactly the documented fields: no requester, no request time", async function () {
@@ -77,6 +91,7 @@ describe("PMHE: prediction requests", function () {
         "resultHash",
         "failureReason",
         "votes",
+        "recordErased",
       ]);
     });
 
