@@ -272,6 +272,13 @@ describe("web app in Chromium: patient, hospital, auditor and error flows on the
     const { page } = await profile("patient B (restored)", { account: patient });
     await connectPatient(page, patient);
     await byTestId(page, "key-gate", { "data-phase": "absent" }).waitFor();
+    // The button found before the backup check answers is still the restore button after it: the answer only
+    // changes which one is emphasised (buttons that swapped places once turned a click on "restore" into "make
+    // new keys", and the restored history was then under other keys).
+    const restoreButton = await byTestId(page, "keys-restore").elementHandle();
+    await page.locator('[data-testid="keys-restore"].primary').waitFor();
+    expect(await restoreButton!.getAttribute("data-testid"), "the node first found as the restore button").to.equal("keys-restore");
+    await screenshot(page, "patient-restore-gate");
     await byTestId(page, "keys-restore").click();
     await byTestId(page, "key-gate").waitFor({ state: "detached" });
     await byTestId(page, "tab-history").click();

@@ -19,33 +19,22 @@ export function KeyActions({ backupExists }: { backupExists: boolean | undefined
     );
   }
   if (session.keys.phase === "absent") {
-    const restore = (
-      <button type="button" className={backupExists ? "primary" : ""} data-testid="keys-restore" disabled={disabled} onClick={() => void session.restore().catch(ignore)}>
-        Restore from my backup
-      </button>
-    );
-    const create = (
-      <button type="button" className={backupExists ? "" : "primary"} data-testid="keys-create" disabled={disabled} onClick={() => void session.createKeys().catch(ignore)}>
-        Make new keys
-      </button>
-    );
+    // The two buttons keep their places (and their DOM nodes: keyed) while the backup check is still running, so
+    // a click aimed at one can never land on the other when the answer arrives; only the emphasis moves.
     return (
       <div className="actions">
-        {backupExists ? (
-          <>
-            {restore}
-            {create}
-          </>
-        ) : (
-          <>
-            {create}
-            {restore}
-          </>
-        )}
+        <button key="restore" type="button" className={backupExists ? "primary" : ""} data-testid="keys-restore" disabled={disabled} onClick={() => void session.restore().catch(ignore)}>
+          Restore from my backup
+        </button>
+        <button key="create" type="button" className={backupExists === false ? "primary" : ""} data-testid="keys-create" disabled={disabled} onClick={() => void session.createKeys().catch(ignore)}>
+          Make new keys
+        </button>
         <span className="hint">
-          {backupExists
-            ? "A backup of your keys exists: restoring it lets you read your earlier results. New keys cannot."
-            : "No backup was found for this wallet. New keys are made on this device, in the encryption worker."}
+          {backupExists === undefined
+            ? "Restore your keys from their backup, or make new ones on this device."
+            : backupExists
+              ? "A backup of your keys exists: restoring it lets you read your earlier results. New keys cannot."
+              : "No backup was found for this wallet. New keys are made on this device, in the encryption worker."}
         </span>
       </div>
     );
